@@ -1,0 +1,29 @@
+"""The registry of task families (name -> :class:`TaskFamily`)."""
+
+from __future__ import annotations
+
+from dynadapt.envs.family import TaskFamily
+from dynadapt.errors import UnknownNameError
+
+_FAMILIES: dict[str, TaskFamily] = {}
+
+
+def register_family(family: TaskFamily) -> TaskFamily:
+    """Add a family to the registry (its env id must already be registered with Gymnasium)."""
+    if family.name in _FAMILIES:
+        raise ValueError(f"task family {family.name!r} is registered twice")
+    _FAMILIES[family.name] = family
+    return family
+
+
+def get_family(name: str) -> TaskFamily:
+    """Look a family up by name; unknown names raise :class:`UnknownNameError` listing the known ones."""
+    try:
+        return _FAMILIES[name]
+    except KeyError:
+        raise UnknownNameError("task family", name, _FAMILIES) from None
+
+
+def family_names() -> list[str]:
+    """Names of all registered families, sorted."""
+    return sorted(_FAMILIES)
