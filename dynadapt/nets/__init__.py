@@ -1,0 +1,18 @@
+"""Functional networks: parameters are plain ``dict[str, Tensor]`` and forward passes are pure functions."""
+
+from dynadapt.nets.ensemble import clone, ensemble_size, select, stack, unstack
+from dynadapt.nets.mlp import ACTIVATIONS, MLPSpec, Params, ensemble_forward_vmap, forward, init_params
+
+__all__ = [
+    "ACTIVATIONS",
+    "MLPSpec",
+    "Params",
+    "clone",
+    "ensemble_forward_vmap",
+    "ensemble_size",
+    "forward",
+    "init_params",
+    "select",
+    "stack",
+    "unstack",
+]
