@@ -1,0 +1,420 @@
+"""The learned dynamics model: normalisation, delta targets, Gaussian head with learned bounds, fitting.
+
+A :class:`DynamicsModel` owns everything around the network that a planner or learner must not get wrong:
+
+* model input ``x = concat(obs_preproc(obs), act)``, z-scored by a running :class:`Normalizer`;
+* target ``Δ = next_obs - obs``, z-scored by a second normaliser (GrBAL's convention, reference §1.1);
+  the network predicts the normalised delta and :meth:`predict` returns next observations;
+* a deterministic (MSE) or Gaussian head. The Gaussian head's log-variance is soft-bounded by per-output
+  ``max_logvar``/``min_logvar`` that are *trained* (PETS, Chua et al. 2018, ``BNN.py``; reference §1.1):
+  ``ℓ = ℓmax − softplus(ℓmax − ℓ̃)``, ``ℓ = ℓmin + softplus(ℓ − ℓmin)``, init 0.5 / −10, plus the
+  penalty ``0.01·(Σℓmax − Σℓmin)`` in the loss (pitfall H1: the bounds must move);
+* an ensemble of ``E`` members as stacked params (``E = 1`` for a single network).
+
+The forward pass is pure: :meth:`predict` takes the params dict explicitly, so ensembles, hypernetwork
+outputs and adapted parameters all use it. The model itself holds the current trained params in
+``self.params``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from dynadapt.data.buffer import ReplayBuffer, holdout_mask
+from dynadapt.errors import CorruptFileError, DynadaptError
+from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
+from dynadapt.models.normalizer import Normalizer
+from dynadapt.nets.mlp import MLPSpec, Params, forward, init_params
+
+FORMAT = "dynadapt.DynamicsModel"
+ObsPreproc = Callable[[Tensor], Tensor]
+
+
+def _identity(obs: Tensor) -> Tensor:
+    return obs
+
+
+@dataclass
+class ModelConfig:
+    """Dynamics model architecture and training settings."""
+
+    ensemble_size: int = 5
+    """Number of ensemble members E (PETS: 5)."""
+    hidden: tuple[int, ...] = (200, 200, 200)
+    """Hidden layer widths."""
+    activation: Literal["relu", "silu", "elu", "tanh"] = "silu"
+    """Hidden activation (silu = swish, as in PETS)."""
+    head: Literal["gaussian", "deterministic"] = "gaussian"
+    """Gaussian (NLL with learned log-variance bounds) or deterministic (MSE) output head."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    weight_decay: float = 5e-5
+    """L2 penalty on the weights (not on biases or log-variance bounds)."""
+    batch_size: int = 64
+    """Minibatch size per member."""
+    max_epochs: int = 50
+    """Upper bound on epochs per fit (early stopping usually ends sooner)."""
+    patience: int = 5
+    """Stop after this many epochs in which no member improved its held-out loss by more than 1 %."""
+    holdout_ratio: float = 0.2
+    """Fraction of transitions held out for validation (a fixed split by transition id)."""
+    max_holdout: int = 5000
+    """At most this many held-out transitions are evaluated per epoch (MBPO: 5000)."""
+    grad_clip: float = 10.0
+    """Clip the global gradient norm per step (0 disables)."""
+    bootstrap: bool = False
+    """Train each member on a bootstrap resample of the training set (PETS) instead of a permutation."""
+    num_elites: int = 0
+    """Members with the lowest validation loss kept as elites (0 = all members)."""
+    logvar_bound_coef: float = 0.01
+    """Weight of the log-variance bound penalty 0.01·(Σℓmax − Σℓmin) (PETS)."""
+
+    def __post_init__(self) -> None:
+        self.hidden = tuple(self.hidden)
+        checks = [
+            (self.ensemble_size >= 1, "model.ensemble_size must be >= 1"),
+            (len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden), "model.hidden must be positive"),
+            (self.lr > 0, "model.lr must be > 0"),
+            (self.weight_decay >= 0, "model.weight_decay must be >= 0"),
+            (self.batch_size >= 1, "model.batch_size must be >= 1"),
+            (self.max_epochs >= 1, "model.max_epochs must be >= 1"),
+            (self.patience >= 1, "model.patience must be >= 1"),
+            (0 <= self.holdout_ratio < 1, "model.holdout_ratio must be in [0, 1)"),
+            (self.grad_clip >= 0, "model.grad_clip must be >= 0"),
+            (0 <= self.num_elites <= self.ensemble_size, "model.num_elites must be in [0, ensemble_size]"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise DynadaptError(msg)
+
+
+@dataclass
+class FitResult:
+    """What one call of :meth:`DynamicsModel.fit` did."""
+
+    epochs: int
+    steps: int
+    train_loss: float
+    val_loss: float
+    """Mean over members of the held-out MSE of the normalised delta (NaN without held-out data)."""
+    val_loss_members: list[float] = field(default_factory=list)
+
+    def metrics(self, prefix: str = "model/") -> dict[str, float]:
+        return {
+            f"{prefix}epochs": float(self.epochs),
+            f"{prefix}train_loss": self.train_loss,
+            f"{prefix}val_loss": self.val_loss,
+        }
+
+
+class DynamicsModel:
+    """A (probabilistic) ensemble dynamics model predicting the next observation.
+
+    Args:
+        obs_dim: O, size of an observation.
+        act_dim: A, size of an action.
+        cfg: architecture and training settings.
+        obs_preproc: ``obs[..., O] -> features[..., F]`` applied before the network (default: identity).
+        feature_dim: F (default ``obs_dim``).
+        family: name of the task family the preprocessing comes from (recorded in saved files so that
+            :meth:`load` can restore ``obs_preproc``).
+        generator: the source of every random number the model draws (init, minibatches).
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        cfg: ModelConfig,
+        *,
+        obs_preproc: ObsPreproc | None = None,
+        feature_dim: int | None = None,
+        family: str | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        self.obs_dim = obs_dim
+        self.act_dim = act_dim
+        self.cfg = cfg
+        self.obs_preproc = obs_preproc or _identity
+        self.feature_dim = obs_dim if feature_dim is None else feature_dim
+        self.family = family
+        self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        self.gaussian = cfg.head == "gaussian"
+        out = obs_dim * (2 if self.gaussian else 1)
+        self.spec = MLPSpec(self.feature_dim + act_dim, out, cfg.hidden, cfg.activation)
+        self.input_norm = Normalizer(self.spec.in_dim)
+        self.target_norm = Normalizer(obs_dim)
+        self.params: Params = self.init_params()
+        for p in self.params.values():
+            p.requires_grad_(True)
+        self.optimizer = self._make_optimizer()
+        self.elites: list[int] = list(range(cfg.ensemble_size))
+        self.fitted_up_to = 0
+        """Buffer id up to which data has been merged into the normalisers."""
+
+    # ------------------------------------------------------------------------------------- parameters
+    def init_params(self) -> Params:
+        """Fresh stacked params ``[E, ...]`` (network + log-variance bounds for the Gaussian head)."""
+        params = init_params(self.spec, self.generator, ensemble_size=self.cfg.ensemble_size)
+        if self.gaussian:
+            e, o = self.cfg.ensemble_size, self.obs_dim
+            params["max_logvar"] = torch.full((e, o), 0.5)
+            params["min_logvar"] = torch.full((e, o), -10.0)
+        return params
+
+    def _make_optimizer(self) -> torch.optim.Adam:
+        decay = [v for k, v in self.params.items() if k.endswith("weight")]
+        rest = [v for k, v in self.params.items() if not k.endswith("weight")]
+        return torch.optim.Adam(
+            [{"params": decay, "weight_decay": self.cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}],
+            lr=self.cfg.lr,
+        )
+
+    # ---------------------------------------------------------------------------------------- forward
+    def features(self, obs: Tensor, act: Tensor) -> Tensor:
+        """Normalised network input ``[..., F + A]``."""
+        return self.input_norm.normalize(torch.cat([self.obs_preproc(obs), act], dim=-1))
+
+    def forward_normalized(self, params: Params, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Network output on normalised inputs ``x[E, N, F + A]``: normalised delta mean and log-variance."""
+        out = forward(self.spec, params, x)
+        if not self.gaussian:
+            return out, None
+        mean, raw = out.chunk(2, dim=-1)
+        hi = params["max_logvar"].unsqueeze(-2)
+        lo = params["min_logvar"].unsqueeze(-2)
+        logvar = hi - F.softplus(hi - raw)
+        logvar = lo + F.softplus(logvar - lo)
+        return mean, logvar
+
+    def predict(self, params: Params, obs: Tensor, act: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Distribution of the next observation under each member.
+
+        ``obs[E, N, O], act[E, N, A] -> (mean[E, N, O], std[E, N, O] or None)``, with params stacked
+        ``[E, ...]``. This is the ``predict`` contract of :func:`dynadapt.planning.rollout.imagine`.
+        """
+        mean_n, logvar = self.forward_normalized(params, self.features(obs, act))
+        t_std = self.target_norm.std.to(obs.device)
+        mean = obs + mean_n * t_std + self.target_norm.mean.to(obs.device)
+        std = None if logvar is None else torch.exp(0.5 * logvar) * t_std
+        return mean, std
+
+    @torch.no_grad()
+    def rollout(self, obs0: Tensor, actions: Tensor, params: Params | None = None) -> Tensor:
+        """Open-loop mean prediction of every member: ``obs0[N, O], actions[N, H, A] -> obs[E, N, H, O]``.
+
+        Used for multi-step prediction error; step ``h`` of the output is the predicted observation after
+        ``actions[:, h]``.
+        """
+        params = self.params if params is None else params
+        e = next(iter(params.values())).shape[0]
+        obs = obs0.unsqueeze(0).expand(e, *obs0.shape)
+        out = []
+        for h in range(actions.shape[1]):
+            act = actions[:, h].unsqueeze(0).expand(e, *actions[:, h].shape)
+            obs, _ = self.predict(params, obs, act)
+            out.append(obs)
+        return torch.stack(out, dim=2)
+
+    # ---------------------------------------------------------------------------------------- training
+    def loss(self, params: Params, x: Tensor, y: Tensor) -> Tensor:
+        """Training loss per member, ``x[E, B, F + A]`` (normalised), ``y[E, B, O]`` (normalised Δ) -> ``[E]``.
+
+        Gaussian: mean over batch and dims of ``(μ − y)² e^{−ℓ} + ℓ``, plus the bound penalty.
+        Deterministic: MSE.
+        """
+        mean, logvar = self.forward_normalized(params, x)
+        if logvar is None:
+            return ((mean - y) ** 2).mean(dim=(-1, -2))
+        nll = (((mean - y) ** 2) * torch.exp(-logvar) + logvar).mean(dim=(-1, -2))
+        bound = params["max_logvar"].sum(-1) - params["min_logvar"].sum(-1)
+        return nll + self.cfg.logvar_bound_coef * bound
+
+    def mse(self, params: Params, x: Tensor, y: Tensor) -> Tensor:
+        """Held-out MSE of the normalised delta mean per member: ``[E]``."""
+        mean, _ = self.forward_normalized(params, x)
+        return ((mean - y) ** 2).mean(dim=(-1, -2))
+
+    def targets(self, obs: Tensor, next_obs: Tensor) -> Tensor:
+        """Raw training targets (the state delta) ``[N, O]``."""
+        return next_obs - obs
+
+    def update_normalizers(self, buffer: ReplayBuffer) -> None:
+        """Merge the transitions added since the last call into the input and target statistics."""
+        new = buffer.since(self.fitted_up_to)
+        if new["obs"].shape[0]:
+            self.input_norm.update(torch.cat([self.obs_preproc(new["obs"]), new["act"]], dim=-1))
+            self.target_norm.update(self.targets(new["obs"], new["next_obs"]))
+        self.fitted_up_to = buffer.total_added
+
+    def fit(
+        self,
+        buffer: ReplayBuffer,
+        *,
+        steps: int | None = None,
+        progress: Callable[[int, float], None] | None = None,
+    ) -> FitResult:
+        """Train on the buffer's data.
+
+        Without ``steps``: epochs over the training split until no member improves its held-out loss by
+        more than 1 % for ``patience`` epochs (or ``max_epochs``); each member's best parameters are
+        restored at the end. With ``steps``: exactly that many minibatch steps, no early stopping.
+        ``progress(epoch, val_loss)`` is called after every epoch.
+        """
+        if len(buffer) == 0:
+            raise DynadaptError("cannot fit a model on an empty buffer")
+        self.update_normalizers(buffer)
+        data = buffer.all()
+        x_all = self.features(data["obs"], data["act"])
+        y_all = self.target_norm.normalize(self.targets(data["obs"], data["next_obs"]))
+        held = holdout_mask(data["id"], self.cfg.holdout_ratio)
+        if held.all():
+            held[:] = False
+        x_tr, y_tr = x_all[~held], y_all[~held]
+        x_va, y_va = x_all[held][: self.cfg.max_holdout], y_all[held][: self.cfg.max_holdout]
+        n = x_tr.shape[0]
+        e, bsz = self.cfg.ensemble_size, min(self.cfg.batch_size, n)
+        batches_per_epoch = max(1, math.ceil(n / bsz))
+
+        def val_losses() -> Tensor:
+            if x_va.shape[0] == 0:
+                return torch.full((e,), math.nan)
+            with torch.no_grad():
+                xs = x_va.unsqueeze(0).expand(e, -1, -1)
+                ys = y_va.unsqueeze(0).expand(e, -1, -1)
+                return self.mse(self.params, xs, ys)
+
+        best = val_losses()
+        best_params = {k: v.detach().clone() for k, v in self.params.items()}
+        since_improved = 0
+        total_steps, epoch, train_loss = 0, 0, math.nan
+        max_epochs = self.cfg.max_epochs if steps is None else math.ceil(steps / batches_per_epoch)
+        for epoch in range(1, max_epochs + 1):
+            if self.cfg.bootstrap:
+                order = torch.randint(0, n, (e, n), generator=self.generator)
+            else:
+                order = torch.argsort(torch.rand(e, n, generator=self.generator), dim=1)
+            losses = []
+            for b in range(batches_per_epoch):
+                if steps is not None and total_steps >= steps:
+                    break
+                idx = order[:, b * bsz : (b + 1) * bsz]
+                loss = self.loss(self.params, x_tr[idx], y_tr[idx]).sum()
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if self.cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(list(self.params.values()), self.cfg.grad_clip)
+                self.optimizer.step()
+                losses.append(loss.detach() / e)
+                total_steps += 1
+            train_loss = float(torch.stack(losses).mean()) if losses else math.nan
+            current = val_losses()
+            if steps is None and not torch.isnan(current).any():
+                improved = (best - current) / best.abs().clamp_min(1e-12) > 0.01
+                if improved.any():
+                    with torch.no_grad():
+                        for k, v in self.params.items():
+                            best_params[k][improved] = v[improved].detach()
+                    best = torch.where(improved, current, best)
+                    since_improved = 0
+                else:
+                    since_improved += 1
+            if progress is not None:
+                progress(epoch, float(current.mean()))
+            if steps is not None and total_steps >= steps:
+                break
+            if since_improved >= self.cfg.patience:
+                break
+        if steps is None and x_va.shape[0] > 0:
+            with torch.no_grad():
+                for k, v in self.params.items():
+                    v.copy_(best_params[k])
+        final = val_losses()
+        k_el = self.cfg.num_elites or e
+        self.elites = sorted(torch.argsort(final)[:k_el].tolist()) if x_va.shape[0] else list(range(e))
+        return FitResult(epoch, total_steps, train_loss, float(final.mean()), final.tolist())
+
+    # ------------------------------------------------------------------------------------- persistence
+    def state_dict(self) -> dict[str, Tensor]:
+        """Params, normalisers and optimiser state as a flat tensor dict (for safetensors)."""
+        out = flatten("params", {k: v.detach() for k, v in self.params.items()})
+        out |= flatten("input_norm", self.input_norm.state_dict())
+        out |= flatten("target_norm", self.target_norm.state_dict())
+        names = list(self.params)
+        index = {id(v): k for k, v in self.params.items()}
+        for p, st in self.optimizer.state.items():
+            for key, val in st.items():
+                out[f"optim.{index[id(p)]}.{key}"] = torch.as_tensor(val).detach().clone()
+        out["elites"] = torch.tensor(self.elites, dtype=torch.int64)
+        out["fitted_up_to"] = torch.tensor([self.fitted_up_to], dtype=torch.int64)
+        del names
+        return out
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        params = unflatten("params", state)
+        if set(params) != set(self.params):
+            raise CorruptFileError("model parameters do not match the architecture")
+        with torch.no_grad():
+            for k, v in self.params.items():
+                if params[k].shape != v.shape:
+                    raise CorruptFileError(
+                        f"parameter {k} has shape {tuple(params[k].shape)}, expected {tuple(v.shape)}"
+                    )
+                v.copy_(params[k])
+        self.input_norm.load_state_dict(unflatten("input_norm", state))
+        self.target_norm.load_state_dict(unflatten("target_norm", state))
+        self.optimizer = self._make_optimizer()
+        optim = unflatten("optim", state)
+        for name, p in self.params.items():
+            entries = {k[len(name) + 1 :]: v for k, v in optim.items() if k.startswith(name + ".")}
+            if entries:
+                self.optimizer.state[p] = {k: v.clone() for k, v in entries.items()}
+        self.elites = state["elites"].tolist()
+        self.fitted_up_to = int(state["fitted_up_to"].item())
+
+    def meta(self) -> dict[str, Any]:
+        """JSON-safe description sufficient to rebuild the model (config, sizes, family)."""
+        return {
+            "version": 1,
+            "obs_dim": self.obs_dim,
+            "act_dim": self.act_dim,
+            "feature_dim": self.feature_dim,
+            "family": self.family,
+            "config": asdict(self.cfg),
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Atomically write the model (safetensors + JSON header)."""
+        save_tensors(path, self.state_dict(), FORMAT, self.meta())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], obs_preproc: ObsPreproc | None = None) -> DynamicsModel:
+        """Rebuild a model saved with :meth:`save`; ``obs_preproc`` defaults to its family's."""
+        tensors, meta = load_tensors(path, FORMAT)
+        try:
+            cfg = ModelConfig(**meta["config"])
+            family = meta.get("family")
+            if obs_preproc is None and family is not None:
+                from dynadapt.envs import get_family
+
+                obs_preproc = get_family(family).obs_preproc
+            model = cls(
+                meta["obs_dim"],
+                meta["act_dim"],
+                cfg,
+                obs_preproc=obs_preproc,
+                feature_dim=meta["feature_dim"],
+                family=family,
+            )
+            model.load_state_dict(tensors)
+        except (KeyError, TypeError) as e:
+            raise CorruptFileError(f"{path}: incomplete model file ({e})") from None
+        return model
