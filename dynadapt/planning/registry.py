@@ -1,0 +1,46 @@
+"""Planner registry: config classes by name and :func:`build_planner`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from dynadapt.errors import DynadaptError, UnknownNameError
+from dynadapt.planning.base import Planner, PlannerConfig
+from dynadapt.planning.cem import CEMConfig, CEMPlanner
+
+_PLANNERS: dict[str, tuple[type[PlannerConfig], type[Planner]]] = {
+    CEMConfig.name: (CEMConfig, CEMPlanner),
+}
+
+PLANNER_CONFIGS: dict[str, type[PlannerConfig]] = {name: pair[0] for name, pair in _PLANNERS.items()}
+"""Config dataclass of every planner, by name (``cfg.name``)."""
+
+
+def planner_config(name: str, **overrides: Any) -> PlannerConfig:
+    """The default config of planner ``name`` with ``overrides`` applied (validated)."""
+    if name not in PLANNER_CONFIGS:
+        raise UnknownNameError("planner", name, PLANNER_CONFIGS)
+    cls = PLANNER_CONFIGS[name]
+    fields = set(cls.__dataclass_fields__)
+    for key in overrides:
+        if key not in fields:
+            raise UnknownNameError(f"{name} planner config field", key, fields)
+    return cls(**overrides)
+
+
+def build_planner(
+    cfg: PlannerConfig, low: Tensor, high: Tensor, horizon: int, generator: torch.Generator
+) -> Planner:
+    """The planner for ``cfg`` with action bounds ``low[A]``, ``high[A]`` and horizon ``H``.
+
+    All of the planner's randomness comes from ``generator``.
+    """
+    if cfg.name not in _PLANNERS:
+        raise UnknownNameError("planner", cfg.name, _PLANNERS)
+    config_cls, planner_cls = _PLANNERS[cfg.name]
+    if type(cfg) is not config_cls:
+        raise DynadaptError(f"planner {cfg.name!r} expects a {config_cls.__name__}, got {type(cfg).__name__}")
+    return planner_cls(cfg, low, high, horizon, generator)

@@ -1,0 +1,239 @@
+"""Imagined rollouts: score candidate action sequences with a (learned) dynamics model.
+
+:func:`imagine` is one pure batched function of ``(predict, params, obs0, actions, reward_fn,
+termination_fn, generator)``; :func:`imagined_objective` binds everything but the actions, giving the
+``objective(actions[B, H, A]) -> returns[B]`` that a planner maximises.
+
+Ensemble propagation follows PETS (Chua et al. 2018, Section 4.2; ``dmbrl/controllers/MPC.py``):
+
+* ``"ts_inf"`` (TS∞, the PETS default): ``P`` particles per candidate; particle ``p`` uses member ``p % E``
+  for the whole horizon. When ``P`` is not a multiple of ``E`` the particles are padded internally to the
+  next multiple (the padding is computed and ignored), so every candidate still has exactly ``P`` particles
+  with members ``p % E``.
+* ``"ts1"`` (TS1): every particle's member is re-drawn at every step, by a uniformly random permutation of
+  the particle-to-member assignment within each candidate (as PETS shuffles particles across member
+  groups, so each member keeps an equal share of the rows).
+* ``"expectation"``: one particle per candidate that moves to the mean over members of the predicted means.
+
+With Gaussian members (``std`` not None) the TS modes sample ``next = mean + std * noise`` (noise from the
+generator; reparameterised, so gradient planners can differentiate through it). The objective is the
+undiscounted sum of rewards averaged over particles, J = (1/P) Σ_p Σ_t r(s^p_t, a_t, s^p_{t+1}) (reference
+notes §1.3). Rewards after a predicted termination are not accumulated (the terminating step's reward
+counts). A NaN or infinite return becomes ``-inf`` so that it ranks worst (pitfall M2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from dynadapt.errors import DynadaptError
+from dynadapt.planning.base import Objective, sanitize_returns
+
+Params = dict[str, Tensor]
+PredictFn = Callable[[Params, Tensor, Tensor], tuple[Tensor, Tensor | None]]
+"""``predict(params, obs[E, N, O], act[E, N, A]) -> (mean[E, N, O], std[E, N, O] | None)``: the
+distribution of the next observation under each of the ``E`` members (params stacked along a leading E)."""
+RewardFn = Callable[[Tensor, Tensor, Tensor], Tensor]
+"""``(obs[..., O], act[..., A], next_obs[..., O]) -> reward[...]``"""
+TerminationFn = Callable[[Tensor, Tensor, Tensor], Tensor]
+"""``(obs[..., O], act[..., A], next_obs[..., O]) -> terminated[...]`` (bool)"""
+Propagation = Literal["ts_inf", "ts1", "expectation"]
+PROPAGATIONS: tuple[str, ...] = ("ts_inf", "ts1", "expectation")
+
+
+def _ensemble_size(params: Params) -> int:
+    if not params:
+        raise DynadaptError("params must contain at least one tensor")
+    return int(next(iter(params.values())).shape[0])
+
+
+def imagine(
+    predict: PredictFn,
+    params: Params,
+    obs0: Tensor,
+    actions: Tensor,
+    reward_fn: RewardFn,
+    termination_fn: TerminationFn | None,
+    *,
+    propagation: Propagation = "ts_inf",
+    particles: int = 20,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Mean imagined return of each candidate action sequence.
+
+    Args:
+        predict: the model, see :data:`PredictFn`.
+        params: stacked parameters, every tensor with leading dim ``E`` (a single model has ``E = 1``).
+        obs0: the current observation ``[O]``.
+        actions: candidate sequences ``[B, H, A]``.
+        reward_fn: batched reward, see :data:`RewardFn`.
+        termination_fn: batched termination, or None for tasks that never terminate.
+        propagation: ``"ts_inf"``, ``"ts1"`` or ``"expectation"`` (module docstring).
+        particles: ``P``, particles per candidate for the TS modes (ignored by ``"expectation"``).
+        generator: source of the sampling noise (None: torch's global generator).
+
+    Returns:
+        ``returns[B]``: mean over particles of the undiscounted return; NaN/inf become ``-inf``.
+
+    Work: the first step has the same input for every particle of a candidate, so it runs on ``E x B``
+    rows and its prediction is broadcast to the particles; with a deterministic model (``std`` None) TS∞
+    particles of the same member stay identical, so the rest of the rollout runs on ``E x B`` rows too and
+    each member's return is weighted by its number of particles (the result is the same as the full run).
+    """
+    if propagation not in PROPAGATIONS:
+        raise DynadaptError(f"unknown propagation {propagation!r}; known: {', '.join(PROPAGATIONS)}")
+    if actions.dim() != 3:
+        raise DynadaptError(f"actions must have shape [B, H, A], got {list(actions.shape)}")
+    if obs0.dim() != 1:
+        raise DynadaptError(f"obs0 must have shape [O], got {list(obs0.shape)}")
+    if not isinstance(particles, int) or particles < 1:
+        raise DynadaptError(f"particles must be an integer >= 1, got {particles!r}")
+    E = _ensemble_size(params)
+    B, H, A = actions.shape
+    O = obs0.shape[0]
+    obs0 = obs0.to(dtype=actions.dtype, device=actions.device)
+
+    # Step 0 on [E, B] rows: every particle of a candidate starts at obs0 with the same action.
+    obs_eb = obs0.expand(E, B, O)
+    act0 = actions[:, 0].expand(E, B, A)
+    mean0, std0 = predict(params, obs_eb, act0)
+
+    if propagation == "expectation":
+        return _imagine_expectation(predict, params, obs0, actions, reward_fn, termination_fn, mean0)
+
+    P = particles
+    Pe = -(-P // E)  # particles per member, padded: P_pad = Pe * E >= P
+    collapse = std0 is None and propagation == "ts_inf"
+    # weight[e, k] = 1 for the real particles p = k * E + e < P (padding gets 0); collapsed: count per member.
+    p_index = torch.arange(Pe, device=actions.device) * E + torch.arange(E, device=actions.device)[:, None]
+    weight = (p_index < P).to(actions.dtype)  # [E, Pe]
+    if collapse:
+        weight = weight.sum(1, keepdim=True)  # [E, 1]
+        Pe = 1
+    N = B * Pe
+    # Particle layout: rows of member e are [B, Pe] flattened, row (b, k) is particle k * E + e of b.
+    if std0 is None:
+        nxt = mean0.unsqueeze(2).expand(E, B, Pe, O)
+    else:
+        noise = torch.randn((E, B, Pe, O), generator=generator, dtype=mean0.dtype, device=mean0.device)
+        nxt = torch.addcmul(mean0.unsqueeze(2), std0.unsqueeze(2), noise)
+    nxt = nxt.reshape(E, N, O)
+    obs = obs0.expand(E, N, O)
+    # All actions in row layout at once: [H, E, N, A] (one copy instead of one per step).
+    act_rows = actions.transpose(0, 1)[:, None, :, None, :].expand(H, E, B, Pe, A).reshape(H, E, N, A)
+
+    ret = reward_fn(obs, act_rows[0], nxt)  # [E, N]
+    alive = None
+    if termination_fn is not None:
+        alive = ~termination_fn(obs, act_rows[0], nxt)
+    for t in range(1, H):
+        obs = nxt
+        act = act_rows[t]
+        if propagation == "ts1":
+            perm = torch.rand((B, Pe * E), generator=generator, device=obs.device).argsort(dim=1)
+            mean, std = predict(params, _to_slots(obs, perm, E, Pe), act)
+            mean = _from_slots(mean, perm, E, Pe)
+            std = None if std is None else _from_slots(std, perm, E, Pe)
+        else:
+            mean, std = predict(params, obs, act)
+        if std is None:
+            nxt = mean
+        else:
+            noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+            nxt = torch.addcmul(mean, std, noise)
+        reward = reward_fn(obs, act, nxt)
+        if alive is None:
+            ret = ret + reward
+        else:
+            assert termination_fn is not None
+            ret = ret + torch.where(alive, reward, torch.zeros_like(reward))
+            alive = alive & ~termination_fn(obs, act, nxt)
+
+    # Mean over the real particles: padding (weight 0) must not turn a return into NaN.
+    ret = ret.reshape(E, B, Pe)
+    w = weight[:, None, :]
+    ret = torch.where(w > 0, ret, torch.zeros_like(ret)) * w
+    return sanitize_returns(ret.sum(dim=(0, 2)) / P)
+
+
+def _imagine_expectation(
+    predict: PredictFn,
+    params: Params,
+    obs0: Tensor,
+    actions: Tensor,
+    reward_fn: RewardFn,
+    termination_fn: TerminationFn | None,
+    mean0: Tensor,
+) -> Tensor:
+    """Expectation propagation: one particle per candidate moving to the mean of the members' means."""
+    B, H, A = actions.shape
+    E = mean0.shape[0]
+    obs = obs0.expand(B, obs0.shape[0])
+    nxt = mean0.mean(dim=0)
+    act = actions[:, 0]
+    ret = reward_fn(obs, act, nxt)
+    alive = None if termination_fn is None else ~termination_fn(obs, act, nxt)
+    for t in range(1, H):
+        obs = nxt
+        act = actions[:, t]
+        mean, _ = predict(params, obs.expand(E, B, obs.shape[-1]), act.expand(E, B, A))
+        nxt = mean.mean(dim=0)
+        reward = reward_fn(obs, act, nxt)
+        if alive is None:
+            ret = ret + reward
+        else:
+            assert termination_fn is not None
+            ret = ret + torch.where(alive, reward, torch.zeros_like(reward))
+            alive = alive & ~termination_fn(obs, act, nxt)
+    return sanitize_returns(ret)
+
+
+def _to_slots(x: Tensor, perm: Tensor, E: int, Pe: int) -> Tensor:
+    """Row layout ``[E, B*Pe, D]`` -> the same particles reassigned: slot s of b gets particle perm[b, s]."""
+    D = x.shape[-1]
+    B = perm.shape[0]
+    by_particle = x.reshape(E, B, Pe, D).permute(1, 2, 0, 3).reshape(B, Pe * E, D)
+    moved = by_particle.gather(1, perm.unsqueeze(-1).expand(B, Pe * E, D))
+    return moved.reshape(B, Pe, E, D).permute(2, 0, 1, 3).reshape(E, B * Pe, D)
+
+
+def _from_slots(y: Tensor, perm: Tensor, E: int, Pe: int) -> Tensor:
+    """Inverse of :func:`_to_slots`: put each slot's output back at its particle's row."""
+    D = y.shape[-1]
+    B = perm.shape[0]
+    by_slot = y.reshape(E, B, Pe, D).permute(1, 2, 0, 3).reshape(B, Pe * E, D)
+    back = torch.empty_like(by_slot).scatter_(1, perm.unsqueeze(-1).expand(B, Pe * E, D), by_slot)
+    return back.reshape(B, Pe, E, D).permute(2, 0, 1, 3).reshape(E, B * Pe, D)
+
+
+def imagined_objective(
+    predict: PredictFn,
+    params: Params,
+    obs0: Tensor,
+    reward_fn: RewardFn,
+    termination_fn: TerminationFn | None,
+    *,
+    propagation: Propagation = "ts_inf",
+    particles: int = 20,
+    generator: torch.Generator | None = None,
+) -> Objective:
+    """``objective(actions[B, H, A]) -> returns[B]``: :func:`imagine` with everything else bound."""
+
+    def objective(actions: Tensor) -> Tensor:
+        return imagine(
+            predict,
+            params,
+            obs0,
+            actions,
+            reward_fn,
+            termination_fn,
+            propagation=propagation,
+            particles=particles,
+            generator=generator,
+        )
+
+    return objective
