@@ -3,33 +3,60 @@
 * :mod:`~dynadapt.planning.base`: the :class:`Planner` interface (``plan``, ``reset``, ``shift``, state I/O);
 * :mod:`~dynadapt.planning.rollout`: :func:`imagine`, the batched imagined rollout with PETS propagation;
 * :mod:`~dynadapt.planning.mpc`: :class:`MPCAgent`, receding-horizon control around any planner;
-* one module per planner; :data:`PLANNER_CONFIGS` and :func:`build_planner` in
-  :mod:`~dynadapt.planning.registry`.
+* one module per planner: ``rs``, ``cem``, ``icem``, ``mppi``, ``grad`` (``grad`` and ``cem-grad``),
+  ``hypercrl_cem``; :data:`PLANNER_CONFIGS` and :func:`build_planner` in :mod:`~dynadapt.planning.registry`.
 """
 
 from dynadapt.planning.base import Objective, Planner, PlannerConfig, sanitize_returns, shift_plan
 from dynadapt.planning.cem import CEMConfig, CEMPlanner
+from dynadapt.planning.grad import CEMGradConfig, CEMGradPlanner, GradConfig, GradPlanner
+from dynadapt.planning.hypercrl_cem import HyperCRLCEMConfig, HyperCRLCEMPlanner
+from dynadapt.planning.icem import ICEMConfig, ICEMPlanner
 from dynadapt.planning.mpc import MPCAgent, MPCConfig, ObjectiveFactory
+from dynadapt.planning.mppi import MPPIConfig, MPPIPlanner
 from dynadapt.planning.registry import PLANNER_CONFIGS, build_planner, planner_config
-from dynadapt.planning.rollout import PROPAGATIONS, PredictFn, Propagation, imagine, imagined_objective
+from dynadapt.planning.rollout import (
+    PROPAGATIONS,
+    PredictFn,
+    Propagation,
+    StepFn,
+    imagine,
+    imagined_objective,
+    true_dynamics_objective,
+)
+from dynadapt.planning.rs import RSConfig, RSPlanner
 
 __all__ = [
     "PLANNER_CONFIGS",
     "PROPAGATIONS",
     "CEMConfig",
+    "CEMGradConfig",
+    "CEMGradPlanner",
     "CEMPlanner",
+    "GradConfig",
+    "GradPlanner",
+    "HyperCRLCEMConfig",
+    "HyperCRLCEMPlanner",
+    "ICEMConfig",
+    "ICEMPlanner",
     "MPCAgent",
     "MPCConfig",
+    "MPPIConfig",
+    "MPPIPlanner",
     "Objective",
     "ObjectiveFactory",
     "Planner",
     "PlannerConfig",
     "PredictFn",
     "Propagation",
+    "RSConfig",
+    "RSPlanner",
+    "StepFn",
     "build_planner",
     "imagine",
     "imagined_objective",
     "planner_config",
     "sanitize_returns",
     "shift_plan",
+    "true_dynamics_objective",
 ]

@@ -10,10 +10,22 @@ from torch import Tensor
 from dynadapt.errors import DynadaptError, UnknownNameError
 from dynadapt.planning.base import Planner, PlannerConfig
 from dynadapt.planning.cem import CEMConfig, CEMPlanner
+from dynadapt.planning.grad import CEMGradConfig, CEMGradPlanner, GradConfig, GradPlanner
+from dynadapt.planning.hypercrl_cem import HyperCRLCEMConfig, HyperCRLCEMPlanner
+from dynadapt.planning.icem import ICEMConfig, ICEMPlanner
+from dynadapt.planning.mppi import MPPIConfig, MPPIPlanner
+from dynadapt.planning.rs import RSConfig, RSPlanner
 
-_PLANNERS: dict[str, tuple[type[PlannerConfig], type[Planner]]] = {
-    CEMConfig.name: (CEMConfig, CEMPlanner),
-}
+_PAIRS: list[tuple[type[PlannerConfig], type[Planner]]] = [
+    (RSConfig, RSPlanner),
+    (CEMConfig, CEMPlanner),
+    (ICEMConfig, ICEMPlanner),
+    (MPPIConfig, MPPIPlanner),
+    (GradConfig, GradPlanner),
+    (CEMGradConfig, CEMGradPlanner),
+    (HyperCRLCEMConfig, HyperCRLCEMPlanner),
+]
+_PLANNERS: dict[str, tuple[type[PlannerConfig], type[Planner]]] = {cfg.name: (cfg, p) for cfg, p in _PAIRS}
 
 PLANNER_CONFIGS: dict[str, type[PlannerConfig]] = {name: pair[0] for name, pair in _PLANNERS.items()}
 """Config dataclass of every planner, by name (``cfg.name``)."""

@@ -237,3 +237,24 @@ def imagined_objective(
         )
 
     return objective
+
+
+StepFn = Callable[[Tensor, Tensor], Tensor]
+"""``step(obs[..., O], act[..., A]) -> next_obs[..., O]``: known, deterministic, batched dynamics."""
+
+
+def true_dynamics_objective(
+    step: StepFn, obs0: Tensor, reward_fn: RewardFn, termination_fn: TerminationFn | None = None
+) -> Objective:
+    """A model-free objective: roll the candidates out through known dynamics ``step`` (no particles).
+
+    The same accounting as :func:`imagine` (termination, NaN/inf to ``-inf``); useful to test planners and
+    MPC on the true dynamics of an env.
+    """
+
+    def predict(params: Params, obs: Tensor, act: Tensor) -> tuple[Tensor, None]:
+        return step(obs, act), None
+
+    return imagined_objective(
+        predict, {"true": torch.zeros(1)}, obs0, reward_fn, termination_fn, propagation="expectation"
+    )
