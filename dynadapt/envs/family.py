@@ -9,6 +9,11 @@ space and supplies:
 * ``obs_preproc(obs) -> features``: the model-input preprocessing (e.g. angles to ``(cos, sin)``),
   ``[..., O] -> [..., preproc_dim]``;
 * the physical parameters (``Param``), which are the env's ``gymnasium.make`` kwargs.
+
+When the reward or termination depends on a task parameter (e.g. the cart-pole reward depends on the pole
+length), the family also carries a *factory* and :meth:`TaskFamily.reward_fn_for` /
+:meth:`TaskFamily.termination_fn_for` return the function bound to one task's parameters. ``reward_fn`` and
+``termination_fn`` are always the functions for the default parameters.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ TerminationFn = Callable[[Tensor, Tensor, Tensor], Tensor]
 """``(obs[..., O], act[..., A], next_obs[..., O]) -> terminated[...]`` (bool)"""
 ObsPreproc = Callable[[Tensor], Tensor]
 """``obs[..., O] -> features[..., F]``"""
+RewardFactory = Callable[[Mapping[str, Any]], RewardFn]
+"""``full validated parameter dict -> reward function of that task``"""
+TerminationFactory = Callable[[Mapping[str, Any]], TerminationFn]
+"""``full validated parameter dict -> termination function of that task``"""
 
 
 def identity_preproc(obs: Tensor) -> Tensor:
@@ -64,6 +73,8 @@ class Param:
                     f"invalid value {value!r} for parameter {self.name!r}; valid: {list(self.choices)}"
                 )
             return value
+        if isinstance(value, bool):
+            raise DynadaptError(f"parameter {self.name!r} must be a number, got {value!r}")
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -72,7 +83,22 @@ class Param:
             raise DynadaptError(
                 f"invalid value {value!r} for parameter {self.name!r}; valid range [{self.low}, {self.high}]"
             )
-        return value
+        return number
+
+
+def validate_params(spec: tuple[Param, ...], params: Mapping[str, Any], owner: str = "env") -> dict[str, Any]:
+    """Check ``params`` against ``spec``; return the full parameter dict with defaults filled in.
+
+    Unknown names raise :class:`UnknownNameError`, invalid values :class:`DynadaptError`; both name
+    ``owner`` (e.g. ``"family 'cartpole'"``) in the message.
+    """
+    by_name = {p.name: p for p in spec}
+    out = {p.name: p.default for p in spec}
+    for key, value in params.items():
+        if key not in by_name:
+            raise UnknownNameError(f"parameter of {owner}", key, by_name)
+        out[key] = by_name[key].validate(value)
+    return out
 
 
 @dataclass(frozen=True)
@@ -96,6 +122,17 @@ class TaskFamily:
     doc: str = ""
     sequences: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
     """Named task sequences of this family: name -> tuple of parameter dicts."""
+    reward_factory: RewardFactory | None = None
+    """Builds the reward function of a task from its full parameter dict; ``None``: parameter-free."""
+    termination_factory: TerminationFactory | None = None
+    """Builds the termination function of a task from its full parameter dict; ``None``: parameter-free."""
+    act_low: tuple[float, ...] = ()
+    """Lower action bounds (length ``act_dim``), as in the env's ``action_space``; empty if not given."""
+    act_high: tuple[float, ...] = ()
+    """Upper action bounds (length ``act_dim``)."""
+    splits: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    """Named task splits for meta-learning, e.g. ``{"train": (...), "test": (...)}`` (GrBAL's held-out
+    perturbations); each a tuple of parameter dicts. Empty for families without a split."""
 
     @property
     def feature_dim(self) -> int:
@@ -104,13 +141,36 @@ class TaskFamily:
 
     def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Check parameter names and values; return the full parameter dict with defaults filled in."""
-        by_name = {p.name: p for p in self.params}
-        out = {p.name: p.default for p in self.params}
-        for key, value in params.items():
-            if key not in by_name:
-                raise UnknownNameError(f"parameter of family {self.name!r}", key, by_name)
-            out[key] = by_name[key].validate(value)
-        return out
+        return validate_params(self.params, params, owner=f"family {self.name!r}")
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """Names of the family's parameters, in declaration order."""
+        return tuple(p.name for p in self.params)
+
+    def reward_fn_for(self, **params: Any) -> RewardFn:
+        """The batched reward function of the task with these parameters (missing ones take defaults).
+
+        Families whose reward does not depend on a parameter return :attr:`reward_fn` itself. Raises
+        :class:`DynadaptError` for unknown or invalid parameters.
+        """
+        full = self.validate(params)
+        if self.reward_factory is None:
+            return self.reward_fn
+        return self.reward_factory(full)
+
+    def termination_fn_for(self, **params: Any) -> TerminationFn:
+        """The batched termination function of the task with these parameters (see :meth:`reward_fn_for`)."""
+        full = self.validate(params)
+        if self.termination_factory is None:
+            return self.termination_fn
+        return self.termination_factory(full)
+
+    def sequence(self, name: str) -> tuple[dict[str, Any], ...]:
+        """A named task sequence as full (validated, defaults filled) parameter dicts."""
+        if name not in self.sequences:
+            raise UnknownNameError(f"task sequence of family {self.name!r}", name, self.sequences)
+        return tuple(self.validate(p) for p in self.sequences[name])
 
     def make(self, render_mode: str | None = None, **params: Any) -> gym.Env:
         """Create the env for one task: ``gymnasium.make(env_id, **validated params)``."""
