@@ -113,7 +113,7 @@ def generator_state(gen: torch.Generator) -> Tensor:
 
 def numpy_rng_state(rng: np.random.Generator) -> dict[str, Any]:
     """The bit generator state as JSON-safe data (Python ints are arbitrary precision)."""
-    return rng.bit_generator.state
+    return dict(rng.bit_generator.state)
 
 
 def restore_numpy_rng(rng: np.random.Generator, state: dict[str, Any]) -> None:

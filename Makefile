@@ -1,0 +1,42 @@
+# dynadapt developer targets. The virtual environment is created on first use and reinstalled
+# whenever pyproject.toml or constraints.txt change. Tested versions are pinned in constraints.txt.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
+DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
+
+.PHONY: install demo test lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) torch==2.13.0
+	$(PIP) -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The default experiment: PETS-style MPC with a learned ensemble on Pendulum (a few minutes on 2 cores).
+demo: $(STAMP)
+	$(BIN)/dynadapt run pets-pendulum --out $(DEMO_OUT)
+
+## Lint, type check and the test suite (well under 5 minutes on 2 cores).
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check dynadapt tests benchmarks
+	$(BIN)/ruff format --check dynadapt tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -n 2 -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/mbrl.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,170 @@
+"""The ``dynadapt`` command line.
+
+Every error a user can cause (unknown preset or env, invalid value, a directory that is not a run, a
+corrupted checkpoint) is printed as one line, ``dynadapt: error: ...``, with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dynadapt.errors import DynadaptError
+
+EXAMPLES = """\
+examples:
+  dynadapt presets
+  dynadapt run pets-pendulum --out runs/pend --seed 1
+  dynadapt run pets-cartpole planner.population=500 model.hidden=200,200
+  dynadapt run pets-pendulum --help          (every override of the preset, documented)
+  dynadapt resume runs/pend
+  dynadapt plot runs/pend
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dynadapt",
+        description="Model-based RL with dynamics models that keep adapting.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("presets", help="list the named experiment presets", description="List the named presets.")
+
+    run = sub.add_parser(
+        "run",
+        help="run a preset (with overrides) in a new run directory",
+        description=(
+            "Run a named preset. Any config field can be overridden as key=value or --key value, "
+            "e.g. seed=3, model.hidden=200,200, planner=icem, planner.population=300. "
+            "`dynadapt run PRESET --help` lists every field of that preset with its documentation."
+        ),
+        add_help=False,
+    )
+    run.add_argument("preset", nargs="?", help="preset name (see `dynadapt presets`)")
+    run.add_argument("--out", help="run directory to create (default: runs/<preset>-s<seed>-<time>)")
+    run.add_argument("--seed", type=int, help="random seed (same seed, same results)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars or per-episode lines")
+    run.add_argument("-h", "--help", action="store_true", help="show this help, or the preset's overrides")
+
+    res = sub.add_parser(
+        "resume",
+        help="continue an interrupted run from its last checkpoint",
+        description="Continue a run from its last checkpoint (after a crash or kill -9); same results.",
+    )
+    res.add_argument("run_dir", help="the run directory")
+    res.add_argument("--quiet", action="store_true", help="no progress bars or per-episode lines")
+
+    plot = sub.add_parser("plot", help="(re)generate a run's plots", description="Regenerate RUN_DIR/plots.")
+    plot.add_argument("run_dir", help="the run directory")
+    return p
+
+
+def _cmd_presets() -> int:
+    from dynadapt.runs.presets import PRESETS
+
+    width = max(len(n) for n in PRESETS)
+    for name, p in PRESETS.items():
+        print(f"{name:<{width}}  [{p.kind}] {p.description}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace, rest: list[str], parser: argparse.ArgumentParser) -> int:
+    from dynadapt.runs import launch
+    from dynadapt.runs.config import apply_overrides, help_text, parse_override_args
+    from dynadapt.runs.presets import get_preset
+
+    if args.preset is None:
+        if args.help:
+            parser.parse_args(["run", "--help-plain"]) if False else _print_run_help(parser)
+            return 0
+        raise DynadaptError("run needs a preset name; see `dynadapt presets`")
+    preset = get_preset(args.preset)
+    cfg = preset.make()
+    if args.help:
+        _print_run_help(parser)
+        print(f"\noverrides of preset {preset.name!r} ({preset.description}):")
+        print(help_text(cfg))
+        return 0
+    overrides = parse_override_args(rest)
+    if args.seed is not None:
+        overrides.append(("seed", str(args.seed)))
+    cfg = apply_overrides(cfg, overrides)
+    out = args.out or f"runs/{preset.name}-s{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    summary = launch.start(preset, cfg, Path(out), progress=not args.quiet)
+    _print_summary(summary, out)
+    return 0
+
+
+def _print_run_help(parser: argparse.ArgumentParser) -> None:
+    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
+        choices: dict[str, argparse.ArgumentParser] = action.choices  # type: ignore[assignment]
+        choices["run"].print_help()
+
+
+def _print_summary(summary: dict[str, Any], out: str | os.PathLike[str]) -> None:
+    keys = ["final_eval_return", "best_eval_return", "episodes_to_target", "env_steps"]
+    shown = ", ".join(f"{k}={summary[k]}" for k in keys if k in summary)
+    print(f"done: {out} ({shown})")
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from dynadapt.runs import launch
+
+    summary = launch.resume(Path(args.run_dir), progress=not args.quiet)
+    _print_summary(summary, args.run_dir)
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from dynadapt.runs import launch
+
+    for path in launch.plot(Path(args.run_dir)):
+        print(path)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args, rest = parser.parse_known_args(argv)
+        if args.version:
+            from dynadapt import __version__
+
+            print(__version__)
+            return 0
+        if args.command is None:
+            parser.print_help()
+            return 0
+        if args.command != "run" and rest:
+            raise DynadaptError(f"unrecognised arguments: {' '.join(rest)}")
+        if args.command == "presets":
+            return _cmd_presets()
+        if args.command == "run":
+            return _cmd_run(args, rest, parser)
+        if args.command == "resume":
+            return _cmd_resume(args)
+        if args.command == "plot":
+            return _cmd_plot(args)
+        raise DynadaptError(f"unknown command {args.command!r}")
+    except DynadaptError as e:
+        print(f"dynadapt: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "dynadapt: interrupted (a started run continues with `dynadapt resume RUN_DIR`)", file=sys.stderr
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Named experiment presets: a preset is a function returning a fully specified config.
+
+CPU-scale presets are the defaults (minutes on a 2-core laptop); ``*-paper`` presets reproduce the
+published settings and belong on bigger machines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dynadapt.errors import UnknownNameError
+from dynadapt.models.dynamics import ModelConfig
+from dynadapt.planning.cem import CEMConfig
+from dynadapt.planning.mpc import MPCConfig
+from dynadapt.runs.mbrl import MBRLConfig
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    kind: str
+    """Which loop runs it: "mbrl" (and later "continual", "meta", ...)."""
+    description: str
+    make: Callable[[], Any]
+
+
+PRESETS: dict[str, Preset] = {}
+
+
+def preset(name: str, kind: str, description: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+    def register(fn: Callable[[], Any]) -> Callable[[], Any]:
+        PRESETS[name] = Preset(name, kind, description, fn)
+        return fn
+
+    return register
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise UnknownNameError("preset", name, PRESETS) from None
+
+
+# ----------------------------------------------------------------------------------------------- PETS
+@preset(
+    "pets-pendulum", "mbrl", "PETS-style MPC on Pendulum (CPU-scale: ensemble 5 of 2x64, CEM 200x15, ~2 min)"
+)
+def pets_pendulum() -> MBRLConfig:
+    return MBRLConfig(
+        env="pendulum",
+        episodes=10,
+        random_episodes=1,
+        eval_every=1,
+        eval_episodes=3,
+        target_return=-200.0,
+        model=ModelConfig(ensemble_size=5, hidden=(64, 64), activation="silu", lr=2e-3, batch_size=64),
+        planner=CEMConfig(population=200, elites=20, iterations=4, alpha=0.1),
+        mpc=MPCConfig(horizon=15, particles=5, propagation="ts_inf"),
+    )
+
+
+@preset(
+    "pets-pendulum-paper",
+    "mbrl",
+    "Pendulum with PETS-scale settings: ensemble 5 of 3x200, CEM 400x25, 20 particles",
+)
+def pets_pendulum_paper() -> MBRLConfig:
+    return MBRLConfig(
+        env="pendulum",
+        episodes=15,
+        random_episodes=1,
+        eval_every=1,
+        eval_episodes=5,
+        target_return=-200.0,
+        model=ModelConfig(ensemble_size=5, hidden=(200, 200, 200), activation="silu", batch_size=32),
+        planner=CEMConfig(population=400, elites=40, iterations=5, alpha=0.1),
+        mpc=MPCConfig(horizon=25, particles=20, propagation="ts_inf"),
+    )
+
+
+@preset(
+    "pets-cartpole",
+    "mbrl",
+    "PETS-style MPC on cart-pole swing-up (CPU-scale: ensemble 5 of 3x200, CEM 300x20)",
+)
+def pets_cartpole() -> MBRLConfig:
+    return MBRLConfig(
+        env="cartpole",
+        episodes=15,
+        random_episodes=1,
+        eval_every=2,
+        eval_episodes=2,
+        target_return=170.0,
+        model=ModelConfig(ensemble_size=5, hidden=(200, 200, 200), activation="silu", batch_size=64),
+        planner=CEMConfig(population=300, elites=30, iterations=4, alpha=0.1),
+        mpc=MPCConfig(horizon=20, particles=5, propagation="ts_inf"),
+    )
+
+
+@preset(
+    "pets-cartpole-paper",
+    "mbrl",
+    "PETS cart-pole (Chua et al. 2018): PE 5x(3x500), CEM 400/40/5, H 25, 20 particles, 50 trials",
+)
+def pets_cartpole_paper() -> MBRLConfig:
+    return MBRLConfig(
+        env="cartpole",
+        episodes=51,
+        random_episodes=1,
+        eval_every=5,
+        eval_episodes=5,
+        target_return=170.0,
+        model=ModelConfig(
+            ensemble_size=5,
+            hidden=(500, 500, 500),
+            activation="silu",
+            lr=1e-3,
+            weight_decay=2.5e-4,
+            batch_size=32,
+        ),
+        planner=CEMConfig(population=400, elites=40, iterations=5, alpha=0.1),
+        mpc=MPCConfig(horizon=25, particles=20, propagation="ts_inf"),
+    )
