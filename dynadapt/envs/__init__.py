@@ -1,7 +1,7 @@
 """Task families: parametric Gymnasium envs with batched reward/termination functions.
 
 Importing this package registers every ``dynadapt/<Name>-v0`` env with Gymnasium and every family with
-:func:`get_family`.
+:func:`get_family`. See ``docs/envs/README.md`` for the families, their parameters and sequences.
 """
 
 from __future__ import annotations
@@ -15,19 +15,29 @@ if "MUJOCO_GL" not in os.environ and sys.platform.startswith("linux") and not os
 
 import gymnasium as gym
 
-from dynadapt.envs import cartpole, pendulum
+from dynadapt.envs import ant, cartpole, door, half_cheetah, pendulum, pusher, reacher
 from dynadapt.envs.base import get_task, set_task
 from dynadapt.envs.family import Param, TaskFamily
 from dynadapt.envs.registry import family_names, get_family, register_family
 
-_ENTRY_POINTS = {
-    "pendulum": (pendulum.FAMILY, "dynadapt.envs.pendulum:ParametricPendulumEnv"),
-    "cartpole": (cartpole.FAMILY, "dynadapt.envs.cartpole:CartpoleSwingupEnv"),
-}
+_ENV_CLASSES: tuple[tuple[TaskFamily, type], ...] = (
+    (pendulum.FAMILY, pendulum.ParametricPendulumEnv),
+    (cartpole.FAMILY, cartpole.CartpoleSwingupEnv),
+    (reacher.FAMILY, reacher.ReacherEnv),
+    (half_cheetah.BODY_FAMILY, half_cheetah.HalfCheetahBodyEnv),
+    (half_cheetah.CRIPPLE_FAMILY, half_cheetah.HalfCheetahCrippleEnv),
+    (ant.FAMILY, ant.AntCrippleEnv),
+    (pusher.FAMILY, pusher.PusherFrictionEnv),
+    (door.FAMILY, door.DoorEnv),
+)
 
-for _family, _entry_point in _ENTRY_POINTS.values():
+for _family, _cls in _ENV_CLASSES:
     if _family.env_id not in gym.registry:
-        gym.register(id=_family.env_id, entry_point=_entry_point, max_episode_steps=_family.episode_steps)
+        gym.register(
+            id=_family.env_id,
+            entry_point=f"{_cls.__module__}:{_cls.__name__}",
+            max_episode_steps=_family.episode_steps,
+        )
     register_family(_family)
 
 __all__ = [

@@ -27,3 +27,14 @@ def get_family(name: str) -> TaskFamily:
 def family_names() -> list[str]:
     """Names of all registered families, sorted."""
     return sorted(_FAMILIES)
+
+
+def resolve_family(name_or_env_id: str) -> TaskFamily:
+    """A family by its name (``"cartpole"``) or its Gymnasium id (``"dynadapt/CartpoleSwingup-v0"``)."""
+    if name_or_env_id in _FAMILIES:
+        return _FAMILIES[name_or_env_id]
+    for family in _FAMILIES.values():
+        if family.env_id == name_or_env_id:
+            return family
+    known = [*_FAMILIES, *(f.env_id for f in _FAMILIES.values())]
+    raise UnknownNameError("task family or env id", name_or_env_id, known)
