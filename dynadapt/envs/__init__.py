@@ -17,8 +17,11 @@ import gymnasium as gym
 
 from dynadapt.envs import ant, cartpole, door, half_cheetah, pendulum, pusher, reacher
 from dynadapt.envs.base import get_task, set_task
-from dynadapt.envs.family import Param, TaskFamily
-from dynadapt.envs.registry import family_names, get_family, register_family
+from dynadapt.envs.describe import describe_families, describe_family
+from dynadapt.envs.family import Param, RewardFn, TaskFamily, TerminationFn
+from dynadapt.envs.registry import family_names, get_family, register_family, resolve_family
+from dynadapt.envs.render import render_frames, render_strip
+from dynadapt.envs.sequences import Task, load_sequence, named_sequence, sequence_names, tasks_from_data
 
 _ENV_CLASSES: tuple[tuple[TaskFamily, type], ...] = (
     (pendulum.FAMILY, pendulum.ParametricPendulumEnv),
@@ -42,10 +45,22 @@ for _family, _cls in _ENV_CLASSES:
 
 __all__ = [
     "Param",
+    "RewardFn",
+    "Task",
     "TaskFamily",
+    "TerminationFn",
+    "describe_families",
+    "describe_family",
     "family_names",
     "get_family",
     "get_task",
+    "load_sequence",
+    "named_sequence",
     "register_family",
+    "render_frames",
+    "render_strip",
+    "resolve_family",
+    "sequence_names",
     "set_task",
+    "tasks_from_data",
 ]

@@ -55,7 +55,7 @@ PARAMS: tuple[Param, ...] = (
     Param(
         "handle",
         "round",
-        "handle type: 'pull' bar, 'round' knob (turn to unlatch), 'lever' (press)",
+        "handle type: 'pull' bar, 'round' knob (turn to unlatch), 'lever' (press down to unlatch)",
         choices=HANDLES,
     ),
     Param(
@@ -201,6 +201,42 @@ class DoorEnv(MujocoTaskEnv):
 
     def _knob_term(self) -> bool:
         return self.task_params["handle"] != "pull"
+
+
+class ScriptedOpener:
+    """A hand-written policy that opens the door of any task (a feasibility check and a demo).
+
+    Reach the handle's target with the grip off (above it for the lever), then grip and unlatch (turn the
+    wrist in ``direction`` for the round knob, press down for the lever), then pull the hand back.
+    Call with an observation ``float[15]``; returns an action ``float32[5]``. Create one per episode.
+    """
+
+    def __init__(self, handle: str = "round", direction: int = -1) -> None:
+        self.handle, self.direction = handle, direction
+        self.phase = "reach"
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        d = obs[:3]
+        if self.phase == "reach" and np.linalg.norm(d) < (0.02 if self.handle == "lever" else 0.008):
+            self.phase = "pull" if self.handle == "pull" else "turn"
+        if self.handle != "pull" and abs(obs[12]) > UNLATCH_ANGLE + 0.2:
+            self.phase = "pull"
+        a = np.zeros(5)
+        turn = float(self.direction) if self.handle == "round" else 0.0
+        if self.phase == "reach":
+            above = np.array([0.0, 0.0, 0.01 if self.handle == "lever" else 0.0])
+            a[:3] = np.clip((d + above) * 20.0, -1.0, 1.0)
+            a[4] = -1.0
+        elif self.phase == "turn":
+            a[:3] = np.clip(d * 20.0, -1.0, 1.0) + np.array([-0.1, 0.0, 0.0])
+            if self.handle == "lever":
+                a[2] = -1.0
+            a[3], a[4] = turn, 1.0
+        else:
+            a[0], a[3], a[4] = 1.0, turn, 1.0
+            if self.handle == "lever":
+                a[2] = -0.5
+        return a.astype(np.float32)
 
 
 def door_reward(obs: Tensor, act: Tensor, next_obs: Tensor, knob_term: bool = True) -> Tensor:

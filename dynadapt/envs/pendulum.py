@@ -47,6 +47,8 @@ class ParametricPendulumEnv(TaskEnvMixin, PendulumEnv):
         length: float = 1.0,
     ) -> None:
         super().__init__(render_mode=render_mode, g=10.0)
+        self.width = self.height = 256
+        """Size of a rendered frame (pixels)."""
         self._init_task({"gravity": gravity, "mass": mass, "length": length})
         self._apply_task()
         self.last_u = None
@@ -63,11 +65,11 @@ class ParametricPendulumEnv(TaskEnvMixin, PendulumEnv):
         self.state = np.asarray(state, dtype=np.float64).copy()
 
     def render(self) -> np.ndarray | None:
-        """A 256x256 RGB frame of the pendulum (rod length drawn relative to ``length``)."""
+        """An RGB frame ``uint8[height, width, 3]``; the rod is drawn in proportion to ``length``."""
         if self.render_mode != "rgb_array" or self.state is None:
             return None
-        size = 256
-        img = np.full((size, size, 3), 255, dtype=np.uint8)
+        size = min(self.width, self.height)
+        img = np.full((size, size, 3), 245, dtype=np.uint8)
         theta = float(self.state[0])
         centre = np.array([size / 2, size / 2])
         pixels = size / 2 * 0.9 * min(self.l, 1.5) / 1.5
@@ -80,7 +82,12 @@ class ParametricPendulumEnv(TaskEnvMixin, PendulumEnv):
         dist = np.linalg.norm(pts - (centre + t[..., None] * seg), axis=-1)
         img[dist < size * 0.035] = (204, 77, 77)
         img[np.linalg.norm(pts - centre, axis=-1) < size * 0.015] = (0, 0, 0)
-        return img
+        pad_w, pad_h = self.width - size, self.height - size
+        return np.pad(
+            img,
+            ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)),
+            constant_values=245,
+        )
 
 
 def pendulum_reward(obs: Tensor, act: Tensor, next_obs: Tensor) -> Tensor:

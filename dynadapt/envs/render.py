@@ -8,8 +8,7 @@ software renderer where EGL is unavailable). The pendulum draws its frames with 
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +27,12 @@ def render_frames(
     seed: int = 0,
     width: int = 320,
     height: int = 240,
+    policy: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[np.ndarray]:
-    """``frames`` RGB frames ``uint8[H, W, 3]`` evenly spaced over ``steps`` random-action steps.
+    """``frames`` RGB frames ``uint8[H, W, 3]`` evenly spaced over ``steps`` steps of one episode.
 
-    ``steps`` defaults to the episode length (at most 200). Actions are drawn from the action space with
-    ``seed``; the first frame shows the reset state.
+    ``steps`` defaults to the episode length (at most 200). Actions come from ``policy(obs)``, or are drawn
+    from the action space with ``seed``; the first frame shows the reset state.
     """
     family = resolve_family(family_or_env_id)
     if frames < 1:
@@ -43,7 +43,7 @@ def render_frames(
     if hasattr(base, "width"):  # MuJoCo envs: size of the offscreen frame
         base.width, base.height = width, height
     try:
-        env.reset(seed=seed)
+        obs, _ = env.reset(seed=seed)
         env.action_space.seed(seed)
         at = set(np.linspace(0, steps, frames).round().astype(int).tolist())
         out: list[np.ndarray] = []
@@ -51,7 +51,8 @@ def render_frames(
             if t in at:
                 out.append(_render(base))
             if t < steps:
-                env.step(env.action_space.sample())
+                act = env.action_space.sample() if policy is None else policy(obs)
+                obs, *_ = env.step(act)
         return out
     finally:
         env.close()
@@ -79,15 +80,23 @@ def render_strip(
     seed: int = 0,
     width: int = 320,
     height: int = 240,
+    policy: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Path:
-    """Render ``frames`` frames of a random-action episode side by side into a PNG at ``out_path``.
+    """Render ``frames`` frames of one episode (random actions, or ``policy``) side by side into a PNG.
 
     The file is written atomically (temporary name, then rename). Returns the path.
     """
     from PIL import Image
 
     images = render_frames(
-        family_or_env_id, params, frames=frames, steps=steps, seed=seed, width=width, height=height
+        family_or_env_id,
+        params,
+        frames=frames,
+        steps=steps,
+        seed=seed,
+        width=width,
+        height=height,
+        policy=policy,
     )
     h = max(img.shape[0] for img in images)
     gap = np.full((h, 4, 3), 255, dtype=np.uint8)
@@ -99,12 +108,11 @@ def render_strip(
     strip = np.concatenate(row[:-1], axis=1)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".png")
-    os.close(fd)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         Image.fromarray(strip).save(tmp, format="PNG")
         os.replace(tmp, out)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return out

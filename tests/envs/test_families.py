@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from dynadapt.envs import get_family, set_task
+from dynadapt.envs.door import ScriptedOpener
 
 
 def _push(family: str, params: dict, actions: np.ndarray, state: np.ndarray | None = None) -> gym.Env:
@@ -196,38 +197,13 @@ def test_pusher_contacts_use_the_table_friction() -> None:
 # --- door --------------------------------------------------------------------------------------------------
 
 
-def _door_policy(obs: np.ndarray, phase: str, handle: str, direction: int) -> np.ndarray:
-    """A scripted opener: reach the handle, unlatch it, pull."""
-    a = np.zeros(5)
-    d = obs[:3]
-    if phase == "reach":
-        above = np.array([0.0, 0.0, 0.01 if handle == "lever" else 0.0])
-        a[:3] = np.clip((d + above) * 20, -1, 1)
-        a[4] = -1
-    elif phase == "turn":
-        a[:3] = np.clip(d * 20, -1, 1) + np.array([-0.1, 0.0, 0.0])
-        a[3] = direction if handle == "round" else 0.0
-        a[2] = -1.0 if handle == "lever" else a[2]
-        a[4] = 1
-    else:
-        a[0], a[4] = 1.0, 1.0
-        a[3] = direction if handle == "round" else 0.0
-        a[2] = -0.5 if handle == "lever" else 0.0
-    return a
-
-
 def _open_door(params: dict, turn_direction: int | None = None, steps: int = 120) -> np.ndarray:
     env = get_family("door").make(**params)
     obs, _ = env.reset(seed=0)
-    handle, direction = params["handle"], params.get("direction", -1)
-    turn = direction if turn_direction is None else turn_direction
-    phase = "reach"
+    direction = params.get("direction", -1) if turn_direction is None else turn_direction
+    policy = ScriptedOpener(params["handle"], direction)
     for _ in range(steps):
-        if phase == "reach" and np.linalg.norm(obs[:3]) < (0.02 if handle == "lever" else 0.008):
-            phase = "pull" if handle == "pull" else "turn"
-        if handle != "pull" and abs(obs[12]) > 0.8:  # unlatched
-            phase = "pull"
-        obs, *_ = env.step(_door_policy(obs, phase, handle, turn).astype(np.float32))
+        obs, *_ = env.step(policy(obs))
     return obs
 
 
