@@ -68,11 +68,16 @@ class Param:
     def validate(self, value: Any) -> Any:
         """Return ``value`` if valid, else raise :class:`DynadaptError` naming the parameter."""
         if self.choices is not None:
-            if value not in self.choices:
-                raise DynadaptError(
-                    f"invalid value {value!r} for parameter {self.name!r}; valid: {list(self.choices)}"
-                )
-            return value
+            if not isinstance(value, bool):
+                for choice in self.choices:  # equal value (1.0 == 1), then the text form ("1", from a CLI)
+                    if value == choice:
+                        return choice
+                for choice in self.choices:
+                    if str(value) == str(choice):
+                        return choice
+            raise DynadaptError(
+                f"invalid value {value!r} for parameter {self.name!r}; valid: {list(self.choices)}"
+            )
         if isinstance(value, bool):
             raise DynadaptError(f"parameter {self.name!r} must be a number, got {value!r}")
         try:

@@ -99,3 +99,14 @@ def test_named_sequences() -> None:
         for seq in family.sequences:
             for task in family.sequence(seq):
                 family.make(**task).close()
+
+
+def test_choice_parameters_accept_their_text_form() -> None:
+    assert get_family("ant_cripple").validate({"crippled_leg": "3"}) == {"crippled_leg": 3}
+    assert get_family("door").validate({"direction": "1", "handle": "lever"})["direction"] == 1
+    assert get_family("door").validate({"direction": 1.0})["direction"] == 1
+    with pytest.raises(DynadaptError, match="direction"):
+        get_family("door").validate({"direction": True})
+    with pytest.raises(DynadaptError, match="valid: \\['none', 'bthigh'"):
+        get_family("half_cheetah_cripple").validate({"crippled_joint": "tail"})
+    assert get_family("cartpole").validate({"pole_length": "0.8"})["pole_length"] == 0.8
