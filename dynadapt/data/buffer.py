@@ -136,7 +136,7 @@ class ReplayBuffer:
         return {k: v[phys] for k, v in self._cols.items()}
 
     def segment_starts(self, length: int) -> Tensor:
-        """Logical indices (0 = oldest) where a segment of ``length`` consecutive steps of one episode starts."""
+        """Logical indices (0 = oldest) at which ``length`` consecutive steps of one episode start."""
         if length < 1:
             raise DynadaptError(f"segment length must be at least 1, got {length}")
         if self.size < length:
@@ -145,7 +145,7 @@ class ReplayBuffer:
         ep = self._cols["episode"][order]
         t = self._cols["t"][order]
         last = self.size - length + 1
-        same = (ep[: last] == ep[length - 1 :]) & (t[length - 1 :] - t[:last] == length - 1)
+        same = (ep[:last] == ep[length - 1 :]) & (t[length - 1 :] - t[:last] == length - 1)
         return torch.nonzero(same).squeeze(-1)
 
     def sample_segments(

@@ -79,7 +79,9 @@ class Normalizer:
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         if state["mean64"].shape != (self.dim,):
-            raise ValueError(f"normalizer state has dim {tuple(state['mean64'].shape)}, expected ({self.dim},)")
+            raise ValueError(
+                f"normalizer state has dim {tuple(state['mean64'].shape)}, expected ({self.dim},)"
+            )
         self.count = int(state["count"].item())
         self._mean = state["mean64"].to(torch.float64).clone()
         self._m2 = state["m2"].to(torch.float64).clone()

@@ -70,8 +70,8 @@ class MBRLConfig:
     """Replay buffer size; the oldest transitions are dropped beyond it."""
     target_return: float | None = None
     """Report the first episode at which the mean evaluation return reaches this (None: not reported)."""
-    threads: int = 0
-    """torch CPU threads (0: torch's default)."""
+    threads: int = 1
+    """torch CPU threads for this run (1 is fastest for CPU-scale models and for parallel runs; 0: torch's default)."""
     model: ModelConfig = field(default_factory=ModelConfig)
     """Dynamics model."""
     planner: PlannerConfig = field(default_factory=CEMConfig, metadata={"choices": PLANNER_CONFIGS})

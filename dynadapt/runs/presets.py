@@ -94,8 +94,8 @@ def pets_cartpole() -> MBRLConfig:
         eval_every=2,
         eval_episodes=2,
         target_return=170.0,
-        model=ModelConfig(ensemble_size=5, hidden=(200, 200, 200), activation="silu", batch_size=64),
-        planner=CEMConfig(population=300, elites=30, iterations=4, alpha=0.1),
+        model=ModelConfig(ensemble_size=5, hidden=(200, 200), activation="silu", batch_size=64),
+        planner=CEMConfig(population=200, elites=20, iterations=4, alpha=0.1),
         mpc=MPCConfig(horizon=20, particles=5, propagation="ts_inf"),
     )
 
