@@ -24,6 +24,8 @@ examples:
   dynadapt run pets-pendulum --help          (every override of the preset, documented)
   dynadapt resume runs/pend
   dynadapt plot runs/pend
+  dynadapt envs                              (task families, parameters, named sequences)
+  dynadapt render cartpole --out cp.png pole_length=1.0
 """
 
 
@@ -65,7 +67,47 @@ def _parser() -> argparse.ArgumentParser:
 
     plot = sub.add_parser("plot", help="(re)generate a run's plots", description="Regenerate RUN_DIR/plots.")
     plot.add_argument("run_dir", help="the run directory")
+
+    envs = sub.add_parser(
+        "envs",
+        help="list task families, their parameters and named sequences",
+        description="List the task families (or describe one): parameters, ranges, named task sequences.",
+    )
+    envs.add_argument("family", nargs="?", help="a family name or env id to describe in detail")
+
+    render = sub.add_parser(
+        "render",
+        help="render an env headless to a PNG image strip",
+        description="Render frames of an env (random actions, or the family's scripted policy) headless.",
+    )
+    render.add_argument("env", help="family name or env id, e.g. cartpole or dynadapt/CartpoleSwingup-v0")
+    render.add_argument("--out", required=True, help="output PNG file")
+    render.add_argument("--frames", type=int, default=6, help="frames in the strip (default 6)")
+    render.add_argument("--seed", type=int, default=0, help="reset seed (default 0)")
+    render.add_argument("params", nargs="*", help="task parameters as key=value, e.g. pole_length=1.0")
     return p
+
+
+def _cmd_envs(args: argparse.Namespace) -> int:
+    from dynadapt.envs import describe_families, describe_family
+
+    print(describe_family(args.family) if args.family else describe_families())
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from dynadapt.envs import render_strip
+
+    params: dict[str, Any] = {}
+    for item in args.params:
+        if "=" not in item:
+            raise DynadaptError(f"task parameters look like key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        params[key] = value
+    if args.frames < 1:
+        raise DynadaptError("--frames must be at least 1")
+    print(render_strip(args.env, params, args.out, frames=args.frames, seed=args.seed))
+    return 0
 
 
 def _cmd_presets() -> int:
@@ -84,7 +126,7 @@ def _cmd_run(args: argparse.Namespace, rest: list[str], parser: argparse.Argumen
 
     if args.preset is None:
         if args.help:
-            parser.parse_args(["run", "--help-plain"]) if False else _print_run_help(parser)
+            _print_run_help(parser)
             return 0
         raise DynadaptError("run needs a preset name; see `dynadapt presets`")
     preset = get_preset(args.preset)
@@ -145,6 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 0
+        if args.command == "render":
+            args.params = [*args.params, *rest]
+            rest = []
         if args.command != "run" and rest:
             raise DynadaptError(f"unrecognised arguments: {' '.join(rest)}")
         if args.command == "presets":
@@ -155,6 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_resume(args)
         if args.command == "plot":
             return _cmd_plot(args)
+        if args.command == "envs":
+            return _cmd_envs(args)
+        if args.command == "render":
+            return _cmd_render(args)
         raise DynadaptError(f"unknown command {args.command!r}")
     except DynadaptError as e:
         print(f"dynadapt: error: {e}", file=sys.stderr)

@@ -39,6 +39,7 @@ from dynadapt.models.dynamics import DynamicsModel, FitResult, ModelConfig
 from dynadapt.planning import PLANNER_CONFIGS, MPCAgent, MPCConfig, PlannerConfig, build_planner, imagine
 from dynadapt.planning.cem import CEMConfig
 from dynadapt.runs.config import to_dict
+from dynadapt.runs.launch import register_kind
 from dynadapt.runs.rundir import RunDir
 
 CHECKPOINT_FORMAT = "dynadapt.MBRLCheckpoint"
@@ -71,7 +72,7 @@ class MBRLConfig:
     target_return: float | None = None
     """Report the first episode at which the mean evaluation return reaches this (None: not reported)."""
     threads: int = 1
-    """torch CPU threads for this run (1 is fastest for CPU-scale models and for parallel runs; 0: torch's default)."""
+    """torch CPU threads (1: fastest for CPU-scale models and parallel runs; 0: torch's default)."""
     model: ModelConfig = field(default_factory=ModelConfig)
     """Dynamics model."""
     planner: PlannerConfig = field(default_factory=CEMConfig, metadata={"choices": PLANNER_CONFIGS})
@@ -301,6 +302,10 @@ class MBRLRun:
         parts.append(f"{row['time/wall_s']:.0f}s")
         tqdm.write(" | ".join(parts))
 
+    def config_dict(self) -> dict[str, Any]:
+        """The resolved config as saved in ``config.json``."""
+        return {"kind": "mbrl", "preset": self.preset, **to_dict(self.cfg)}
+
     def finish(self) -> dict[str, Any]:
         """Write the final model, the summary and the plots."""
         self.model.save(self.rundir.checkpoints / "model_final.safetensors")
@@ -382,6 +387,4 @@ class MBRLRun:
         self.rundir.truncate_metrics(self.rows)
 
 
-def config_dict(cfg: MBRLConfig, preset: str) -> dict[str, Any]:
-    """The resolved config as saved in ``config.json``."""
-    return {"kind": "mbrl", "preset": preset, **to_dict(cfg)}
+register_kind("mbrl", MBRLConfig, MBRLRun)
