@@ -93,6 +93,8 @@ def imagine(
     if not isinstance(particles, int) or particles < 1:
         raise DynadaptError(f"particles must be an integer >= 1, got {particles!r}")
     E = _ensemble_size(params)
+    if E == 1 and propagation == "ts1":
+        propagation = "ts_inf"  # one member: re-drawing it changes nothing
     B, H, A = actions.shape
     O = obs0.shape[0]
     obs0 = obs0.to(dtype=actions.dtype, device=actions.device)

@@ -172,7 +172,8 @@ def test_config_validation() -> None:
         planner_config("cme")
     with pytest.raises(DynadaptError, match="field"):
         planner_config("cem", popsize=3)
-    assert planner_config("cem", population=7, elites=2).population == 7
+    cfg = planner_config("cem", population=7, elites=2)
+    assert isinstance(cfg, CEMConfig) and cfg.population == 7
     with pytest.raises(DynadaptError, match="bounds"):
         build_planner(CEMConfig(), torch.ones(1), -torch.ones(1), 3, torch.Generator())
     with pytest.raises(DynadaptError, match="warm start"):

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from torch import Tensor
 
 from dynadapt.errors import DynadaptError
-from dynadapt.planning import CEMConfig, MPCAgent, MPCConfig, Objective, Planner, PlannerConfig, build_planner
+from dynadapt.planning import (
+    CEMConfig,
+    MPCAgent,
+    MPCConfig,
+    Objective,
+    Planner,
+    PlannerConfig,
+    build_planner,
+    planner_config,
+)
 
 from .problems import DT, point_mass_objective
 
@@ -116,3 +127,35 @@ def test_config_validation() -> None:
         MPCConfig(particles=0)
     with pytest.raises(DynadaptError, match="horizon"):
         MPCAgent(ScriptedPlanner(horizon=3), obs_objective, 4, 1, -np.ones(1), np.ones(1))
+
+
+@pytest.mark.parametrize("name", ["icem", "mppi", "cem"])
+def test_exact_resume_through_a_safetensors_file(name: str, tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    def make(seed: int) -> MPCAgent:
+        extra = {"elites": 5} if name == "cem" else {}
+        cfg = planner_config(name, population=30, iterations=2, **extra)
+        planner = build_planner(cfg, -torch.ones(1), torch.ones(1), 8, torch.Generator().manual_seed(seed))
+        return MPCAgent(planner, point_mass_objective, 8, 1, -np.ones(1), np.ones(1), replan_every=2)
+
+    def run(agent: MPCAgent, obs: np.ndarray, steps: int) -> tuple[list[float], np.ndarray]:
+        actions = []
+        for _ in range(steps):
+            a = float(agent.act(obs)[0])
+            actions.append(a)
+            obs = np.array([obs[0] + DT * (obs[1] + DT * a), obs[1] + DT * a], dtype=np.float32)
+        return actions, obs
+
+    a = make(0)
+    _, obs = run(a, np.array([1.0, 0.0], dtype=np.float32), 3)
+    state = {**a.state_dict(), "generator": a.planner.generator.get_state()}
+    save_file({k: v.contiguous() for k, v in state.items()}, str(tmp_path / "agent.safetensors"))
+    expected, _ = run(a, obs, 5)
+
+    b = make(123)
+    loaded = load_file(str(tmp_path / "agent.safetensors"))
+    b.planner.generator.set_state(loaded.pop("generator"))
+    b.load_state_dict(loaded)
+    resumed, _ = run(b, obs, 5)
+    assert resumed == expected

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -69,7 +71,7 @@ def test_grad_works_under_no_grad() -> None:
 
 def test_cem_grad_refines_the_cem_result() -> None:
     target = torch.rand(6, 2, generator=torch.Generator().manual_seed(3)) * 1.6 - 0.8
-    coarse = dict(population=50, elites=5, iterations=2)
+    coarse: dict[str, Any] = {"population": 50, "elites": 5, "iterations": 2}
     cem = build_planner(
         CEMGradConfig(**coarse, grad_iterations=0), *bounds(2), 6, torch.Generator().manual_seed(0)
     )

@@ -69,7 +69,7 @@ def test_true_dynamics_match_gymnasium() -> None:
         o, a = torch.as_tensor(obs, dtype=torch.float64), torch.as_tensor(act, dtype=torch.float64)
         pred = pendulum_step(o, a)
         np.testing.assert_allclose(pred.numpy(), nxt, atol=1e-5)
-        np.testing.assert_allclose(pendulum_reward(o, a, pred).item(), reward, atol=1e-5)
+        np.testing.assert_allclose(pendulum_reward(o, a, pred).item(), float(reward), atol=1e-5)
         obs = nxt
 
 

@@ -7,7 +7,8 @@ import torch
 from torch import Tensor
 
 from dynadapt.errors import DynadaptError
-from dynadapt.planning import imagine
+from dynadapt.planning import PredictFn, Propagation, imagine
+from dynadapt.planning.rollout import RewardFn
 
 
 def offset_predict(params: dict[str, Tensor], obs: Tensor, act: Tensor) -> tuple[Tensor, None]:
@@ -59,7 +60,7 @@ def test_nan_after_termination_does_not_spoil_the_return() -> None:
 
 
 @pytest.mark.parametrize("prop", ["ts_inf", "ts1", "expectation"])
-def test_nan_and_inf_returns_become_minus_inf(prop: str) -> None:
+def test_nan_and_inf_returns_become_minus_inf(prop: Propagation) -> None:
     def unstable(params: dict[str, Tensor], obs: Tensor, act: Tensor) -> tuple[Tensor, None]:
         nxt = obs + act
         nxt = torch.where(act > 0.5, torch.full_like(nxt, torch.nan), nxt)
@@ -150,7 +151,7 @@ def gaussian_predict(params: dict[str, Tensor], obs: Tensor, act: Tensor) -> tup
 
 
 @pytest.mark.parametrize("prop", ["ts_inf", "ts1"])
-def test_gaussian_members_are_sampled_from_the_generator(prop: str) -> None:
+def test_gaussian_members_are_sampled_from_the_generator(prop: Propagation) -> None:
     params = {"c": torch.tensor([0.0, 1.0]), "s": torch.tensor([1.0, 2.0])}
     actions = torch.zeros(3, 5, 1)
 
@@ -194,7 +195,14 @@ def test_gaussian_ts_inf_statistics() -> None:
     assert abs(ret.var().item() - 0.25 * 14 / 2) < 0.3
 
 
-def reference_ts_inf(predict, params, obs0: Tensor, actions: Tensor, reward_fn, particles: int) -> Tensor:  # type: ignore[no-untyped-def]
+def reference_ts_inf(
+    predict: PredictFn,
+    params: dict[str, Tensor],
+    obs0: Tensor,
+    actions: Tensor,
+    reward_fn: RewardFn,
+    particles: int,
+) -> Tensor:
     """Slow reference: one particle at a time with its member's params (deterministic models)."""
     E = next(iter(params.values())).shape[0]
     B, H, _ = actions.shape
@@ -242,8 +250,14 @@ def test_single_model_and_input_validation() -> None:
         imagine(offset_predict, params, torch.zeros(1), torch.ones(3, 1), next_x_reward, None)
     with pytest.raises(DynadaptError):
         imagine(
-            offset_predict, params, torch.zeros(1), torch.ones(2, 3, 1), next_x_reward, None, propagation="dS"
-        )  # type: ignore[arg-type]
+            offset_predict,
+            params,
+            torch.zeros(1),
+            torch.ones(2, 3, 1),
+            next_x_reward,
+            None,
+            propagation="dS",  # type: ignore[arg-type]
+        )
     with pytest.raises(DynadaptError):
         imagine(offset_predict, params, torch.zeros(1), torch.ones(2, 3, 1), next_x_reward, None, particles=0)
 
