@@ -1,0 +1,166 @@
+"""GrBAL: the inner step, learned step sizes, M != K, online adaptation modes and G12."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from dynadapt.data.buffer import ReplayBuffer
+from dynadapt.meta.base import SegmentSource, Window
+from dynadapt.meta.grbal import GrBAL, GrBALConfig, inner_update
+from dynadapt.meta.online import GradientAdapter
+from dynadapt.models.dynamics import DynamicsModel, ModelConfig
+
+O, A = 2, 1
+
+
+def tiny_model(seed: int = 0) -> DynamicsModel:
+    cfg = ModelConfig(ensemble_size=1, hidden=(8,), activation="tanh", head="deterministic")
+    return DynamicsModel(O, A, cfg, generator=torch.Generator().manual_seed(seed))
+
+
+def fill(buffer: ReplayBuffer, episodes: int = 6, steps: int = 30, seed: int = 0) -> None:
+    """Linear dynamics s' = s + 0.1 * (c_task * a - s), one task per episode (3 tasks)."""
+    rng = np.random.default_rng(seed)
+    for ep in range(episodes):
+        task = ep % 3
+        s = rng.normal(size=O).astype(np.float32)
+        for t in range(steps):
+            a = rng.uniform(-1, 1, size=A).astype(np.float32)
+            s2 = (s + 0.1 * ((task - 1.0) * 2.0 * a - s)).astype(np.float32)
+            buffer.add(s, a, s2, 0.0, False, t == steps - 1, task_id=task, episode=ep, t=t)
+            s = s2
+
+
+def filled_buffer() -> ReplayBuffer:
+    buf = ReplayBuffer(1000, O, A)
+    fill(buf)
+    return buf
+
+
+def test_inner_step_equals_hand_computed_gradient_step() -> None:
+    model = tiny_model()
+    x = torch.randn(1, 5, O + A)
+    y = torch.randn(1, 5, O)
+    alpha = 0.05
+    params = {k: v.detach().clone().requires_grad_(True) for k, v in model.params.items()}
+    loss = ((model.forward_normalized(params, x)[0] - y) ** 2).mean()
+    grads = torch.autograd.grad(loss, list(params.values()))
+    expected = {k: v - alpha * g for (k, v), g in zip(params.items(), grads)}
+    got = inner_update(lambda p, xx, yy: model.mse(p, xx, yy).sum(), params, x, y, alpha)
+    for k in expected:
+        torch.testing.assert_close(got[k], expected[k], rtol=1e-5, atol=1e-6)
+
+
+def test_second_order_differs_from_first_order_and_reaches_theta() -> None:
+    model = tiny_model()
+    x, y = torch.randn(1, 5, O + A), torch.randn(1, 5, O)
+    xf, yf = torch.randn(1, 4, O + A), torch.randn(1, 4, O)
+
+    def mse(p: dict[str, torch.Tensor], a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return model.mse(p, a, b).sum()
+
+    grads = {}
+    for fo in (False, True):
+        params = {k: v.detach().clone().requires_grad_(True) for k, v in model.params.items()}
+        post = mse(inner_update(mse, params, x, y, 0.5, first_order=fo), xf, yf)
+        grads[fo] = torch.autograd.grad(post, params["layers.0.weight"])[0]
+    assert not torch.allclose(grads[False], grads[True])
+
+
+def test_learned_step_sizes_receive_gradients_and_m_differs_from_k() -> None:
+    model = tiny_model()
+    buf = filled_buffer()
+    model.update_normalizers(buf)
+    learner = GrBAL(model, GrBALConfig(M=3, K=7, meta_batch=4), torch.Generator().manual_seed(1))
+    source = SegmentSource(model, buf, 10, holdout_ratio=0.2)
+    seg = source.sample(4, torch.Generator().manual_seed(2))
+    assert seg.x.shape == (4, 10, O + A)
+    assert seg.past(3)[0].shape[1] == 3 and seg.future(3)[0].shape[1] == 7
+    assert len(set(seg.task_id.tolist())) == 3  # a task batch covers the perturbations
+    learner.loss(seg).backward()
+    assert learner.psi is not None
+    for v in learner.psi.values():
+        assert v.grad is not None and v.grad.abs().sum() > 0
+    for v in model.params.values():
+        assert v.grad is not None and v.grad.abs().sum() > 0
+
+
+def test_segments_stay_in_one_episode_and_validation_holds_out_episodes() -> None:
+    buf = filled_buffer()
+    model = tiny_model()
+    model.update_normalizers(buf)
+    source = SegmentSource(model, buf, 12, holdout_ratio=0.3)
+    seg = source.batch(source.train_starts)
+    data = buf.all()
+    idx = source.train_starts[:, None] + torch.arange(12)
+    assert (data["episode"][idx] == data["episode"][idx][:, :1]).all()
+    train_eps = set(data["episode"][source.train_starts].tolist())
+    val_eps = set(data["episode"][source.val_starts].tolist())
+    assert val_eps and not (train_eps & val_eps)
+    assert seg.x.shape[1] == 12
+
+
+def test_fit_improves_post_adaptation_loss_and_is_deterministic() -> None:
+    results = []
+    for _ in range(2):
+        model = tiny_model()
+        buf = filled_buffer()
+        learner = GrBAL(model, GrBALConfig(M=4, K=4, meta_batch=6), torch.Generator().manual_seed(3))
+        model.update_normalizers(buf)
+        before, _ = learner.validate(SegmentSource(model, buf, 8, 0.1))
+        res = learner.fit(buf, steps=40)
+        assert res.steps == 40 and res.val_loss < before
+        results.append(res.val_loss)
+    assert results[0] == results[1]
+    res = learner.fit(buf)  # early-stopped path
+    assert res.epochs >= 1 and math.isfinite(res.val_loss)
+
+
+def test_online_window_includes_newest_and_modes() -> None:
+    w = Window(3)
+    for i in range(5):
+        w.add([i, i], [i], [i + 1, i + 1])
+    obs, _, nxt = w.tensors()
+    assert obs[:, 0].tolist() == [2, 3, 4] and nxt[-1, 0] == 5  # newest transition included (G6)
+
+    model = tiny_model()
+    model.update_normalizers(filled_buffer())
+    theta = {k: v.detach().clone() for k, v in model.params.items()}
+    none = GradientAdapter(model, 3, 0.1, mode="none")
+    reset = GradientAdapter(model, 3, 0.1, mode="reset")
+    cont = GradientAdapter(model, 3, 0.1, mode="continue")
+    for ad in (none, reset, cont):
+        assert torch.equal(ad.params()["layers.0.weight"], theta["layers.0.weight"])  # empty window
+        ad.observe([0.1, 0.2], [0.5], [0.3, 0.1])
+    p_reset_1 = reset.params()
+    p_reset_2 = reset.params()
+    torch.testing.assert_close(p_reset_1["layers.0.weight"], p_reset_2["layers.0.weight"])  # from θ*
+    c1 = cont.params()["layers.0.weight"]
+    c2 = cont.params()["layers.0.weight"]
+    assert not torch.allclose(c1, c2)  # accumulates
+    assert torch.equal(none.params()["layers.0.weight"], theta["layers.0.weight"])
+
+
+def test_adapted_state_cleared_after_fit_and_at_episode_start() -> None:
+    """Regression test for G12: no adapted parameters survive a fit or an episode boundary."""
+    model = tiny_model()
+    buf = filled_buffer()
+    learner = GrBAL(model, GrBALConfig(M=4, K=4, meta_batch=4), torch.Generator().manual_seed(0))
+    learner.fit(buf, steps=2)
+    ad = GradientAdapter(model, 4, 0.1, mode="continue")
+    ad.observe([0.1, 0.2], [0.5], [0.3, 0.1])
+    stale = ad.params()["layers.0.weight"].clone()
+    learner.fit(buf, steps=5)  # θ* changes
+    ad.clear()
+    assert ad.adapted is None
+    fresh = ad.params()["layers.0.weight"]
+    expected = GradientAdapter(model, 4, 0.1, mode="reset")
+    expected.observe([0.1, 0.2], [0.5], [0.3, 0.1])
+    torch.testing.assert_close(fresh, expected.params()["layers.0.weight"])
+    assert not torch.allclose(fresh, stale)
+    ad.reset()
+    assert ad.adapted is None and len(ad.window) == 0
+    assert torch.equal(ad.params()["layers.0.weight"], model.params["layers.0.weight"].detach())
