@@ -1,0 +1,189 @@
+"""Hypernetwork: generated params == module forward, batching, initialisation variances, embeddings, cache."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dynadapt.errors import DynadaptError
+from dynadapt.models.dynamics import DynamicsModel, ModelConfig
+from dynadapt.nets.hypernet import HyperNetConfig, HyperNetwork, TargetTensor, base_init, mlp_targets
+from dynadapt.nets.mlp import MLPSpec, forward
+
+
+def _gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("chunk", [0, 7])
+def test_generated_params_equal_module_loaded_with_them(chunk: int) -> None:
+    spec = MLPSpec(5, 3, (8, 6), "relu")
+    hnet = HyperNetwork(mlp_targets(spec), HyperNetConfig(hidden=(4,), chunk_size=chunk), generator=_gen())
+    for _ in range(3):
+        hnet.add_task()
+    params = hnet.generate([2])
+    module = torch.nn.Sequential(
+        torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3)
+    )
+    with torch.no_grad():
+        for i, layer in enumerate([module[0], module[2], module[4]]):
+            assert isinstance(layer, torch.nn.Linear)
+            layer.weight.copy_(params[f"layers.{i}.weight"][0].T)
+            layer.bias.copy_(params[f"layers.{i}.bias"][0])
+    x = torch.randn(11, 5, generator=_gen(1))
+    single = {k: v[0] for k, v in params.items()}
+    torch.testing.assert_close(forward(spec, single, x), module(x))
+    # the stacked E = 1 layout the dynamics model uses
+    torch.testing.assert_close(forward(spec, params, x[None])[0], module(x))
+
+
+def test_batched_over_tasks_equals_one_by_one_and_vmap() -> None:
+    spec = MLPSpec(4, 2, (5,), "relu")
+    hnet = HyperNetwork(mlp_targets(spec, logvar_dim=2), HyperNetConfig(hidden=(6, 6)), generator=_gen())
+    for _ in range(4):
+        hnet.add_task()
+    batch = hnet.generate([0, 1, 2, 3])
+    emb = hnet.embedding_matrix([0, 1, 2, 3])
+    vm = torch.func.vmap(lambda e: hnet.forward(e[None]))(emb)
+    for t in range(4):
+        one = hnet.generate([t])
+        for k in batch:
+            torch.testing.assert_close(batch[k][t], one[k][0])
+            torch.testing.assert_close(vm[k][t, 0], one[k][0])
+    assert batch["max_logvar"].shape == (4, 2)
+
+
+def test_hnet_params_drive_dynamics_model_predict_and_loss() -> None:
+    model = DynamicsModel(3, 1, ModelConfig(ensemble_size=1, hidden=(8,), activation="relu"))
+    hnet = HyperNetwork(mlp_targets(model.spec, logvar_dim=3), HyperNetConfig(hidden=(4,)), generator=_gen())
+    hnet.add_task()
+    params = hnet.generate([0])
+    assert set(params) == set(model.params)
+    obs, act = torch.randn(1, 5, 3), torch.randn(1, 5, 1)
+    mean, std = model.predict(params, obs, act)
+    assert mean.shape == (1, 5, 3) and std is not None
+    loss = model.loss(params, torch.randn(1, 5, 4), torch.randn(1, 5, 3)).sum()
+    loss.backward()
+    assert all(p.grad is not None for p in hnet.theta.values())
+    assert hnet.embeddings[0].grad is not None
+
+
+def _layer_targets(d_j: int, d_i: int) -> dict[str, TargetTensor]:
+    return {
+        "w": TargetTensor((d_j, d_i), "weight", d_j, d_i),
+        "b": TargetTensor((d_i,), "bias", d_j, d_i),
+    }
+
+
+def _sample_var(hnet: HyperNetwork, n_tasks: int = 64) -> tuple[float, float]:
+    for _ in range(n_tasks):
+        hnet.add_task()
+    with torch.no_grad():
+        out = hnet.generate(list(range(n_tasks)))
+    return float((out["w"] ** 2).mean()), float((out["b"] ** 2).mean())
+
+
+def test_hyperfan_in_variance_within_10_percent_and_naive_is_not() -> None:
+    d_j, d_i = 256, 128
+    cfg = HyperNetConfig(hidden=(64,), init="hyperfan_in")
+    var_w, var_b = _sample_var(HyperNetwork(_layer_targets(d_j, d_i), cfg, generator=_gen()))
+    assert var_w == pytest.approx(2.0 / (2 * d_j), rel=0.10)  # c_act / (2 d_j), ReLU target
+    assert var_b == pytest.approx(2.0 / 2, rel=0.10)
+    naive = HyperNetwork(
+        _layer_targets(d_j, d_i), HyperNetConfig(hidden=(64,), init="naive"), generator=_gen()
+    )
+    var_w_naive, _ = _sample_var(naive)
+    assert abs(var_w_naive / (2.0 / (2 * d_j)) - 1) > 0.5
+    assert abs(var_w_naive / (2.0 / d_j) - 1) > 0.5  # nor the He variance of a plain layer
+
+
+def test_hyperfan_out_variance_and_clipped_bias() -> None:
+    d_j, d_i = 64, 256
+    cfg = HyperNetConfig(hidden=(64,), init="hyperfan_out", emb_dim=16)
+    hnet = HyperNetwork(_layer_targets(d_j, d_i), cfg, target_activation="tanh", generator=_gen(3))
+    var_w, var_b = _sample_var(hnet)
+    assert var_w == pytest.approx(1.0 / d_i, rel=0.10)  # c_act = 1 (tanh)
+    assert var_b == pytest.approx(1.0 - d_j / d_i, rel=0.10)
+    # d_j >= d_i: the bias variance is clipped at 0 (hypnettorch divides by zero here)
+    wide = HyperNetwork(_layer_targets(256, 64), cfg, generator=_gen())
+    assert torch.count_nonzero(wide.theta["head.b.weight"]) == 0
+
+
+def test_bias_hyperinit_equals_base_init_for_every_embedding() -> None:
+    spec = MLPSpec(6, 4, (32, 32), "relu")
+    targets = mlp_targets(spec, logvar_dim=4)
+    base = base_init(targets, _gen(7))
+    hnet = HyperNetwork(targets, HyperNetConfig(init="bias_hyperinit"), generator=_gen(), base=base)
+    for _ in range(5):
+        hnet.add_task()
+    out = hnet.generate(list(range(5)))
+    for k, v in out.items():
+        for t in range(5):
+            torch.testing.assert_close(v[t], base[k], rtol=0, atol=0)
+    # without an explicit base the heads still carry a standard init: std of U(±1/√d_j)
+    auto = HyperNetwork(targets, HyperNetConfig(init="bias_hyperinit"), generator=_gen())
+    auto.add_task()
+    w = auto.generate([0])["layers.1.weight"]
+    assert float(w.detach().std()) == pytest.approx((1 / 32) ** 0.5 / 3**0.5, rel=0.1)
+
+
+def test_weight_hyperinit_one_hot_gives_standard_init() -> None:
+    targets = _layer_targets(128, 64)
+    hnet = HyperNetwork(
+        targets, HyperNetConfig(hidden=(), emb_dim=8, init="weight_hyperinit"), generator=_gen()
+    )
+    hnet.add_task()
+    with torch.no_grad():
+        hnet.embeddings[0].copy_(torch.nn.functional.one_hot(torch.tensor(3), 8).float())
+    w = hnet.generate([0])["w"].detach()
+    assert float(w.abs().max()) <= 1 / 128**0.5
+    assert float(w.var()) == pytest.approx(1 / (3 * 128), rel=0.1)
+
+
+def test_embeddings_grow_and_freeze_unless_plastic() -> None:
+    targets = _layer_targets(3, 2)
+    hnet = HyperNetwork(targets, HyperNetConfig(hidden=(4,)), generator=_gen())
+    assert hnet.add_task() == 0 and hnet.add_task() == 1
+    assert not hnet.embeddings[0].requires_grad and hnet.embeddings[1].requires_grad
+    assert hnet.trainable_embeddings() == [hnet.embeddings[1]]
+    plastic = HyperNetwork(targets, HyperNetConfig(hidden=(4,), plastic=True), generator=_gen())
+    plastic.add_task()
+    plastic.add_task()
+    assert len(plastic.trainable_embeddings()) == 2
+    with pytest.raises(DynadaptError):
+        hnet.generate([2])
+    # embedding statistics: N(0, 1)
+    big = HyperNetwork(targets, HyperNetConfig(hidden=(4,), emb_dim=4000), generator=_gen())
+    big.add_task()
+    assert float(big.embeddings[0].std()) == pytest.approx(1.0, rel=0.05)
+
+
+def test_weights_cache_until_invalidated() -> None:
+    hnet = HyperNetwork(_layer_targets(3, 2), HyperNetConfig(hidden=(4,)), generator=_gen())
+    hnet.add_task()
+    w1 = hnet.weights(0)
+    assert hnet.weights(0) is w1 and not w1["w"].requires_grad
+    with torch.no_grad():
+        hnet.theta["head.w.bias"].add_(1.0)
+    assert hnet.weights(0) is w1  # stale until invalidated, by contract
+    hnet.invalidate_cache()
+    torch.testing.assert_close(hnet.weights(0)["w"], w1["w"] + 1.0)
+
+
+def test_state_dict_round_trip_and_sizes() -> None:
+    spec = MLPSpec(6, 4, (256, 256), "relu")
+    targets = mlp_targets(spec)
+    full = HyperNetwork(targets, HyperNetConfig(hidden=(8,)), generator=_gen())
+    chunked = HyperNetwork(
+        targets, HyperNetConfig(hidden=(5, 5), chunk_size=12000, chunk_emb_dim=40), generator=_gen()
+    )
+    assert full.size_ratio() > 8 and chunked.size_ratio() < 1.1
+    for h in (full, chunked):
+        h.add_task()
+        h.add_task()
+        other = HyperNetwork(targets, h.cfg, generator=_gen(5))
+        other.load_state_dict(h.state_dict())
+        for k, v in h.generate([0, 1]).items():
+            torch.testing.assert_close(other.generate([0, 1])[k], v)
+    with pytest.raises(DynadaptError):
+        HyperNetConfig(chunk_size=10, init="hyperfan_in")
