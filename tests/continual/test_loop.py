@@ -1,0 +1,79 @@
+"""The continual loop on a tiny pendulum sequence: outputs, bounded buffer, resume."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dynadapt.continual import STRATEGIES
+from dynadapt.planning.cem import CEMConfig
+from dynadapt.runs.continual import ContinualConfig, ContinualRun, continual_metrics
+from dynadapt.runs.rundir import RunDir
+
+
+def _cfg(strategy: str = "hypercrl") -> ContinualConfig:
+    return ContinualConfig(
+        sequence="pendulum:hypercrl",
+        tasks=2,
+        episode_steps=15,
+        random_steps=30,
+        episodes=1,
+        train_every=20,
+        train_steps=3,
+        buffer_capacity=25,
+        pred_horizon=3,
+        strategy=STRATEGIES[strategy](),
+        planner=CEMConfig(population=16, elites=4, iterations=1),
+    )
+
+
+@pytest.mark.parametrize("strategy", ["hypercrl", "multitask"])
+def test_tiny_run_writes_matrices_and_drops_old_data(tmp_path: Path, strategy: str) -> None:
+    rundir = RunDir(tmp_path / "run")
+    run = ContinualRun(_cfg(strategy), rundir, progress=False)
+    rundir.create(run.config_dict())
+    summary = run.run()
+    R = summary["reward_matrix"]
+    assert math.isnan(R[1][0]) and all(not math.isnan(R[i][1]) for i in range(2))
+    assert not math.isnan(summary["prediction_error_matrix"][0][1])
+    assert len(run.buffer) == 25 and run.buffer.total_added == 45  # bounded: only the last 25 kept
+    assert (rundir.plots / "reward_matrix.png").exists() and (rundir.plots / "task_returns.png").exists()
+
+
+def test_resume_from_checkpoint_gives_same_result(tmp_path: Path) -> None:
+    full = ContinualRun(_cfg(), RunDir(tmp_path / "a"), progress=False)
+    full.rundir.create(full.config_dict())
+    ref = full.run()
+    part = ContinualRun(_cfg(), RunDir(tmp_path / "b"), progress=False)
+    part.rundir.create(part.config_dict())
+    part.rows = 0
+    # run three rows, then rebuild from the checkpoint and finish
+    orig = part.save_checkpoint
+    calls = {"n": 0}
+
+    class Stop(Exception):
+        pass
+
+    def stop_after() -> None:
+        orig()
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Stop
+
+    part.save_checkpoint = stop_after  # type: ignore[method-assign]
+    with pytest.raises(Stop):
+        part.run()
+    again = ContinualRun(_cfg(), RunDir(tmp_path / "b"), progress=False)
+    again.load_checkpoint(again.rundir.checkpoint_path)
+    out = again.run()
+    np.testing.assert_equal(out["reward_matrix"], ref["reward_matrix"])
+
+
+def test_metrics_of_a_reward_matrix() -> None:
+    nan = math.nan
+    m = continual_metrics([[10.0, 5.0], [nan, 8.0]], single=[10.0, 4.0])
+    assert m["forgetting"] == [0.5] and m["final_average_return"] == 6.5
+    assert m["forward_transfer"] == [1.0, 2.0] and m["bwt"] == -5.0
