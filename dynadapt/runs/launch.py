@@ -54,7 +54,8 @@ def get_kind(name: str) -> RunKind:
 
 def _load_kinds() -> None:
     # Importing the loops registers their kinds.
-    import dynadapt.runs.mbrl  # noqa: F401
+    import dynadapt.runs.mbrl
+    import dynadapt.runs.meta  # noqa: F401
 
 
 def start(preset: Preset, cfg: Any, out: Path, progress: bool = True) -> dict[str, Any]:

@@ -124,3 +124,6 @@ def pets_cartpole_paper() -> MBRLConfig:
         planner=CEMConfig(population=400, elites=40, iterations=5, alpha=0.1),
         mpc=MPCConfig(horizon=25, particles=20, propagation="ts_inf"),
     )
+
+
+import dynadapt.runs.presets_meta  # noqa: E402, F401  (registers the meta-learning presets)
