@@ -226,7 +226,7 @@ class DynamicsModel:
 
     # ---------------------------------------------------------------------------------------- training
     def loss(self, params: Params, x: Tensor, y: Tensor) -> Tensor:
-        """Training loss per member: ``x[E, B, F + A]`` (normalised), ``y[E, B, O]`` (normalised Δ) -> ``[E]``.
+        """Training loss per member: ``x[E, B, F + A]``, ``y[E, B, O]`` (both normalised) -> ``[E]``.
 
         Gaussian: mean over batch and dims of ``(μ − y)² e^{−ℓ} + ℓ``, plus the bound penalty.
         Deterministic: MSE.

@@ -54,6 +54,7 @@ def get_kind(name: str) -> RunKind:
 
 def _load_kinds() -> None:
     # Importing the loops registers their kinds.
+    import dynadapt.runs.continual
     import dynadapt.runs.mbrl
     import dynadapt.runs.meta  # noqa: F401
 

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from dynadapt.errors import DynadaptError
 from dynadapt.runs.rundir import RunDir
 
 
@@ -47,5 +48,18 @@ def plot_learning_curve(rundir: RunDir) -> Path:
 
 
 def plot_run(rundir: RunDir) -> list[Path]:
-    """Every figure of the run's kind; returns the written paths."""
+    """Every figure of the run's kind, regenerated from its files; returns the written paths."""
+    kind = rundir.read_config()["kind"]
+    if kind == "continual":
+        from dynadapt.runs.continual import plot_continual
+
+        summary = rundir.read_summary()
+        if summary is None:
+            raise DynadaptError(f"{rundir.path}: the continual plots need the finished run's summary.json")
+        return plot_continual(rundir, summary)
+    if kind == "meta":
+        from dynadapt.runs.meta import plot_meta
+
+        history = [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rundir.read_metrics()]
+        return plot_meta(rundir, history)
     return [plot_learning_curve(rundir)]

@@ -84,7 +84,7 @@ def pets_pendulum_paper() -> MBRLConfig:
 @preset(
     "pets-cartpole",
     "mbrl",
-    "PETS-style MPC on cart-pole swing-up (CPU-scale: ensemble 5 of 3x200, CEM 300x20)",
+    "PETS-style MPC on cart-pole swing-up (CPU-scale: ensemble 5 of 2x200, CEM 200x20)",
 )
 def pets_cartpole() -> MBRLConfig:
     return MBRLConfig(
@@ -126,4 +126,6 @@ def pets_cartpole_paper() -> MBRLConfig:
     )
 
 
-import dynadapt.runs.presets_meta  # noqa: E402, F401  (registers the meta-learning presets)
+# The other loops' presets register themselves on import (kept last: they import this module).
+import dynadapt.runs.presets_continual  # noqa: E402
+import dynadapt.runs.presets_meta  # noqa: E402, F401
