@@ -28,7 +28,10 @@ from dynadapt.runs import launch
 from dynadapt.runs.config import apply_overrides
 from dynadapt.runs.presets import get_preset
 
-LIMITS = {"pets-pendulum": {"episodes": 10, "minutes": 5.0}, "pets-cartpole": {"episodes": 15, "minutes": 20.0}}
+LIMITS = {
+    "pets-pendulum": {"episodes": 10, "minutes": 5.0},
+    "pets-cartpole": {"episodes": 15, "minutes": 20.0},
+}
 
 
 def run_one(name: str, seed: int, workdir: Path, overrides: list[tuple[str, str]]) -> dict[str, Any]:
@@ -90,7 +93,11 @@ def main() -> None:
         }
     report = {
         "benchmark": "mbrl",
-        "machine": {"cpus": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__},
+        "machine": {
+            "cpus": torch.get_num_threads(),
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+        },
         "presets": per_preset,
         "runs": runs,
     }
