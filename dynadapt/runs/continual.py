@@ -42,8 +42,9 @@ from dynadapt.errors import DynadaptError
 from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
 from dynadapt.models.dynamics import DynamicsModel, ModelConfig
 from dynadapt.models.normalizer import Normalizer
-from dynadapt.planning import PLANNER_CONFIGS, MPCAgent, MPCConfig, PlannerConfig, build_planner, imagine
+from dynadapt.planning import PLANNER_CONFIGS, MPCConfig, PlannerConfig, imagine
 from dynadapt.planning.cem import CEMConfig
+from dynadapt.runs.common import action_bounds, derive_seeds, make_mpc_agent
 from dynadapt.runs.config import to_dict
 from dynadapt.runs.launch import register_kind
 from dynadapt.runs.rundir import RunDir
@@ -116,10 +117,6 @@ class ContinualConfig:
         load_sequence(self.sequence)
 
 
-def _seeds(seed: int, n: int) -> list[int]:
-    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
-
-
 def continual_metrics(R: list[list[float]], single: list[float] | None = None) -> dict[str, Any]:
     """Metrics of a reward matrix ``R[i][j]`` (reference §4.8; 0-based, T tasks).
 
@@ -160,7 +157,7 @@ class ContinualRun:
             raise DynadaptError("a continual sequence must use one task family")
         self.family = self.tasks[0].task_family
         self.episode_steps = cfg.episode_steps or self.family.episode_steps
-        s_model, s_strat, s_plan, s_act, self.env_seed = _seeds(cfg.seed, 5)
+        s_model, s_strat, s_plan, s_act, self.env_seed = derive_seeds(cfg.seed, 5)
         self.model = DynamicsModel(
             self.family.obs_dim,
             self.family.act_dim,
@@ -175,21 +172,10 @@ class ContinualRun:
         self.plan_gen = torch.Generator().manual_seed(s_plan)
         self.act_rng = np.random.default_rng(s_act)
         env0 = self.tasks[0].make()
-        space = env0.action_space
-        self.low = np.asarray(space.low, dtype=np.float32)  # type: ignore[attr-defined]
-        self.high = np.asarray(space.high, dtype=np.float32)  # type: ignore[attr-defined]
+        self.low, self.high = action_bounds(env0)
         env0.close()
-        planner = build_planner(
-            cfg.planner, torch.as_tensor(self.low), torch.as_tensor(self.high), cfg.mpc.horizon, self.plan_gen
-        )
-        self.agent = MPCAgent(
-            planner,
-            self.objective_for,
-            horizon=cfg.mpc.horizon,
-            act_dim=self.family.act_dim,
-            low=self.low,
-            high=self.high,
-            replan_every=cfg.mpc.replan_every,
+        self.agent = make_mpc_agent(
+            cfg.planner, cfg.mpc, self.objective_for, self.low, self.high, self.plan_gen
         )
         self.reward_fns = [t.reward_fn() for t in self.tasks]
         self.termination_fns = [t.termination_fn() for t in self.tasks]

@@ -36,8 +36,9 @@ from dynadapt.envs import TaskFamily, get_family
 from dynadapt.errors import DynadaptError
 from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
 from dynadapt.models.dynamics import DynamicsModel, FitResult, ModelConfig
-from dynadapt.planning import PLANNER_CONFIGS, MPCAgent, MPCConfig, PlannerConfig, build_planner, imagine
+from dynadapt.planning import PLANNER_CONFIGS, MPCConfig, PlannerConfig, imagine
 from dynadapt.planning.cem import CEMConfig
+from dynadapt.runs.common import action_bounds, derive_seeds, make_mpc_agent
 from dynadapt.runs.config import to_dict
 from dynadapt.runs.launch import register_kind
 from dynadapt.runs.rundir import RunDir
@@ -98,10 +99,6 @@ class MBRLConfig:
         self.env_params = family.validate(self.env_params)
 
 
-def _seeds(seed: int, n: int) -> list[int]:
-    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
-
-
 class MBRLRun:
     """One run of :class:`MBRLConfig` in a run directory (create with :meth:`start`, or :meth:`resume`)."""
 
@@ -119,10 +116,8 @@ class MBRLRun:
             self.env = gym.wrappers.TimeLimit(self.env, cfg.episode_steps)
         self.reward_fn = self.family.reward_fn_for(**cfg.env_params)
         self.termination_fn = self.family.termination_fn_for(**cfg.env_params)
-        space = self.env.action_space
-        self.low = np.asarray(space.low, dtype=np.float32)  # type: ignore[attr-defined]
-        self.high = np.asarray(space.high, dtype=np.float32)  # type: ignore[attr-defined]
-        s_model, s_plan, s_act, self.env_seed = _seeds(cfg.seed, 4)
+        self.low, self.high = action_bounds(self.env)
+        s_model, s_plan, s_act, self.env_seed = derive_seeds(cfg.seed, 4)
         self.model = DynamicsModel(
             self.family.obs_dim,
             self.family.act_dim,
@@ -135,17 +130,8 @@ class MBRLRun:
         self.plan_gen = torch.Generator().manual_seed(s_plan)
         self.act_rng = np.random.default_rng(s_act)
         self.buffer = ReplayBuffer(cfg.buffer_capacity, self.family.obs_dim, self.family.act_dim)
-        planner = build_planner(
-            cfg.planner, torch.as_tensor(self.low), torch.as_tensor(self.high), cfg.mpc.horizon, self.plan_gen
-        )
-        self.agent = MPCAgent(
-            planner,
-            self.objective_for,
-            horizon=cfg.mpc.horizon,
-            act_dim=self.family.act_dim,
-            low=self.low,
-            high=self.high,
-            replan_every=cfg.mpc.replan_every,
+        self.agent = make_mpc_agent(
+            cfg.planner, cfg.mpc, self.objective_for, self.low, self.high, self.plan_gen
         )
         # loop state (all of it is checkpointed)
         self.episode = 0

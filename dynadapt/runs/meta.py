@@ -45,8 +45,9 @@ from dynadapt.meta.grbal import GrBAL, GrBALConfig
 from dynadapt.meta.online import GradientAdapter
 from dynadapt.meta.rebal import ReBAL, ReBALConfig
 from dynadapt.models.dynamics import DynamicsModel, FitResult, ModelConfig
-from dynadapt.planning import PLANNER_CONFIGS, MPCAgent, MPCConfig, PlannerConfig, build_planner, imagine
+from dynadapt.planning import PLANNER_CONFIGS, MPCConfig, PlannerConfig, imagine
 from dynadapt.planning.rs import RSConfig
+from dynadapt.runs.common import derive_seeds, make_mpc_agent
 from dynadapt.runs.config import to_dict
 from dynadapt.runs.launch import register_kind
 from dynadapt.runs.rundir import RunDir
@@ -131,10 +132,6 @@ class MetaConfig:
             family.validate({name: rng[1]})
 
 
-def _seeds(seed: int, n: int) -> list[int]:
-    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
-
-
 class MetaRun:
     """One run of :class:`MetaConfig` in a run directory."""
 
@@ -153,7 +150,7 @@ class MetaRun:
         self.env = gym.wrappers.TimeLimit(fam.make(**self.train_tasks[0]), self.episode_steps)
         self.low = np.asarray(fam.act_low or self.env.action_space.low, dtype=np.float32)  # type: ignore[attr-defined]
         self.high = np.asarray(fam.act_high or self.env.action_space.high, dtype=np.float32)  # type: ignore[attr-defined]
-        s_model, s_plan, s_act, s_task, self.env_seed = _seeds(cfg.seed, 5)
+        s_model, s_plan, s_act, s_task, self.env_seed = derive_seeds(cfg.seed, 5)
         self.model_gen = torch.Generator().manual_seed(s_model)
         self.model = DynamicsModel(
             fam.obs_dim, fam.act_dim, cfg.model, obs_preproc=fam.obs_preproc,
@@ -169,13 +166,9 @@ class MetaRun:
         self.act_rng = np.random.default_rng(s_act)
         self.task_rng = np.random.default_rng(s_task)
         self.buffer = ReplayBuffer(cfg.buffer_capacity, fam.obs_dim, fam.act_dim)
-        planner = build_planner(
-            cfg.planner, torch.as_tensor(self.low), torch.as_tensor(self.high), cfg.mpc.horizon, self.plan_gen
+        self.agent = make_mpc_agent(
+            cfg.planner, cfg.mpc, self.objective_for, self.low, self.high, self.plan_gen
         )
-        self.agent = MPCAgent(
-            planner, self.objective_for, horizon=cfg.mpc.horizon, act_dim=fam.act_dim,
-            low=self.low, high=self.high, replan_every=cfg.mpc.replan_every,
-        )  # fmt: skip
         self.reward_fn = fam.reward_fn_for(**self.train_tasks[0])
         self.iteration = 0
         self.episode = 0
