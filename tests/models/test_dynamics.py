@@ -164,3 +164,15 @@ def test_invalid_config_is_a_clear_error() -> None:
         ModelConfig(ensemble_size=0)
     with pytest.raises(DynadaptError, match="empty buffer"):
         small_model().fit(ReplayBuffer(3, 2, 1))
+
+
+def test_multi_step_rollout_chains_one_step_predictions() -> None:
+    model = small_model("deterministic")
+    model.fit(linear_system_buffer(300), steps=20)
+    obs0, actions = torch.randn(4, 2), torch.randn(4, 6, 1)
+    traj = model.rollout(obs0, actions)
+    assert traj.shape == (3, 4, 6, 2)
+    obs = obs0.expand(3, 4, 2)
+    for h in range(6):
+        obs, _ = model.predict(model.params, obs, actions[:, h].expand(3, 4, 1))
+        torch.testing.assert_close(traj[:, :, h], obs.detach())
