@@ -6,6 +6,7 @@ published settings and belong on bigger machines.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -133,6 +134,40 @@ def pets_cartpole_paper() -> MBRLConfig:
         planner=CEMConfig(population=400, elites=40, iterations=5, alpha=0.1),
         mpc=MPCConfig(horizon=25, particles=20, propagation="ts_inf"),
     )
+
+
+# ------------------------------------------------------------------ PETS on the other task families
+def _pets_family(
+    env: str, episodes: int, hidden: tuple[int, ...], population: int, horizon: int
+) -> MBRLConfig:
+    """CPU-scale PETS on any family: ensemble 5, CEM N/10 elites, 3 iterations, TS-inf with 5 particles."""
+    return MBRLConfig(
+        env=env,
+        episodes=episodes,
+        random_episodes=1,
+        eval_every=2,
+        eval_episodes=1,
+        model=ModelConfig(ensemble_size=5, hidden=hidden, activation="silu", batch_size=64),
+        planner=CEMConfig(population=population, elites=population // 10, iterations=3, alpha=0.1),
+        mpc=MPCConfig(horizon=horizon, particles=5, propagation="ts_inf"),
+    )
+
+
+_FAMILY_PRESETS: dict[str, tuple[int, tuple[int, ...], int, int, str]] = {
+    "reacher": (20, (200, 200), 300, 15, "a two-link reacher (link lengths as task parameters)"),
+    "half_cheetah_body": (10, (200, 200, 200), 200, 20, "the half-cheetah with HyperCRL's body variants"),
+    "half_cheetah_cripple": (10, (200, 200, 200), 200, 20, "the half-cheetah with a crippled joint (GrBAL)"),
+    "ant_cripple": (10, (200, 200, 200), 200, 20, "the ant with a crippled leg (GrBAL)"),
+    "pusher": (20, (200, 200), 300, 20, "pushing a block across a two-friction table"),
+    "door": (20, (200, 200), 300, 20, "opening a door with a pull bar, knob or lever"),
+}
+
+for _env, (_episodes, _hidden, _population, _horizon, _what) in _FAMILY_PRESETS.items():
+    preset(
+        f"pets-{_env}",
+        "mbrl",
+        f"PETS-style MPC on {_what} (CPU-scale; task parameters via env_params.*)",
+    )(functools.partial(_pets_family, _env, _episodes, _hidden, _population, _horizon))
 
 
 # The other loops' presets register themselves on import (kept last: they import this module).
