@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
             "`dynadapt run PRESET --help` lists every field of that preset with its documentation."
         ),
         add_help=False,
+        allow_abbrev=False,
     )
     run.add_argument("preset", nargs="?", help="preset name (see `dynadapt presets`)")
     run.add_argument("--out", help="run directory to create (default: runs/<preset>-s<seed>-<time>)")
@@ -130,16 +131,15 @@ def _cmd_run(args: argparse.Namespace, rest: list[str], parser: argparse.Argumen
             return 0
         raise DynadaptError("run needs a preset name; see `dynadapt presets`")
     preset = get_preset(args.preset)
-    cfg = preset.make()
-    if args.help:
-        _print_run_help(parser)
-        print(f"\noverrides of preset {preset.name!r} ({preset.description}):")
-        print(help_text(cfg))
-        return 0
     overrides = parse_override_args(rest)
     if args.seed is not None:
         overrides.append(("seed", str(args.seed)))
-    cfg = apply_overrides(cfg, overrides)
+    cfg = apply_overrides(preset.make(), overrides)
+    if args.help:
+        _print_run_help(parser)
+        print(f"\noverrides of preset {preset.name!r} ({preset.description}), current values:")
+        print(help_text(cfg))
+        return 0
     out = args.out or f"runs/{preset.name}-s{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     summary = launch.start(preset, cfg, Path(out), progress=not args.quiet)
     _print_summary(summary, out)
