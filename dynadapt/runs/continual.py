@@ -5,7 +5,8 @@
     for each task t of the sequence (task identity given):
         strategy.before_task(t)                       new embedding / head, targets, fresh optimisers
         a fresh bounded buffer holds task t's recent data only (older data dropped)
-        `random_steps` steps with uniformly random actions, then `episodes` MPC episodes
+        `random_steps` steps with uniformly random actions (episodes of at most the episode length),
+        then `episodes` MPC episodes
         every `train_every` (K) env steps: `train_steps` gradient steps on that buffer
         every `eval_every` episodes: evaluate every task seen so far (curves)
         at the end: strategy.after_task(t); evaluate every seen task -> column t of R;
@@ -69,7 +70,7 @@ class ContinualConfig:
     episode_steps: int = 0
     """Steps per episode (0: the family's episode length)."""
     random_steps: int = 200
-    """Steps with uniformly random actions at the start of each task."""
+    """Steps with uniformly random actions at the start of each task (in episodes of episode_steps)."""
     episodes: int = 5
     """MPC episodes per task."""
     train_every: int = 100
@@ -340,14 +341,23 @@ class ContinualRun:
                 self.norms.append((Normalizer(self.model.spec.in_dim), Normalizer(self.model.obs_dim)))
                 self.buffer = ReplayBuffer(cfg.buffer_capacity, self.family.obs_dim, self.family.act_dim)
                 self.strategy.before_task(t, self.context())
-                ep = self.run_episode(t, "random", self.env_seed + 1000 * t, cfg.random_steps)
+                # random episodes (at most an episode long each: an env's time limit would otherwise
+                # end the phase early) until `random_steps` transitions are collected
+                collected = 0
+                rets: list[float] = []
+                while collected < cfg.random_steps:
+                    seed = self.env_seed + 1000 * t + (500 + len(rets) if rets else 0)
+                    steps = min(cfg.random_steps - collected, self.episode_steps)
+                    ep = self.run_episode(t, "random", seed, steps)
+                    collected += ep["length"]
+                    rets.append(ep["return"])
                 if self.steps_since_train:
                     self.train_round(t)
                 row: dict[str, Any] = {
                     "task": t,
                     "episode": 0,
                     "phase": "random",
-                    "train/return": ep["return"],
+                    "train/return": float(np.mean(rets)),
                 }
             elif self.episode < cfg.episodes:
                 ep = self.run_episode(

@@ -77,3 +77,13 @@ def test_metrics_of_a_reward_matrix() -> None:
     m = continual_metrics([[10.0, 5.0], [nan, 8.0]], single=[10.0, 4.0])
     assert m["forgetting"] == [0.5] and m["final_average_return"] == 6.5
     assert m["forward_transfer"] == [1.0, 2.0] and m["bwt"] == -5.0
+
+
+def test_random_phase_spans_episodes_beyond_the_time_limit(tmp_path: Path) -> None:
+    # Pendulum's time limit is 200 steps: 250 random steps need two episodes, not one cut short.
+    cfg = _cfg()
+    cfg.tasks, cfg.episodes, cfg.episode_steps, cfg.random_steps, cfg.buffer_capacity = 1, 0, 0, 250, 300
+    run = ContinualRun(cfg, RunDir(tmp_path / "run"), progress=False)
+    run.rundir.create(run.config_dict())
+    run.run()
+    assert run.buffer.total_added == 250
