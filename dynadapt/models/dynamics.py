@@ -201,6 +201,11 @@ class DynamicsModel:
         ``obs[E, N, O], act[E, N, A] -> (mean[E, N, O], std[E, N, O] or None)``, with params stacked
         ``[E, ...]``. This is the ``predict`` contract of :func:`dynadapt.planning.rollout.imagine`.
         """
+        if obs.shape[-1] != self.obs_dim or act.shape[-1] != self.act_dim:
+            raise DynadaptError(
+                f"predict expects obs[..., {self.obs_dim}] and act[..., {self.act_dim}], "
+                f"got {list(obs.shape)} and {list(act.shape)}"
+            )
         mean_n, logvar = self.forward_normalized(params, self.features(obs, act))
         t_std = self.target_norm.std.to(obs.device)
         mean = obs + mean_n * t_std + self.target_norm.mean.to(obs.device)
@@ -271,6 +276,11 @@ class DynamicsModel:
         """
         if len(buffer) == 0:
             raise DynadaptError("cannot fit a model on an empty buffer")
+        if (buffer.obs_dim, buffer.act_dim) != (self.obs_dim, self.act_dim):
+            raise DynadaptError(
+                f"buffer holds obs/act of sizes {(buffer.obs_dim, buffer.act_dim)}, "
+                f"the model expects {(self.obs_dim, self.act_dim)}"
+            )
         self.update_normalizers(buffer)
         data = buffer.all()
         x_all = self.features(data["obs"], data["act"])

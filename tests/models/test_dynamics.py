@@ -164,6 +164,17 @@ def test_invalid_config_is_a_clear_error() -> None:
         ModelConfig(ensemble_size=0)
     with pytest.raises(DynadaptError, match="empty buffer"):
         small_model().fit(ReplayBuffer(3, 2, 1))
+    with pytest.raises(DynadaptError, match="expects"):
+        small_model().fit(linear_system_buffer_of_dims(3, 1))
+    model = small_model()
+    with pytest.raises(DynadaptError, match=r"predict expects obs\[\.\.\., 2\]"):
+        model.predict(model.params, torch.zeros(3, 4, 5), torch.zeros(3, 4, 1))
+
+
+def linear_system_buffer_of_dims(obs_dim: int, act_dim: int) -> ReplayBuffer:
+    buf = ReplayBuffer(4, obs_dim, act_dim)
+    buf.add(np.zeros(obs_dim), np.zeros(act_dim), np.ones(obs_dim), 0.0, False, False)
+    return buf
 
 
 def test_multi_step_rollout_chains_one_step_predictions() -> None:
