@@ -7,6 +7,10 @@ target, the final evaluation return and the wall time; plus per-preset aggregate
     python benchmarks/mbrl.py                                  # pets-pendulum and pets-cartpole, seeds 0 1 2
     python benchmarks/mbrl.py --presets pets-pendulum --seeds 0 --out /tmp/p.json
 
+Runs use one torch thread each, so ``cpu_s`` (process CPU time) is what the wall time would be on an
+otherwise idle core; ``wall_s`` is inflated whenever other processes compete for the two cores (the load
+average at the end of each run is recorded).
+
 Targets (issue 2): pets-pendulum reaches -200 within 10 episodes in at most 5 minutes per run;
 pets-cartpole reaches 170 within 15 episodes in at most 20 minutes per seed.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 import time
@@ -37,13 +42,15 @@ LIMITS = {
 def run_one(name: str, seed: int, workdir: Path, overrides: list[tuple[str, str]]) -> dict[str, Any]:
     preset = get_preset(name)
     cfg = apply_overrides(preset.make(), [("seed", str(seed)), *overrides])
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     summary = launch.start(preset, cfg, workdir / f"{name}-s{seed}", progress=False)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     return {
         "preset": name,
         "seed": seed,
         "wall_s": wall,
+        "cpu_s": cpu,
+        "load_average_end": list(os.getloadavg()),
         "episodes_to_target": summary["episodes_to_target"],
         "final_eval_return": summary["final_eval_return"],
         "best_eval_return": summary["best_eval_return"],
