@@ -86,13 +86,15 @@ def main() -> None:
             "episodes_to_target": reached,
             "all_reached": all(e is not None for e in reached),
             "max_wall_s": max(r["wall_s"] for r in rs),
+            "max_cpu_s": max(r["cpu_s"] for r in rs),
             "mean_final_eval_return": sum(r["final_eval_return"] for r in rs) / len(rs),
             **(
                 {
                     "episode_limit": limit["episodes"],
                     "minutes_limit": limit["minutes"],
-                    "meets_target": all(e is not None and e <= limit["episodes"] for e in reached)
-                    and max(r["wall_s"] for r in rs) <= 60 * limit["minutes"],
+                    "reaches_target_in_time": all(e is not None and e <= limit["episodes"] for e in reached),
+                    "within_minutes_wall": max(r["wall_s"] for r in rs) <= 60 * limit["minutes"],
+                    "within_minutes_cpu": max(r["cpu_s"] for r in rs) <= 60 * limit["minutes"],
                 }
                 if limit
                 else {}
