@@ -153,8 +153,21 @@ def _print_run_help(parser: argparse.ArgumentParser) -> None:
 
 
 def _print_summary(summary: dict[str, Any], out: str | os.PathLike[str]) -> None:
-    keys = ["final_eval_return", "best_eval_return", "episodes_to_target", "env_steps"]
-    shown = ", ".join(f"{k}={summary[k]}" for k in keys if k in summary)
+    keys = [
+        "final_eval_return",  # mbrl
+        "best_eval_return",
+        "episodes_to_target",
+        "env_steps",
+        "final_average_return",  # continual
+        "average_forgetting",
+        "final_return_train",  # meta
+        "final_return_test",
+    ]
+    shown = ", ".join(
+        f"{k}={summary[k]:.4g}" if isinstance(summary[k], float) else f"{k}={summary[k]}"
+        for k in keys
+        if k in summary
+    )
     print(f"done: {out} ({shown})")
 
 
