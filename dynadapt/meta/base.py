@@ -4,8 +4,9 @@ GrBAL and ReBAL (Nagabandi, Clavera et al. 2019, "Learning to Adapt in Dynamic, 
 through Meta-Reinforcement Learning", Alg. 1; reference §5.1) both train on trajectory segments
 ``τ(t−M, t+K)``: the first ``M`` transitions are the adaptation data (past), the next ``K`` the evaluation
 data (future). Here ``M`` and ``K`` are independent (pitfall G7), a segment never crosses an episode
-(:meth:`ReplayBuffer.segment_starts`), and the segments of one batch are drawn from as many different
-perturbations (``task_id``) as the buffer holds ("a task batch").
+(:meth:`ReplayBuffer.segment_starts`) nor a mid-episode change of perturbation (``task_id``), and the
+segments of one batch are drawn from as many different perturbations as the buffer holds ("a task
+batch").
 
 Normalisation (pitfall G4): inputs and Δ targets are z-scored with statistics of the *whole* buffer, merged
 once at the start of every fit and constant during the fit and during every inner step; the buffer stores
@@ -66,11 +67,17 @@ class SegmentSource:
             self.x = model.features(data["obs"], data["act"])
             self.y = model.target_norm.normalize(model.targets(data["obs"], data["next_obs"]))
         self.length = length
-        starts = buffer.segment_starts(length)
-        if starts.numel() == 0:
-            raise DynadaptError(f"no episode in the buffer has {length} consecutive steps (M + K)")
         self.episode = data["episode"]
         self.task = data["task_id"]
+        starts = buffer.segment_starts(length)
+        # one perturbation per segment: a segment across a mid-episode change (``task_id`` changes inside
+        # the episode) would ask the inner step to adapt on one task and predict another (reference §5.1)
+        ids = self.task[starts[:, None] + torch.arange(length)[None, :]]
+        starts = starts[(ids == ids[:, :1]).all(dim=1)]
+        if starts.numel() == 0:
+            raise DynadaptError(
+                f"no episode in the buffer has {length} consecutive steps (M + K) of one perturbation"
+            )
         held = holdout_mask(self.episode[starts], holdout_ratio)
         if held.all() or (holdout_ratio > 0 and not held.any() and starts.numel() > 1):
             # too few episodes for the hash split: hold out the last episode's segments instead

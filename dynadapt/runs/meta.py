@@ -17,8 +17,11 @@ continued adaptation: the same steps, accumulated over the episode) — referenc
 
 Per step the adaptation time is measured beside the planning time. Evaluation episodes also record the
 one-step prediction error of the model the agent planned with, against steps since the last change of
-perturbation (the plot ``plots/prediction_error.png``). One atomic checkpoint per iteration makes the run
-resumable like :class:`dynadapt.runs.mbrl.MBRLRun`.
+perturbation (episode start or the mid-episode change), and separately against steps since the mid-episode
+change alone (the plot ``plots/prediction_error.png``). Held-out evaluation plays the held-out tasks in
+turn, each changing into the next, so every held-out task and change is seen (``eval_episodes`` >= their
+number); ``eval_every`` thins the evaluations (the last iteration is always evaluated). One atomic
+checkpoint per iteration makes the run resumable like :class:`dynadapt.runs.mbrl.MBRLRun`.
 """
 
 from __future__ import annotations
@@ -84,7 +87,11 @@ class MetaConfig:
     episode_steps: int = 0
     """Truncate episodes after this many steps (0: the family's own length)."""
     eval_episodes: int = 2
-    """Evaluation episodes per split (train / held-out) per iteration (0: no evaluation)."""
+    """Evaluation episodes per split (train / held-out) per evaluation (0: no evaluation). Held-out
+    episode k plays held-out task k mod n (then, with ``switch_at``, task k + 1 mod n), so every held-out
+    task is played when eval_episodes >= n."""
+    eval_every: int = 1
+    """Evaluate after every eval_every-th iteration and after the last (0: only after the last)."""
     buffer_capacity: int = 200_000
     """Replay buffer size."""
     threads: int = 1
@@ -116,6 +123,7 @@ class MetaConfig:
             (self.episodes_per_iter >= 1, "episodes_per_iter must be >= 1"),
             (self.episode_steps >= 0 and self.switch_at >= 0, "episode_steps and switch_at must be >= 0"),
             (self.eval_episodes >= 0 and self.buffer_capacity >= 1, "invalid eval_episodes/buffer_capacity"),
+            (self.eval_every >= 0, "eval_every must be >= 0"),
             (self.model.ensemble_size == 1, "meta runs use a single model: model.ensemble_size=1"),
             (self.de_lr > 0 and self.de_steps >= 1, "de_lr must be > 0 and de_steps >= 1"),
         ]
@@ -176,8 +184,12 @@ class MetaRun:
         self.wall = 0.0
         self.last_fit: dict[str, float] = {}
         self.history: list[dict[str, Any]] = []
+        self.adapt_in_plan_ms = 0.0
+        """Wall time of the adapter calls made inside the agent's planning calls (ms, cumulative)."""
         self.error_curve: dict[int, list[float]] = {}
         """Steps since the last change -> one-step prediction errors (held-out evaluation episodes)."""
+        self.switch_curve: dict[int, list[float]] = {}
+        """The same, counted only from the mid-episode change (``switch_at``), not from episode start."""
 
     # ------------------------------------------------------------------------------------ components
     def _make_adapter(self) -> Adapter:
@@ -194,8 +206,14 @@ class MetaRun:
         return self.learner.predict if isinstance(self.learner, ReBAL) else self.model.predict
 
     def objective_for(self, obs0: Tensor) -> Callable[[Tensor], Tensor]:
-        """Adapt now (from the window, newest transition included), then score ``actions[B, H, A]``."""
+        """Adapt now (from the window, newest transition included), then score ``actions[B, H, A]``.
+
+        The agent calls this inside its timed planning call; the adaptation's share is counted in
+        ``adapt_in_plan_ms`` and taken out of the reported planning time.
+        """
+        start = time.perf_counter()
         params = self.adapter.params()
+        self.adapt_in_plan_ms += (time.perf_counter() - start) * 1e3
         self._planned_with = params
         mpc, predict, reward_fn = self.cfg.mpc, self.predict, self.reward_fn
 
@@ -221,22 +239,27 @@ class MetaRun:
         seed: int,
         pool: list[dict[str, Any]],
         rng: np.random.Generator,
+        tasks: tuple[dict[str, Any], dict[str, Any]] | None = None,
     ) -> dict[str, float]:
-        """Play one episode on tasks drawn from ``pool``; keep the data unless evaluating."""
-        task = self.sample_task(pool, rng)
+        """Play one episode on tasks drawn from ``pool`` (or on ``tasks``: before and after the change);
+        keep the data unless evaluating."""
+        task = self.sample_task(pool, rng) if tasks is None else dict(tasks[0])
         set_task(self.env, **task)
         self.reward_fn = self.family.reward_fn_for(**task)
         obs, _ = self.env.reset(seed=seed)
         self.agent.reset()
         self.adapter.reset()  # G12: nothing adapted in a previous episode is used
-        adapt_before, plan_before = (
+        adapt_before, plan_before, inside_before = (
             self.adapter.adapt_ms_total,
             self.agent.mean_plan_ms * self.agent.num_plans,
+            self.adapt_in_plan_ms,
         )
         total, steps, since_change, task_id = 0.0, 0, 0, 2 * self.episode  # one id per perturbation
+        switched = False
         while True:
             if self.cfg.switch_at and steps == self.cfg.switch_at:
-                task = self.sample_task(pool, rng)
+                task = self.sample_task(pool, rng) if tasks is None else dict(tasks[1])
+                switched = True
                 set_task(self.env, **task)
                 self.reward_fn = self.family.reward_fn_for(**task)
                 since_change = 0
@@ -247,7 +270,7 @@ class MetaRun:
                 act = self.agent.act(obs)
             next_obs, reward, terminated, truncated, _ = self.env.step(act)
             if mode == "eval" and pool is self.test_tasks:
-                self._record_error(obs, act, next_obs, since_change)
+                self._record_error(obs, act, next_obs, since_change, switched)
             total += float(reward)
             self.adapter.observe(obs, act, next_obs)
             if mode != "eval":
@@ -260,7 +283,9 @@ class MetaRun:
             since_change += 1
             if terminated or truncated:
                 break
+        # planning alone: the agent's planning calls minus the adaptation they triggered (objective_for)
         plan_ms = self.agent.mean_plan_ms * self.agent.num_plans - plan_before
+        plan_ms -= self.adapt_in_plan_ms - inside_before
         return {
             "return": total,
             "plan_ms": plan_ms / steps if mode != "random" else math.nan,
@@ -269,7 +294,7 @@ class MetaRun:
             else math.nan,
         }
 
-    def _record_error(self, obs: Any, act: Any, next_obs: Any, since_change: int) -> None:
+    def _record_error(self, obs: Any, act: Any, next_obs: Any, since_change: int, switched: bool) -> None:
         """Normalised one-step MSE of the parameters the agent just planned with."""
         with torch.no_grad():
             o = torch.as_tensor(obs, dtype=torch.float32).view(1, 1, -1)
@@ -280,6 +305,8 @@ class MetaRun:
                 (((pred.view(-1) - torch.as_tensor(next_obs, dtype=torch.float32)) / std) ** 2).mean()
             )
         self.error_curve.setdefault(since_change, []).append(err)
+        if switched:
+            self.switch_curve.setdefault(since_change, []).append(err)
 
     def fit(self) -> dict[str, float]:
         if self.learner is not None:
@@ -293,11 +320,25 @@ class MetaRun:
         if not pool or self.cfg.eval_episodes == 0:
             return math.nan
         rng = np.random.default_rng(self.env_seed + offset + self.iteration)
-        out = [
-            self.run_episode("eval", self.env_seed + offset + 1000 * self.iteration + k, pool, rng)["return"]
-            for k in range(self.cfg.eval_episodes)
-        ]
+        # the planner's noise during evaluation comes from its own seed, and training's generator state is
+        # restored afterwards: evaluating (or not, eval_every) never changes what training collects
+        plan_state = self.plan_gen.get_state()
+        self.plan_gen.manual_seed(self.env_seed + offset + 7919 * self.iteration)
+        out = []
+        try:
+            for k in range(self.cfg.eval_episodes):
+                # held-out tasks in turn, each changing into the next one: every task and change is played
+                tasks = (pool[k % len(pool)], pool[(k + 1) % len(pool)]) if pool is self.test_tasks else None
+                seed = self.env_seed + offset + 1000 * self.iteration + k
+                out.append(self.run_episode("eval", seed, pool, rng, tasks)["return"])
+        finally:
+            self.plan_gen.set_state(plan_state)
         return float(np.mean(out))
+
+    def due_for_eval(self) -> bool:
+        """Evaluate after this iteration (already counted in ``self.iteration``)?"""
+        every, it = self.cfg.eval_every, self.iteration
+        return it == self.cfg.iterations or (every > 0 and it % every == 0)
 
     # ------------------------------------------------------------------------------------------ loop
     def run(self) -> dict[str, Any]:
@@ -313,7 +354,8 @@ class MetaRun:
                 self.episode += 1
             self.last_fit = self.fit()
             self.iteration += 1
-            self.error_curve = {}
+            self.error_curve, self.switch_curve = {}, {}
+            evaluate = self.due_for_eval()
             row: dict[str, Any] = {
                 "iteration": self.iteration,
                 "phase": mode,
@@ -322,11 +364,14 @@ class MetaRun:
                 "planner/ms_per_step": float(np.mean([s["plan_ms"] for s in stats])),
                 "adapt/ms_per_step": float(np.mean([s["adapt_ms"] for s in stats])),
                 **self.last_fit,
-                "eval/return_train": self.evaluate(self.train_tasks, 1_000_000),
-                "eval/return_test": self.evaluate(self.test_tasks, 2_000_000),
+                "eval/return_train": self.evaluate(self.train_tasks, 1_000_000) if evaluate else math.nan,
+                "eval/return_test": self.evaluate(self.test_tasks, 2_000_000) if evaluate else math.nan,
             }
             row["eval/pred_error_by_steps_since_change"] = {
                 str(k): float(np.mean(v)) for k, v in sorted(self.error_curve.items())
+            }
+            row["eval/pred_error_by_steps_since_switch"] = {
+                str(k): float(np.mean(v)) for k, v in sorted(self.switch_curve.items())
             }
             self.wall += time.perf_counter() - start
             row["time/wall_s"] = self.wall
@@ -357,9 +402,10 @@ class MetaRun:
             "env_steps": self.buffer.total_added,
             "final_return_train": last.get("eval/return_train", math.nan),
             "final_return_test": last.get("eval/return_test", math.nan),
-            "return_train": [h["eval/return_train"] for h in self.history],
-            "return_test": [h["eval/return_test"] for h in self.history],
+            "return_train": [_evaluated(h["eval/return_train"]) for h in self.history],
+            "return_test": [_evaluated(h["eval/return_test"]) for h in self.history],
             "pred_error_by_steps_since_change": last.get("eval/pred_error_by_steps_since_change", {}),
+            "pred_error_by_steps_since_switch": last.get("eval/pred_error_by_steps_since_switch", {}),
             "train_tasks": self.train_tasks,
             "test_tasks": self.test_tasks,
             "switch_at": self.cfg.switch_at,
@@ -406,6 +452,11 @@ class MetaRun:
         self.rundir.truncate_metrics(self.rows)
 
 
+def _evaluated(value: float | None) -> float | None:
+    """An evaluation return, None where the iteration was not evaluated (NaN, or null after a resume)."""
+    return None if value is None or math.isnan(value) else float(value)
+
+
 def plot_meta(rundir: RunDir, history: list[dict[str, Any]]) -> list[Path]:
     """``plots/return.png`` (return vs iteration, train and held-out) and ``plots/prediction_error.png``."""
     import matplotlib
@@ -416,9 +467,12 @@ def plot_meta(rundir: RunDir, history: list[dict[str, Any]]) -> list[Path]:
     rundir.plots.mkdir(parents=True, exist_ok=True)
     out = []
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    it = [h["iteration"] for h in history]
-    ax.plot(it, [h["eval/return_train"] for h in history], "o-", label="training perturbations")
-    ax.plot(it, [h["eval/return_test"] for h in history], "s-", label="held-out perturbations")
+    for key, style, label in (
+        ("eval/return_train", "o-", "training perturbations"),
+        ("eval/return_test", "s-", "held-out perturbations"),
+    ):
+        pts = [(int(h["iteration"]), float(h[key])) for h in history if _evaluated(h[key]) is not None]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label)
     ax.set_xlabel("iteration")
     ax.set_ylabel("evaluation return")
     ax.grid(alpha=0.3)
@@ -428,9 +482,14 @@ def plot_meta(rundir: RunDir, history: list[dict[str, Any]]) -> list[Path]:
     fig.savefig(out[-1])
     plt.close(fig)
     curve = history[-1].get("eval/pred_error_by_steps_since_change", {}) if history else {}
+    switch = history[-1].get("eval/pred_error_by_steps_since_switch", {}) if history else {}
     if curve:
         fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-        ax.plot([int(k) for k in curve], list(curve.values()), lw=1)
+        ax.plot([int(k) for k in curve], list(curve.values()), lw=1, label="since episode start or change")
+        if switch:
+            label = "since the mid-episode change"
+            ax.plot([int(k) for k in switch], list(switch.values()), lw=1, label=label)
+            ax.legend(fontsize=8)
         ax.set_xlabel("steps since the last change of perturbation")
         ax.set_ylabel("one-step prediction error (normalised MSE)")
         ax.set_yscale("log")

@@ -164,3 +164,22 @@ def test_adapted_state_cleared_after_fit_and_at_episode_start() -> None:
     ad.reset()
     assert ad.adapted is None and len(ad.window) == 0
     assert torch.equal(ad.params()["layers.0.weight"], model.params["layers.0.weight"].detach())
+
+
+def test_segments_never_span_a_mid_episode_change_of_perturbation() -> None:
+    """Regression: with ``switch_at`` an episode holds two perturbations; a segment across the change
+    would adapt on one and be scored on the other."""
+    buf = ReplayBuffer(1000, O, A)
+    rng = np.random.default_rng(0)
+    for ep in range(4):
+        for t in range(30):
+            task = 2 * ep + (t >= 13)  # change of perturbation at step 13, as MetaRun's task ids
+            s, a = rng.normal(size=O).astype(np.float32), rng.uniform(-1, 1, size=A).astype(np.float32)
+            buf.add(s, a, s, 0.0, False, t == 29, task_id=task, episode=ep, t=t)
+    model = tiny_model()
+    model.update_normalizers(buf)
+    source = SegmentSource(model, buf, 8, holdout_ratio=0.0)
+    data = buf.all()
+    idx = source.train_starts[:, None] + torch.arange(8)
+    assert (data["task_id"][idx] == data["task_id"][idx][:, :1]).all()
+    assert source.train_starts.numel() == 4 * ((13 - 8 + 1) + (17 - 8 + 1))
