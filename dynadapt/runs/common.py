@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import gymnasium as gym
 import numpy as np
 import torch
 
 from dynadapt.planning import MPCAgent, MPCConfig, ObjectiveFactory, PlannerConfig, build_planner
+from dynadapt.runs.config import to_dict
+from dynadapt.runs.rundir import RunDir
 
 
 def derive_seeds(seed: int, n: int) -> list[int]:
@@ -41,3 +45,23 @@ def make_mpc_agent(
         high=high,
         replan_every=mpc.replan_every,
     )
+
+
+class RunBase:
+    """What every loop's runner shares: its config, run directory, preset name and progress flag, the
+    per-run torch thread count, and the ``config.json`` content (see :mod:`dynadapt.runs.launch`)."""
+
+    kind: ClassVar[str] = ""
+    """The run kind this runner registers as (``"mbrl"``, ``"continual"``, ``"meta"``)."""
+
+    def __init__(self, cfg: Any, rundir: RunDir, preset: str = "", progress: bool = True) -> None:
+        self.cfg = cfg
+        self.rundir = rundir
+        self.preset = preset
+        self.progress = progress
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+
+    def config_dict(self) -> dict[str, Any]:
+        """The resolved config as saved in ``config.json``."""
+        return {"kind": self.kind, "preset": self.preset, **to_dict(self.cfg)}

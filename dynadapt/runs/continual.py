@@ -45,8 +45,7 @@ from dynadapt.models.dynamics import DynamicsModel, ModelConfig
 from dynadapt.models.normalizer import Normalizer
 from dynadapt.planning import PLANNER_CONFIGS, MPCConfig, PlannerConfig, imagine
 from dynadapt.planning.cem import CEMConfig
-from dynadapt.runs.common import action_bounds, derive_seeds, make_mpc_agent
-from dynadapt.runs.config import to_dict
+from dynadapt.runs.common import RunBase, action_bounds, derive_seeds, make_mpc_agent
 from dynadapt.runs.launch import register_kind
 from dynadapt.runs.rundir import RunDir
 
@@ -141,16 +140,14 @@ def continual_metrics(R: list[list[float]], single: list[float] | None = None) -
     return out
 
 
-class ContinualRun:
+class ContinualRun(RunBase):
     """One run of :class:`ContinualConfig` in a run directory."""
 
+    kind = "continual"
+
     def __init__(self, cfg: ContinualConfig, rundir: RunDir, preset: str = "", progress: bool = True) -> None:
-        self.cfg = cfg
-        self.rundir = rundir
-        self.preset = preset
-        self.progress = progress
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
+        super().__init__(cfg, rundir, preset, progress)
+        self.cfg: ContinualConfig = cfg
         tasks = load_sequence(cfg.sequence)
         self.tasks = tasks[: cfg.tasks] if cfg.tasks else tasks
         families = {t.family for t in self.tasks}
@@ -404,9 +401,6 @@ class ContinualRun:
         return self.finish()
 
     # --------------------------------------------------------------------------------------- outputs
-    def config_dict(self) -> dict[str, Any]:
-        return {"kind": "continual", "preset": self.preset, **to_dict(self.cfg)}
-
     def summary(self) -> dict[str, Any]:
         times = [float(np.mean(x)) if x else math.nan for x in self.train_times]
         return {

@@ -38,8 +38,7 @@ from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
 from dynadapt.models.dynamics import DynamicsModel, FitResult, ModelConfig
 from dynadapt.planning import PLANNER_CONFIGS, MPCConfig, PlannerConfig, imagine
 from dynadapt.planning.cem import CEMConfig
-from dynadapt.runs.common import action_bounds, derive_seeds, make_mpc_agent
-from dynadapt.runs.config import to_dict
+from dynadapt.runs.common import RunBase, action_bounds, derive_seeds, make_mpc_agent
 from dynadapt.runs.launch import register_kind
 from dynadapt.runs.rundir import RunDir
 
@@ -99,16 +98,14 @@ class MBRLConfig:
         self.env_params = family.validate(self.env_params)
 
 
-class MBRLRun:
+class MBRLRun(RunBase):
     """One run of :class:`MBRLConfig` in a run directory (create with :meth:`start`, or :meth:`resume`)."""
 
+    kind = "mbrl"
+
     def __init__(self, cfg: MBRLConfig, rundir: RunDir, preset: str = "", progress: bool = True) -> None:
-        self.cfg = cfg
-        self.rundir = rundir
-        self.preset = preset
-        self.progress = progress
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
+        super().__init__(cfg, rundir, preset, progress)
+        self.cfg: MBRLConfig = cfg
         self.family: TaskFamily = get_family(cfg.env)
         self.env = self.family.make(**cfg.env_params)
         self.episode_steps = cfg.episode_steps or self.family.episode_steps
@@ -287,10 +284,6 @@ class MBRLRun:
             parts.append(f"eval {row['eval/return']:.2f} ± {row['eval/return_std']:.2f}")
         parts.append(f"{row['time/wall_s']:.0f}s")
         tqdm.write(" | ".join(parts))
-
-    def config_dict(self) -> dict[str, Any]:
-        """The resolved config as saved in ``config.json``."""
-        return {"kind": "mbrl", "preset": self.preset, **to_dict(self.cfg)}
 
     def finish(self) -> dict[str, Any]:
         """Write the final model, the summary and the plots."""

@@ -50,8 +50,7 @@ from dynadapt.meta.rebal import ReBAL, ReBALConfig
 from dynadapt.models.dynamics import DynamicsModel, FitResult, ModelConfig
 from dynadapt.planning import PLANNER_CONFIGS, MPCConfig, PlannerConfig, imagine
 from dynadapt.planning.rs import RSConfig
-from dynadapt.runs.common import derive_seeds, make_mpc_agent
-from dynadapt.runs.config import to_dict
+from dynadapt.runs.common import RunBase, derive_seeds, make_mpc_agent
 from dynadapt.runs.launch import register_kind
 from dynadapt.runs.rundir import RunDir
 
@@ -140,16 +139,14 @@ class MetaConfig:
             family.validate({name: rng[1]})
 
 
-class MetaRun:
+class MetaRun(RunBase):
     """One run of :class:`MetaConfig` in a run directory."""
 
+    kind = "meta"
+
     def __init__(self, cfg: MetaConfig, rundir: RunDir, preset: str = "", progress: bool = True) -> None:
-        self.cfg = cfg
-        self.rundir = rundir
-        self.preset = preset
-        self.progress = progress
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
+        super().__init__(cfg, rundir, preset, progress)
+        self.cfg: MetaConfig = cfg
         fam: TaskFamily = get_family(cfg.env)
         self.family = fam
         self.train_tasks = cfg.train_tasks or [fam.validate(t) for t in fam.splits.get("train", ({},))]
@@ -386,9 +383,6 @@ class MetaRun:
                 )
             self.save_checkpoint()
         return self.finish()
-
-    def config_dict(self) -> dict[str, Any]:
-        return {"kind": "meta", "preset": self.preset, **to_dict(self.cfg)}
 
     def summary(self) -> dict[str, Any]:
         last = self.history[-1] if self.history else {}
