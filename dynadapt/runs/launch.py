@@ -56,7 +56,8 @@ def _load_kinds() -> None:
     # Importing the loops registers their kinds.
     import dynadapt.runs.continual
     import dynadapt.runs.mbrl
-    import dynadapt.runs.meta  # noqa: F401
+    import dynadapt.runs.meta
+    import dynadapt.runs.policy  # noqa: F401
 
 
 def start(preset: Preset, cfg: Any, out: Path, progress: bool = True) -> dict[str, Any]:
