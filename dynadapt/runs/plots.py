@@ -62,4 +62,8 @@ def plot_run(rundir: RunDir) -> list[Path]:
 
         history = [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rundir.read_metrics()]
         return plot_meta(rundir, history)
+    if kind in ("sac", "mbpo"):
+        from dynadapt.runs.policy import plot_policy
+
+        return plot_policy(rundir)
     return [plot_learning_curve(rundir)]
