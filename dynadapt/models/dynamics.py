@@ -9,7 +9,16 @@ A :class:`DynamicsModel` owns everything around the network that a planner or le
   ``max_logvar``/``min_logvar`` that are *trained* (PETS, Chua et al. 2018, ``BNN.py``; reference §1.1):
   ``ℓ = ℓmax − softplus(ℓmax − ℓ̃)``, ``ℓ = ℓmin + softplus(ℓ − ℓmin)``, init 0.5 / −10, plus the
   penalty ``0.01·(Σℓmax − Σℓmin)`` in the loss (pitfall H1: the bounds must move);
-* an ensemble of ``E`` members as stacked params (``E = 1`` for a single network).
+* an ensemble of ``E`` members as stacked params (``E = 1`` for a single network);
+* optionally (``learn_reward`` / ``learn_termination``) a learned reward and termination for tasks whose
+  reward or termination function is not given: two small MLP heads in the same params dict (keys
+  ``reward.layers.*`` and ``termination.layers.*``, stacked ``[E, ...]`` like the rest), each reading the
+  normalised ``(obs, act)`` input and the normalised features of ``next_obs``. The reward is regressed
+  (MSE) on the z-scored reward (a third normaliser, as the delta targets); the termination is a logit
+  trained with binary cross-entropy (MBPO, Janner et al. 2019, learns the reward as extra outputs of the
+  same network; separate heads leave the dynamics network, and everything built on its spec, unchanged).
+  :meth:`learned_reward_fn` / :meth:`learned_termination_fn` bind params into batched closures with the
+  task family's signatures, which a planner's imagined rollout or MBPO uses in place of the family's.
 
 The forward pass is pure: :meth:`predict` takes the params dict explicitly, so ensembles, hypernetwork
 outputs and adapted parameters all use it. The model itself holds the current trained params in
@@ -76,9 +85,16 @@ class ModelConfig:
     """Members with the lowest validation loss kept as elites (0 = all members)."""
     logvar_bound_coef: float = 0.01
     """Weight of the log-variance bound penalty 0.01·(Σℓmax − Σℓmin) (PETS)."""
+    learn_reward: bool = False
+    """Also learn the reward r(s, a, s') (a separate head); runs then plan with it instead of the task's."""
+    learn_termination: bool = False
+    """Also learn the termination (a logit head, BCE); runs then use it instead of the task's."""
+    head_hidden: tuple[int, ...] = (64, 64)
+    """Hidden widths of the reward and termination heads."""
 
     def __post_init__(self) -> None:
         self.hidden = tuple(self.hidden)
+        self.head_hidden = tuple(self.head_hidden)
         checks = [
             (self.ensemble_size >= 1, "model.ensemble_size must be >= 1"),
             (len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden), "model.hidden must be positive"),
@@ -90,6 +106,7 @@ class ModelConfig:
             (0 <= self.holdout_ratio < 1, "model.holdout_ratio must be in [0, 1)"),
             (self.grad_clip >= 0, "model.grad_clip must be >= 0"),
             (0 <= self.num_elites <= self.ensemble_size, "model.num_elites must be in [0, ensemble_size]"),
+            (all(h >= 1 for h in self.head_hidden), "model.head_hidden must be positive"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -106,13 +123,22 @@ class FitResult:
     val_loss: float
     """Mean over members of the held-out MSE of the normalised delta (NaN without held-out data)."""
     val_loss_members: list[float] = field(default_factory=list)
+    reward_val_loss: float = math.nan
+    """Held-out MSE of the normalised reward (mean over members; NaN without a reward head)."""
+    termination_val_loss: float = math.nan
+    """Held-out binary cross-entropy of the termination logit (NaN without a termination head)."""
 
     def metrics(self, prefix: str = "model/") -> dict[str, float]:
-        return {
+        out = {
             f"{prefix}epochs": float(self.epochs),
             f"{prefix}train_loss": self.train_loss,
             f"{prefix}val_loss": self.val_loss,
         }
+        if not math.isnan(self.reward_val_loss):
+            out[f"{prefix}reward_val_loss"] = self.reward_val_loss
+        if not math.isnan(self.termination_val_loss):
+            out[f"{prefix}termination_val_loss"] = self.termination_val_loss
+        return out
 
 
 class DynamicsModel:
@@ -152,6 +178,15 @@ class DynamicsModel:
         self.spec = MLPSpec(self.feature_dim + act_dim, out, cfg.hidden, cfg.activation)
         self.input_norm = Normalizer(self.spec.in_dim)
         self.target_norm = Normalizer(obs_dim)
+        head_in = 2 * self.feature_dim + act_dim
+        self.reward_spec = MLPSpec(head_in, 1, cfg.head_hidden, cfg.activation) if cfg.learn_reward else None
+        """Architecture of the reward head (None without one)."""
+        self.termination_spec = (
+            MLPSpec(head_in, 1, cfg.head_hidden, cfg.activation) if cfg.learn_termination else None
+        )
+        """Architecture of the termination head (None without one)."""
+        self.reward_norm = Normalizer(1)
+        """Statistics of the reward (used and saved only with a reward head)."""
         self.params: Params = self.init_params()
         for p in self.params.values():
             p.requires_grad_(True)
@@ -168,7 +203,26 @@ class DynamicsModel:
             e, o = self.cfg.ensemble_size, self.obs_dim
             params["max_logvar"] = torch.full((e, o), 0.5)
             params["min_logvar"] = torch.full((e, o), -10.0)
+        for prefix, spec in (("reward", self.reward_spec), ("termination", self.termination_spec)):
+            if spec is not None:
+                head = init_params(spec, self.generator, ensemble_size=self.cfg.ensemble_size)
+                params |= {f"{prefix}.{k}": v for k, v in head.items()}
         return params
+
+    @property
+    def has_heads(self) -> bool:
+        """Whether the model learns a reward or a termination."""
+        return self.reward_spec is not None or self.termination_spec is not None
+
+    def flops_per_row(self) -> int:
+        """Multiply-add FLOPs of one member's prediction for one ``(obs, act)`` row (dynamics network only;
+        the heads are counted by :meth:`head_flops_per_row`)."""
+        return self.spec.flops_per_row()
+
+    def head_flops_per_row(self) -> int:
+        """FLOPs of the reward and termination heads for one member and one row (0 without heads)."""
+        specs = [s for s in (self.reward_spec, self.termination_spec) if s is not None]
+        return sum(s.flops_per_row() for s in specs)
 
     def _make_optimizer(self) -> torch.optim.Adam:
         decay = [v for k, v in self.params.items() if k.endswith("weight")]
@@ -211,6 +265,92 @@ class DynamicsModel:
         mean = obs + mean_n * t_std + self.target_norm.mean.to(obs.device)
         std = None if logvar is None else torch.exp(0.5 * logvar) * t_std
         return mean, std
+
+    # ----------------------------------------------------------------------- learned reward / termination
+    def head_features(self, obs: Tensor, act: Tensor, next_obs: Tensor) -> Tensor:
+        """Input of the reward and termination heads ``[..., 2F + A]``: the normalised model input of
+        ``(obs, act)`` and the normalised features of ``next_obs`` (the observation part of the input
+        statistics)."""
+        f = self.feature_dim
+        mean, std = self.input_norm.mean[:f].to(obs.device), self.input_norm.std[:f].to(obs.device)
+        nxt = (self.obs_preproc(next_obs) - mean) / std
+        return torch.cat([self.features(obs, act), nxt], dim=-1)
+
+    def _head(self, params: Params, prefix: str, spec: MLPSpec | None, h: Tensor) -> Tensor:
+        """One head on ``h[E, N, 2F + A]`` -> ``[E, N]``."""
+        if spec is None:
+            raise DynadaptError(f"this model has no {prefix} head (set model.learn_{prefix}=true)")
+        start = prefix + "."
+        sub = {k[len(start) :]: v for k, v in params.items() if k.startswith(start)}
+        if not sub:
+            raise DynadaptError(f"the params hold no {prefix} head (keys {prefix}.layers.*)")
+        return forward(spec, sub, h).squeeze(-1)
+
+    def head_losses(
+        self, params: Params, h: Tensor, reward_n: Tensor, terminated: Tensor
+    ) -> tuple[Tensor | None, Tensor | None]:
+        """Per-member head losses on ``h[E, B, 2F + A]``, normalised ``reward_n[E, B]`` and
+        ``terminated[E, B]`` (float 0/1): (reward MSE ``[E]`` or None, termination BCE ``[E]`` or None)."""
+        rew = term = None
+        if self.reward_spec is not None:
+            rew = ((self._head(params, "reward", self.reward_spec, h) - reward_n) ** 2).mean(-1)
+        if self.termination_spec is not None:
+            logit = self._head(params, "termination", self.termination_spec, h)
+            term = F.binary_cross_entropy_with_logits(logit, terminated, reduction="none").mean(-1)
+        return rew, term
+
+    def _members(
+        self, params: Params, prefix: str, spec: MLPSpec | None, obs: Tensor, act: Tensor, next_obs: Tensor
+    ) -> Tensor:
+        """Head output of every member: ``[E, ...]``, or ``[...]`` when the input is already member-major."""
+        e = next(iter(params.values())).shape[0]
+        h = self.head_features(obs, act, next_obs)
+        if h.dim() == 3 and h.shape[0] == e:
+            return self._head(params, prefix, spec, h)  # row block i is scored by member i (imagine's TS)
+        lead = h.shape[:-1]
+        flat = h.reshape(1, -1, h.shape[-1]).expand(e, -1, -1)
+        return self._head(params, prefix, spec, flat).reshape(e, *lead)
+
+    def learned_reward_fn(self, params: Params | None = None) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
+        """The learned reward bound to ``params`` (default: the current ones), with the signature of a task
+        family's ``reward_fn``: ``(obs[..., O], act[..., A], next_obs[..., O]) -> reward[...]``.
+
+        An input ``[E, N, ·]`` whose leading size is the number of members ``E`` is taken in the row layout
+        of :func:`dynadapt.planning.rollout.imagine`'s TS modes (rows of block ``i`` belong to member ``i``)
+        and each block is scored by its own member; any other shape gets the mean over members.
+        """
+        params = self.params if params is None else params
+        spec = self.reward_spec
+
+        def reward_fn(obs: Tensor, act: Tensor, next_obs: Tensor) -> Tensor:
+            out = self._members(params, "reward", spec, obs, act, next_obs)
+            if out.dim() > next_obs.dim() - 1:
+                out = out.mean(0)
+            return out * self.reward_norm.std.to(out.device)[0] + self.reward_norm.mean.to(out.device)[0]
+
+        if spec is None:
+            raise DynadaptError("this model has no reward head (set model.learn_reward=true)")
+        return reward_fn
+
+    def learned_termination_fn(
+        self, params: Params | None = None, threshold: float = 0.5
+    ) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
+        """The learned termination bound to ``params``, with the signature of a task family's
+        ``termination_fn``: ``(obs, act, next_obs) -> terminated[...]`` (bool): the predicted probability
+        (mean over members, or the row's own member as in :meth:`learned_reward_fn`) exceeds ``threshold``.
+        """
+        params = self.params if params is None else params
+        spec = self.termination_spec
+
+        def termination_fn(obs: Tensor, act: Tensor, next_obs: Tensor) -> Tensor:
+            prob = torch.sigmoid(self._members(params, "termination", spec, obs, act, next_obs))
+            if prob.dim() > next_obs.dim() - 1:
+                prob = prob.mean(0)
+            return prob > threshold
+
+        if spec is None:
+            raise DynadaptError("this model has no termination head (set model.learn_termination=true)")
+        return termination_fn
 
     @torch.no_grad()
     def rollout(self, obs0: Tensor, actions: Tensor, params: Params | None = None) -> Tensor:
@@ -258,6 +398,8 @@ class DynamicsModel:
         if new["obs"].shape[0]:
             self.input_norm.update(torch.cat([self.obs_preproc(new["obs"]), new["act"]], dim=-1))
             self.target_norm.update(self.targets(new["obs"], new["next_obs"]))
+            if self.reward_spec is not None:
+                self.reward_norm.update(new["reward"].unsqueeze(-1))
         self.fitted_up_to = buffer.total_added
 
     def fit(
@@ -293,14 +435,34 @@ class DynamicsModel:
         n = x_tr.shape[0]
         e, bsz = self.cfg.ensemble_size, min(self.cfg.batch_size, n)
         batches_per_epoch = max(1, math.ceil(n / bsz))
+        # reward / termination heads: inputs, normalised rewards and 0/1 terminations (empty without heads)
+        heads = self.has_heads
+        h_all = self.head_features(data["obs"], data["act"], data["next_obs"]) if heads else x_all[:, :0]
+        r_all = self.reward_norm.normalize(data["reward"].unsqueeze(-1)).squeeze(-1)
+        d_all = data["terminated"].to(x_all.dtype)
+        h_tr, r_tr, d_tr = h_all[~held], r_all[~held], d_all[~held]
+        k_va = self.cfg.max_holdout
+        h_va, r_va, d_va = h_all[held][:k_va], r_all[held][:k_va], d_all[held][:k_va]
+        head_val: list[Tensor | None] = [None, None]
 
         def val_losses() -> Tensor:
+            """Per-member validation criterion: delta MSE (+ reward MSE + termination BCE with heads)."""
             if x_va.shape[0] == 0:
                 return torch.full((e,), math.nan)
             with torch.no_grad():
                 xs = x_va.unsqueeze(0).expand(e, -1, -1)
                 ys = y_va.unsqueeze(0).expand(e, -1, -1)
-                return self.mse(self.params, xs, ys)
+                out = self.mse(self.params, xs, ys)
+                if heads:
+                    rew, term = self.head_losses(
+                        self.params,
+                        h_va.unsqueeze(0).expand(e, -1, -1),
+                        r_va.unsqueeze(0).expand(e, -1),
+                        d_va.unsqueeze(0).expand(e, -1),
+                    )
+                    head_val[:] = [rew, term]
+                    out = out + sum(t for t in (rew, term) if t is not None)
+                return out
 
         best = val_losses()
         best_params = {k: v.detach().clone() for k, v in self.params.items()}
@@ -318,6 +480,9 @@ class DynamicsModel:
                     break
                 idx = order[:, b * bsz : (b + 1) * bsz]
                 loss = self.loss(self.params, x_tr[idx], y_tr[idx]).sum()
+                if heads:
+                    rew, term = self.head_losses(self.params, h_tr[idx], r_tr[idx], d_tr[idx])
+                    loss = loss + sum(t.sum() for t in (rew, term) if t is not None)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if self.cfg.grad_clip > 0:
@@ -350,7 +515,19 @@ class DynamicsModel:
         final = val_losses()
         k_el = self.cfg.num_elites or e
         self.elites = sorted(torch.argsort(final)[:k_el].tolist()) if x_va.shape[0] else list(range(e))
-        return FitResult(epoch, total_steps, train_loss, float(final.mean()), final.tolist())
+        if not heads:
+            return FitResult(epoch, total_steps, train_loss, float(final.mean()), final.tolist())
+        rew, term = head_val
+        dyn = final - sum((t for t in (rew, term) if t is not None), torch.zeros(e))
+        return FitResult(
+            epoch,
+            total_steps,
+            train_loss,
+            float(dyn.mean()),
+            dyn.tolist(),
+            reward_val_loss=math.nan if rew is None else float(rew.mean()),
+            termination_val_loss=math.nan if term is None else float(term.mean()),
+        )
 
     # ------------------------------------------------------------------------------------- persistence
     def state_dict(self) -> dict[str, Tensor]:
@@ -358,6 +535,8 @@ class DynamicsModel:
         out = flatten("params", {k: v.detach() for k, v in self.params.items()})
         out |= flatten("input_norm", self.input_norm.state_dict())
         out |= flatten("target_norm", self.target_norm.state_dict())
+        if self.reward_spec is not None:
+            out |= flatten("reward_norm", self.reward_norm.state_dict())
         names = list(self.params)
         index = {id(v): k for k, v in self.params.items()}
         for p, st in self.optimizer.state.items():
@@ -381,6 +560,8 @@ class DynamicsModel:
                 v.copy_(params[k])
         self.input_norm.load_state_dict(unflatten("input_norm", state))
         self.target_norm.load_state_dict(unflatten("target_norm", state))
+        if self.reward_spec is not None:
+            self.reward_norm.load_state_dict(unflatten("reward_norm", state))
         self.optimizer = self._make_optimizer()
         optim = unflatten("optim", state)
         for name, p in self.params.items():

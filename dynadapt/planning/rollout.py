@@ -20,6 +20,11 @@ generator; reparameterised, so gradient planners can differentiate through it). 
 undiscounted sum of rewards averaged over particles, J = (1/P) Σ_p Σ_t r(s^p_t, a_t, s^p_{t+1}) (reference
 notes §1.3). Rewards after a predicted termination are not accumulated (the terminating step's reward
 counts). A NaN or infinite return becomes ``-inf`` so that it ranks worst (pitfall M2).
+
+``reward_fn`` / ``termination_fn`` are the task family's, or, for tasks whose reward is not given, the
+model's learned heads bound to the same params (``DynamicsModel.learned_reward_fn(params)`` /
+``learned_termination_fn(params)``): those score the TS row layout ``[E, N, ·]`` with each row's own member,
+so a particle's reward comes from the member that predicts its transition.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from dynadapt.data.buffer import ReplayBuffer
 from dynadapt.envs import TaskFamily, get_family
+from dynadapt.envs.family import RewardFn, TerminationFn
 from dynadapt.errors import DynadaptError
 from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
 from dynadapt.models.dynamics import DynamicsModel, FitResult, ModelConfig
@@ -144,6 +145,7 @@ class MBRLRun(RunBase):
         """The planning objective at observation ``obs0[O]``: imagined return of ``actions[B, H, A]``."""
         params = {k: v.detach() for k, v in self.model.params.items()}
         mpc = self.cfg.mpc
+        reward_fn, termination_fn = self.task_fns(params)
 
         def objective(actions: Tensor) -> Tensor:
             return imagine(
@@ -151,14 +153,25 @@ class MBRLRun(RunBase):
                 params,
                 obs0,
                 actions,
-                self.reward_fn,
-                self.termination_fn,
+                reward_fn,
+                termination_fn,
                 propagation=mpc.propagation,
                 particles=mpc.particles,
                 generator=self.plan_gen,
             )
 
         return objective
+
+    def task_fns(self, params: dict[str, Tensor]) -> tuple[RewardFn, TerminationFn]:
+        """The reward and termination the planner scores with: the task family's, or the model's learned
+        heads bound to ``params`` when the run sets ``model.learn_reward`` / ``model.learn_termination``."""
+        reward_fn = self.model.learned_reward_fn(params) if self.cfg.model.learn_reward else self.reward_fn
+        termination_fn = (
+            self.model.learned_termination_fn(params)
+            if self.cfg.model.learn_termination
+            else self.termination_fn
+        )
+        return reward_fn, termination_fn
 
     # ------------------------------------------------------------------------------------ one episode
     def run_episode(self, mode: Literal["random", "mpc", "eval"], seed: int) -> dict[str, float]:
@@ -324,6 +337,8 @@ class MBRLRun(RunBase):
                 "horizon": cfg.mpc.horizon,
                 "particles": cfg.mpc.particles,
                 "propagation": cfg.mpc.propagation,
+                **({"learn_reward": True} if cfg.model.learn_reward else {}),
+                **({"learn_termination": True} if cfg.model.learn_termination else {}),
             },
         }
 
