@@ -1,0 +1,8 @@
+"""Sweeps over presets x overrides x seeds (local processes or Ray), comparisons across seeds, reports.
+
+* :mod:`dynadapt.sweep.grid`: the grid (command line or TOML/JSON file) -> trials.
+* :mod:`dynadapt.sweep.run`: running a sweep on a backend (:mod:`dynadapt.sweep.backends`) with a manifest
+  (:mod:`dynadapt.sweep.manifest`) and a progress display.
+* :mod:`dynadapt.sweep.compare`: mean, std and 95% t-interval per method over seeds; table and plots.
+* :mod:`dynadapt.sweep.report`: one self-contained HTML page.
+"""
