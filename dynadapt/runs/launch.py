@@ -55,6 +55,7 @@ def get_kind(name: str) -> RunKind:
 def _load_kinds() -> None:
     # Importing the loops registers their kinds.
     import dynadapt.runs.continual
+    import dynadapt.runs.distill
     import dynadapt.runs.mbrl
     import dynadapt.runs.meta
     import dynadapt.runs.policy  # noqa: F401
