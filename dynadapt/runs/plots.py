@@ -66,4 +66,8 @@ def plot_run(rundir: RunDir) -> list[Path]:
         from dynadapt.runs.policy import plot_policy
 
         return plot_policy(rundir)
+    if kind == "distill":
+        from dynadapt.runs.distill import plot_distill
+
+        return plot_distill(rundir)
     return [plot_learning_curve(rundir)]
