@@ -172,5 +172,6 @@ for _env, (_episodes, _hidden, _population, _horizon, _what) in _FAMILY_PRESETS.
 
 # The other loops' presets register themselves on import (kept last: they import this module).
 import dynadapt.runs.presets_continual  # noqa: E402
+import dynadapt.runs.presets_distill  # noqa: E402
 import dynadapt.runs.presets_meta  # noqa: E402
 import dynadapt.runs.presets_policy  # noqa: E402, F401
