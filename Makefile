@@ -18,9 +18,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-## The default experiment: PETS-style MPC with a learned ensemble on Pendulum (a few minutes on 2 cores).
+## The default experiment: continual model-based RL on three cart-pole tasks (pole lengths 0.6, 0.8, 0.4),
+## HyperCRL and finetune side by side (the two runs in parallel, a few minutes on 2 cores).
 demo: $(STAMP)
-	$(BIN)/dynadapt run pets-pendulum --out $(DEMO_OUT)
+	$(BIN)/dynadapt run demo-hypercrl --out $(DEMO_OUT)/hypercrl --quiet & pid=$$!; \
+	$(BIN)/dynadapt run demo-finetune --out $(DEMO_OUT)/finetune; s=$$?; \
+	wait $$pid && test $$s -eq 0
 
 ## Lint, type check and the test suite (well under 5 minutes on 2 cores).
 test: lint typecheck pytest

@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import tempfile
 import time
@@ -52,6 +53,7 @@ from dynadapt.io import write_json
 from dynadapt.runs import launch
 from dynadapt.runs.config import apply_overrides, parse_override_args
 from dynadapt.runs.presets import get_preset
+from dynadapt.runs.rundir import RunDir
 
 METHODS = ["hypercrl", "finetune", "coreset", "ewc", "si", "multitask", "single"]
 CLAIMS = {
@@ -114,9 +116,16 @@ def run_one(
 ) -> dict[str, Any]:
     preset = get_preset(f"{method}-{family}")
     cfg = apply_overrides(preset.make(), [("seed", str(seed)), *overrides])
-    start = time.perf_counter()
-    summary = launch.start(preset, cfg, workdir / f"{method}-s{seed}", progress=False)
-    wall = time.perf_counter() - start
+    out = workdir / f"{method}-s{seed}"
+    start, cpu = time.perf_counter(), time.process_time()
+    if (out / "config.json").exists():  # a kept run directory (--workdir): reuse or resume it
+        summary = launch.resume(out, progress=False)
+    else:
+        summary = launch.start(preset, cfg, out, progress=False)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    rows = RunDir(out).read_metrics()
+    if rows:  # the run's own wall clock (covers earlier invocations of a resumed or reused run)
+        wall = float(rows[-1].get("time/wall_s", wall))
     R = [[math.nan if v is None else float(v) for v in row] for row in summary["reward_matrix"]]
     t_n = len(R)
     floor = random_floor(cfg, args.floor_episodes)
@@ -133,6 +142,8 @@ def run_one(
         "sequence": cfg.sequence,
         "tasks": summary["tasks"],
         "wall_s": wall,
+        "cpu_s_this_invocation": cpu,
+        "load_average": list(os.getloadavg()),
         "reward_matrix": R,
         "random_floor": floor,
         "final_average_return": float(np.mean([R[i][t_n - 1] for i in range(t_n)])),
@@ -265,8 +276,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(args.workdir or tmp)
-        for method in args.methods:
-            for seed in args.seeds:
+        for seed in args.seeds:  # every method of seed 0 first: a cut-short benchmark still compares
+            for method in args.methods:
                 result = run_one(args.preset_family, method, seed, overrides, workdir, args)
                 runs.append(result)
                 keys = ("method", "seed", "wall_s", "final_average_return", "retention", "worst_retention")

@@ -286,8 +286,10 @@ class ContinualRun(RunBase):
         return out
 
     def train_round(self, t: int) -> None:
-        """``train_steps`` gradient steps on the bounded buffer of task t (timed)."""
-        start = time.perf_counter()
+        """``train_steps`` gradient steps on the bounded buffer of task t, timed in CPU seconds of this
+        process (``time.process_time``: with one torch thread, the session's own compute, unaffected by
+        other processes on the machine)."""
+        start = time.process_time()
         x, y = self.task_data(t)
         n = x.shape[0]
         metrics: dict[str, float] = {}
@@ -296,7 +298,7 @@ class ContinualRun(RunBase):
             metrics = self.strategy.update(t, x[idx], y[idx])
         self.strategy.end_round(t)
         self.steps_since_train = 0
-        self.train_times[t].append(time.perf_counter() - start)
+        self.train_times[t].append(time.process_time() - start)
         self.last_train = metrics
 
     def evaluate(self, upto: int) -> list[float]:

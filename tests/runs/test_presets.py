@@ -48,3 +48,34 @@ def test_task_parameters_are_overridable_and_validated() -> None:
     assert cfg.env_params["pole_length"] == 1.0
     with pytest.raises(ValueError, match="pole_length"):
         apply_overrides(get_preset("pets-cartpole").make(), [("env_params.pole_length", "-1")])
+
+
+CONTINUAL_TINY = [
+    ("tasks", "2"),
+    ("episodes", "1"),
+    ("episode_steps", "6"),
+    ("random_steps", "6"),
+    ("train_every", "6"),
+    ("train_steps", "2"),
+    ("eval_episodes", "1"),
+    ("pred_horizon", "2"),
+    ("model.hidden", "8"),
+    ("strategy.hnet.hidden", "4"),
+    ("planner.population", "8"),
+    ("planner.elites", "2"),
+    ("planner.iterations", "1"),
+    ("mpc.horizon", "2"),
+]
+
+
+@pytest.mark.parametrize("family", ["pendulum", "cartpole", "reacher", "half_cheetah_body", "pusher", "door"])
+@pytest.mark.parametrize("scale", ["", "-paper"])
+def test_every_continual_family_runs_from_its_hypercrl_preset(family: str, scale: str, tmp_path: Path) -> None:
+    """The CPU-scale and paper-scale HyperCRL presets of every continual family run end to end (tiny budget:
+    only the networks' and schedule's sizes are overridden; sequence, head and planner stay the preset's)."""
+    preset = get_preset(f"hypercrl-{family}{scale}")
+    cfg = apply_overrides(preset.make(), CONTINUAL_TINY)
+    summary = launch.start(preset, cfg, tmp_path / "run", progress=False)
+    R = summary["reward_matrix"]
+    assert len(R) == 2 and all(isinstance(R[i][1], float) for i in range(2))
+    assert cfg.sequence.startswith(family)
