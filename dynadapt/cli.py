@@ -26,6 +26,10 @@ examples:
   dynadapt plot runs/pend
   dynadapt envs                              (task families, parameters, named sequences)
   dynadapt render cartpole --out cp.png pole_length=1.0
+  dynadapt sweep pets-pendulum pets-cartpole --seeds 0-2 --out sweeps/s1 planner.population={100,200}
+  dynadapt sweep --grid grid.toml --out sweeps/s2 --backend ray
+  dynadapt compare sweeps/s1                 (mean, std, 95% CI per method over seeds; table + plots)
+  dynadapt report sweeps/s1                  (one self-contained HTML page)
 """
 
 
@@ -86,7 +90,112 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--frames", type=int, default=6, help="frames in the strip (default 6)")
     render.add_argument("--seed", type=int, default=0, help="reset seed (default 0)")
     render.add_argument("params", nargs="*", help="task parameters as key=value, e.g. pole_length=1.0")
+    _add_sweep_parsers(sub)
     return p
+
+
+def _add_sweep_parsers(sub: Any) -> None:
+    sweep = sub.add_parser(
+        "sweep",
+        help="run presets x overrides x seeds, one run directory per trial",
+        description=(
+            "Run a grid of trials: every preset with every combination of the varied overrides (a key "
+            "given more than once, e.g. planner.population={100,200}) and every seed; overrides given once "
+            "apply to all. The grid can also come from a TOML/JSON file (--grid). Re-running the same "
+            "command (or `dynadapt sweep --out DIR`) skips finished trials and resumes interrupted ones."
+        ),
+        allow_abbrev=False,
+    )
+    sweep.add_argument("items", nargs="*", metavar="PRESET|KEY=VALUE", help="presets and overrides")
+    sweep.add_argument("--out", required=True, help="the sweep directory (created, or continued)")
+    sweep.add_argument("--grid", help="a TOML or JSON grid file (presets, seeds, set, grid, methods)")
+    sweep.add_argument("--seeds", help="seeds, e.g. 0,1,2 or 0-4 (default 0)")
+    sweep.add_argument("--backend", default="local", help="local (default: worker processes) or ray")
+    sweep.add_argument("--workers", type=int, help="trials at once (default: the cores, or Ray's CPUs)")
+    sweep.add_argument("--threads", type=int, help="torch threads per trial (default: cores // workers)")
+    sweep.add_argument("--address", help="ray backend: address of an existing Ray cluster (default: local)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress display")
+
+    comp = sub.add_parser(
+        "compare",
+        help="aggregate runs over seeds per method: table and plots",
+        description=(
+            "Aggregate summary.json over seeds per method (preset + varied overrides): mean, standard "
+            "deviation and 95%% t-interval of every numeric figure; a Markdown table on the console and "
+            "in OUT/compare.md (with OUT/compare.json), and plots with the seed spread in OUT/plots/."
+        ),
+    )
+    comp.add_argument("dirs", nargs="+", metavar="DIR", help="sweep directories or run directories")
+    comp.add_argument("--out", help="output directory (default: DIR/compare for one DIR)")
+
+    rep = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report of a sweep",
+        description="One HTML page (plots embedded, tables, resolved configs) that opens offline.",
+    )
+    rep.add_argument("dir", metavar="DIR", help="a sweep directory (or a run directory)")
+    rep.add_argument("--out", help="the HTML file (default: DIR/report.html)")
+
+
+def _cmd_sweep(args: argparse.Namespace, rest: list[str]) -> int:
+    from dynadapt.runs.config import parse_override_args
+    from dynadapt.sweep.grid import SweepSpec, load_grid_file, parse_seeds, split_overrides
+    from dynadapt.sweep.run import run_sweep
+
+    presets = [i for i in args.items if "=" not in i]
+    overrides = parse_override_args([i for i in args.items if "=" in i] + rest)
+    common, axes = split_overrides(overrides)
+    spec: SweepSpec | None = None
+    if args.grid:
+        spec = load_grid_file(Path(args.grid))
+        spec.presets += [p for p in presets if p not in spec.presets]
+        spec.common += common
+        spec.axes.update(axes)
+    elif presets or overrides or args.seeds:
+        spec = SweepSpec(presets=presets, common=common, axes=axes)
+    if spec is not None and args.seeds:
+        spec.seeds = parse_seeds(args.seeds)
+    manifest = run_sweep(
+        Path(args.out),
+        spec,
+        backend=args.backend,
+        workers=args.workers,
+        threads=args.threads,
+        address=args.address,
+        progress=not args.quiet,
+    )
+    counts = manifest.counts()
+    total = len(manifest.trials)
+    print(f"sweep {args.out}: {counts['done']} of {total} trials done, {counts['failed']} failed")
+    for t in manifest.trials:
+        entry = manifest.entries[t.name]
+        if entry["status"] == "failed":
+            print(f"  failed: {t.name}: {entry['error']}")
+    if counts["failed"]:
+        print(
+            "re-run the same command to retry the failed trials; "
+            f"`dynadapt compare {args.out}` compares the finished ones"
+        )
+        return 1
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from dynadapt.sweep.compare import compare
+
+    result = compare([Path(d) for d in args.dirs], Path(args.out) if args.out else None)
+    print(result.markdown)
+    print(f"written: {result.out / 'compare.md'}, {result.out / 'compare.json'}")
+    for path in result.plots:
+        print(path)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from dynadapt.sweep.report import write_report
+
+    print(write_report(Path(args.dir), Path(args.out) if args.out else None))
+    return 0
 
 
 def _cmd_envs(args: argparse.Namespace) -> int:
@@ -203,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "render":
             args.params = [*args.params, *rest]
             rest = []
-        if args.command != "run" and rest:
+        if args.command not in ("run", "sweep") and rest:
             raise DynadaptError(f"unrecognised arguments: {' '.join(rest)}")
         if args.command == "presets":
             return _cmd_presets()
@@ -217,6 +326,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_envs(args)
         if args.command == "render":
             return _cmd_render(args)
+        if args.command == "sweep":
+            return _cmd_sweep(args, rest)
+        if args.command == "compare":
+            return _cmd_compare(args)
+        if args.command == "report":
+            return _cmd_report(args)
         raise DynadaptError(f"unknown command {args.command!r}")
     except DynadaptError as e:
         print(f"dynadapt: error: {e}", file=sys.stderr)
