@@ -183,7 +183,7 @@ class SAC:
     # ------------------------------------------------------------------------------------ actions
     @property
     def alpha(self) -> float:
-        return float(self.log_alpha.exp())
+        return float(self.log_alpha.detach().exp())
 
     def to_env(self, unit: Tensor) -> Tensor:
         """Unit action ``ã ∈ [-1, 1]`` -> env action ``low + (ã + 1)(high − low)/2``."""
