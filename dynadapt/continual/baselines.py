@@ -27,7 +27,14 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from dynadapt.continual.base import ContinualContext, Strategy, StrategyConfig, adam_step_, register_strategy
+from dynadapt.continual.base import (
+    ContinualContext,
+    Strategy,
+    StrategyConfig,
+    adam,
+    adam_step_,
+    register_strategy,
+)
 from dynadapt.errors import DynadaptError
 from dynadapt.io import flatten, unflatten
 from dynadapt.models.dynamics import DynamicsModel
@@ -65,7 +72,7 @@ class SharedNet(Strategy):
         init = self._fresh()
         self.trunk: Params = {k: v for k, v in init.items() if k not in self.head_keys}
         self.heads: list[Params] = []
-        self.opt = torch.optim.Adam(list(self.trunk.values()), lr=cfg.lr)
+        self.opt = adam(list(self.trunk.values()), lr=cfg.lr)
 
     def _fresh(self) -> Params:
         return {k: v.detach().clone().requires_grad_(True) for k, v in self.model.init_params().items()}
@@ -89,7 +96,7 @@ class SharedNet(Strategy):
     def before_task(self, t: int, ctx: ContinualContext) -> None:
         while len(self.heads) <= self.head_index(t):
             self.heads.append(self._new_head())
-        self.opt = torch.optim.Adam(self.all_params(), lr=self.cfg.lr)
+        self.opt = adam(self.all_params(), lr=self.cfg.lr)
 
     def penalty(self, t: int) -> Tensor:
         """Extra loss on the trunk (EWC, SI); 0 here."""
@@ -131,7 +138,7 @@ class SharedNet(Strategy):
             {k: v.clone().requires_grad_(True) for k, v in unflatten(f"head{i}", state).items()}
             for i in range(int(meta.get("heads", 0)))
         ]
-        self.opt = torch.optim.Adam(self.all_params(), lr=self.cfg.lr)
+        self.opt = adam(self.all_params(), lr=self.cfg.lr)
         for i, p in enumerate(self.all_params()):
             head = f"opt.{i}."
             entries = {k[len(head) :]: v.clone() for k, v in state.items() if k.startswith(head)}

@@ -32,7 +32,14 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import Tensor
 
-from dynadapt.continual.base import ContinualContext, Strategy, StrategyConfig, adam_step_, register_strategy
+from dynadapt.continual.base import (
+    ContinualContext,
+    Strategy,
+    StrategyConfig,
+    adam,
+    adam_step_,
+    register_strategy,
+)
 from dynadapt.errors import DynadaptError
 from dynadapt.models.dynamics import DynamicsModel
 from dynadapt.nets.hypernet import HyperNetConfig, HyperNetwork, mlp_targets
@@ -51,22 +58,31 @@ def adam_lookahead(opt: torch.optim.Adam, params: list[Tensor]) -> list[Tensor]:
     """
     group = opt.param_groups[0]
     lr, (b1, b2), eps = float(group["lr"]), group["betas"], float(group["eps"])
-    out: list[Tensor] = []
-    for p in params:
+    out: list[Tensor | None] = [None] * len(params)
+    live = [i for i, p in enumerate(params) if p.grad is not None]
+    for i, p in enumerate(params):
         if p.grad is None:
-            out.append(torch.zeros_like(p))
-            continue
-        g = p.grad.detach()
-        st = opt.state.get(p, {})
-        m = st.get("exp_avg", torch.zeros_like(p))
-        v = st.get("exp_avg_sq", torch.zeros_like(p))
-        k = float(st["step"]) if "step" in st else 0.0
-        m2 = b1 * m + (1 - b1) * g
-        v2 = b2 * v + (1 - b2) * g * g
-        m_hat = m2 / (1 - b1 ** (k + 1))
-        v_hat = v2 / (1 - b2 ** (k + 1))
-        out.append((-lr * m_hat / (v_hat.sqrt() + eps)).detach())
-    return out
+            out[i] = torch.zeros_like(p)
+    # The parameters with a gradient, grouped by optimiser step count (one group in practice: the theta
+    # optimiser steps all of them together), each group in a few fused multi-tensor (_foreach) kernels.
+    groups: dict[float, list[int]] = {}
+    for i in live:
+        st = opt.state.get(params[i], {})
+        groups.setdefault(float(st["step"]) if "step" in st else 0.0, []).append(i)
+    for k, idx in groups.items():
+        g = [params[i].grad.detach() for i in idx]  # type: ignore[union-attr]
+        m = [opt.state.get(params[i], {}).get("exp_avg", torch.zeros_like(params[i])) for i in idx]
+        v = [opt.state.get(params[i], {}).get("exp_avg_sq", torch.zeros_like(params[i])) for i in idx]
+        m2 = torch._foreach_lerp(m, g, 1 - b1)  # β₁ m + (1 − β₁) g
+        v2 = torch._foreach_lerp(v, torch._foreach_mul(g, g), 1 - b2)  # β₂ v + (1 − β₂) g²
+        denom = torch._foreach_sqrt(v2)
+        torch._foreach_div_(denom, (1 - b2 ** (k + 1)) ** 0.5)
+        torch._foreach_add_(denom, eps)
+        step = torch._foreach_div(m2, denom)
+        torch._foreach_mul_(step, -lr / (1 - b1 ** (k + 1)))
+        for i, d in zip(idx, step):
+            out[i] = d
+    return [d for d in out if d is not None]
 
 
 def output_regularizer(hnet: HyperNetwork, task_ids: list[int], targets: Tensor, theta: Params) -> Tensor:
@@ -132,7 +148,7 @@ class HyperCRL(Strategy):
             targets, cfg.hnet, target_activation=model.spec.activation, generator=generator
         )
         self.theta_list = list(self.hnet.theta.values())
-        self.opt_theta = torch.optim.Adam(self.theta_list, lr=cfg.lr)
+        self.opt_theta = adam(self.theta_list, lr=cfg.lr)
         self.opt_emb: torch.optim.Adam | None = None
         self.stored: Tensor | None = None
         """Stored targets Θ*_i ``[t, n]`` (mode "stored")."""
@@ -155,8 +171,8 @@ class HyperCRL(Strategy):
             else:
                 self.snapshot = {k: v.detach().clone() for k, v in self.hnet.theta.items()}
         # fresh optimisers at every task start (reference §4.1)
-        self.opt_theta = torch.optim.Adam(self.theta_list, lr=self.cfg.lr)
-        self.opt_emb = torch.optim.Adam(self.hnet.trainable_embeddings(), lr=self.cfg.emb_lr)
+        self.opt_theta = adam(self.theta_list, lr=self.cfg.lr)
+        self.opt_emb = adam(self.hnet.trainable_embeddings(), lr=self.cfg.emb_lr)
         self.hnet.invalidate_cache()
 
     def reg_targets(self, task_ids: list[int]) -> Tensor:
@@ -191,7 +207,7 @@ class HyperCRL(Strategy):
                 ]
             else:
                 delta = [torch.zeros_like(p) for p in self.theta_list]
-            theta = {k: p + d for (k, p), d in zip(self.hnet.theta.items(), delta)}
+            theta = dict(zip(self.hnet.theta, torch._foreach_add(self.theta_list, delta)))
             ids = self.sample_tasks(t)
             reg = output_regularizer(self.hnet, ids, self.reg_targets(ids), theta)
             (cfg.beta * reg).backward()
@@ -221,10 +237,10 @@ class HyperCRL(Strategy):
         self.stored = state.get("stored")
         snap = {k[9:]: v for k, v in state.items() if k.startswith("snapshot.")}
         self.snapshot = snap or None
-        self.opt_theta = torch.optim.Adam(self.theta_list, lr=self.cfg.lr)
+        self.opt_theta = adam(self.theta_list, lr=self.cfg.lr)
         _load_optim_state("opt_theta", self.opt_theta, self.theta_list, state)
         if self.hnet.num_tasks:
-            self.opt_emb = torch.optim.Adam(self.hnet.trainable_embeddings(), lr=self.cfg.emb_lr)
+            self.opt_emb = adam(self.hnet.trainable_embeddings(), lr=self.cfg.emb_lr)
             _load_optim_state("opt_emb", self.opt_emb, self.hnet.trainable_embeddings(), state)
 
 
