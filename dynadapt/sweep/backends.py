@@ -206,11 +206,16 @@ class RayBackend:
             self.ray.shutdown()
 
 
+def check_backend(name: str, address: str | None) -> None:
+    """Bad backend arguments raise here, before the sweep writes anything."""
+    if name not in BACKENDS:
+        raise DynadaptError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    if name == "local" and address:
+        raise DynadaptError("--address is for the ray backend (add --backend ray)")
+
+
 def make_backend(name: str, workers: int | None, threads: int, address: str | None) -> Backend:
-    if name == "local":
-        if address:
-            raise DynadaptError("--address is for the ray backend (add --backend ray)")
-        return LocalBackend(workers or default_workers(), threads)
+    check_backend(name, address)
     if name == "ray":
         return RayBackend(workers, threads, address)
-    raise DynadaptError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    return LocalBackend(workers or default_workers(), threads)

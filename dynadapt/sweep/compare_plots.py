@@ -4,6 +4,7 @@ shaded or as error bars, and each seed as a point where a figure is one number p
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -110,8 +111,11 @@ def _mean_matrix(m: Method) -> np.ndarray:
         for r in m.runs
         if r.summary.get("reward_matrix")
     ]
-    with np.errstate(all="ignore"):
-        return np.nanmean(np.stack(mats), axis=0) if mats else np.zeros((0, 0))
+    if not mats:
+        return np.zeros((0, 0))
+    with warnings.catch_warnings():  # entries NaN for every seed (j < i) stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(np.stack(mats), axis=0)
 
 
 def plot_reward_matrices(methods: list[Method], path: Path) -> Path | None:

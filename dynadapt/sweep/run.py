@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dynadapt.errors import DynadaptError
-from dynadapt.sweep.backends import default_workers, make_backend
+from dynadapt.sweep.backends import check_backend, default_workers, make_backend
 from dynadapt.sweep.grid import SweepSpec, Trial, validate
 from dynadapt.sweep.manifest import Manifest, SweepLock, is_sweep_dir
 from dynadapt.sweep.progress import Progress
@@ -80,6 +80,7 @@ def run_sweep(
     ``threads`` for ``ray``); each trial uses ``threads`` torch threads (default: cores // workers, at
     least 1), so that the trials together do not oversubscribe the cores.
     """
+    check_backend(backend, address)
     manifest = prepare(root, spec)
     if workers is not None and workers < 1:
         raise DynadaptError("--workers must be at least 1")

@@ -1,0 +1,190 @@
+"""Sweeps through the real command line: local and Ray backends, kill -9 and re-run, failing trials."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dynadapt.cli import main
+from dynadapt.sweep.grid import SweepSpec, load_grid_file
+from dynadapt.sweep.run import prepare
+from tests.sweep.conftest import TINY, dynadapt, summaries, write_grid
+
+
+def manifest(root: Path) -> dict:
+    return json.loads((root / "manifest.json").read_text())
+
+
+def test_local_sweep_runs_every_trial_of_the_grid(local_sweep: Path) -> None:
+    m = manifest(local_sweep)
+    trials = m["trials"]
+    assert len(trials) == 8 and all(t["status"] == "done" and t["error"] is None for t in trials)
+    methods = {t["method"] for t in trials}
+    assert methods == {f"{p} mpc.horizon={h}" for p in ("pets-pendulum", "pets-cartpole") for h in (3, 4)}
+    assert m["grid"]["axes"] == {"mpc.horizon": ["3", "4"]}
+    for t in trials:
+        run = local_sweep / t["name"]
+        summary = json.loads((run / "summary.json").read_text())
+        config = json.loads((run / "config.json").read_text())
+        assert summary["seed"] == t["seed"] == config["seed"]
+        assert summary["preset"] == t["preset"] and summary["episodes"] == TINY["episodes"]
+        assert config["mpc"]["horizon"] == int(t["method"].rsplit("=", 1)[1])
+        assert config["threads"] == 1  # 2 workers on 2 cores: one torch thread per trial
+        assert t["duration_s"] > 0 and t["action"] == "started"
+    # Seeds are replicates: the two seeds of a method differ.
+    s = summaries(local_sweep)
+    assert s["pets-pendulum__mpc.horizon=3__s0"] != s["pets-pendulum__mpc.horizon=3__s1"]
+
+
+def test_ray_backend_gives_the_same_summaries(local_sweep: Path, tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="Ray is not installed (make test installs the ray extra)")
+    grid = write_grid(tmp_path / "grid.toml")
+    out = tmp_path / "ray"
+    proc = dynadapt("sweep", "--grid", str(grid), "--out", str(out), "--backend", "ray", "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert all(t["status"] == "done" for t in manifest(out)["trials"])
+    ray_runs, local_runs = summaries(out), summaries(local_sweep)
+    assert len(ray_runs) == 8 and ray_runs == local_runs
+
+
+def test_kill_9_then_rerun_skips_finished_trials_and_resumes_the_rest(
+    local_sweep: Path, tmp_path: Path
+) -> None:
+    grid = write_grid(tmp_path / "grid.toml", presets=["pets-pendulum"])
+    out = tmp_path / "killed"
+    cmd = [
+        sys.executable,
+        "-m",
+        "dynadapt.cli",
+        "sweep",
+        "--grid",
+        str(grid),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    done: list[str] = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (out / "manifest.json").exists():
+            done = [p.parent.name for p in out.glob("*/summary.json")]
+            if done:
+                break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the sweep ended before it could be killed; the test proves nothing"
+    assert done, "no trial finished in time"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/summary.json")}
+    assert 1 <= len(finished) < 4
+    time.sleep(0.5)  # the workers die with the sweep (PR_SET_PDEATHSIG); nothing writes the runs any more
+    again = dynadapt("sweep", "--grid", str(grid), "--out", str(out), "--workers", "2")
+    assert again.returncode == 0, again.stderr
+    assert f"{len(finished)} of 4 trials already finished, skipped" in again.stderr
+    for name, mtime in finished.items():  # untouched
+        assert (out / name / "summary.json").stat().st_mtime_ns == mtime
+    m = manifest(out)
+    assert all(t["status"] == "done" for t in m["trials"])
+    assert {t["name"] for t in m["trials"] if t.get("action") in ("started", "resumed")} >= set(
+        t["name"] for t in m["trials"] if t["name"] not in finished
+    )
+    # Same results as the uninterrupted sweep (the same trials exist there).
+    expected = summaries(local_sweep)
+    for name, summary in summaries(out).items():
+        assert summary == expected[name], name
+
+
+def test_a_failing_trial_is_recorded_and_the_others_finish(tmp_path: Path) -> None:
+    grid = write_grid(tmp_path / "grid.toml", presets=["pets-pendulum"])
+    out = tmp_path / "sweep"
+    grid.write_text(grid.read_text().split("[grid]")[0])  # no axis: 3 seeds of one method
+    spec = load_grid_file(grid)
+    spec.seeds = [0, 1, 2]
+    m = prepare(out, spec)  # the sweep as `dynadapt sweep` would record it, before anything runs
+    m.save()
+    broken = m.trials[1]
+    (out / broken.name).mkdir()
+    (out / broken.name / "config.json").write_text("{ not json")  # an interrupted trial whose config is torn
+    args = ["sweep", "--grid", str(grid), "--out", str(out), "--seeds", "0-2", "--workers", "2", "--quiet"]
+    proc = dynadapt(*args)
+    assert proc.returncode == 1, proc.stderr
+    assert f"failed: {broken.name}: DynadaptError:" in proc.stdout and "corrupted config" in proc.stdout
+    entries = {t["name"]: t for t in manifest(out)["trials"]}
+    assert entries[broken.name]["status"] == "failed"
+    assert "corrupted config" in entries[broken.name]["error"]
+    others = [t for t in m.trials if t.name != broken.name]
+    assert all(entries[t.name]["status"] == "done" for t in others)
+    assert all((out / t.name / "summary.json").exists() for t in others)
+    # Clearing the broken run and re-running retries only that trial.
+    (out / broken.name / "config.json").unlink()
+    proc = dynadapt(*args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    entries = {t["name"]: t for t in manifest(out)["trials"]}
+    assert entries[broken.name]["status"] == "done" and entries[broken.name]["attempts"] == 2
+    assert all(entries[t.name]["attempts"] == 1 for t in others)
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(args)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sweep", "no-such-preset", "--out", "{tmp}/s"], "unknown preset 'no-such-preset'"),
+        (
+            ["sweep", "pets-pendulum", "--out", "{tmp}/s", "model.hiden=3"],
+            "unknown config field 'model.hiden'",
+        ),
+        (
+            ["sweep", "pets-pendulum", "--out", "{tmp}/s", "episodes=1", "episodes=-1"],
+            "episodes must be >= 1",
+        ),
+        (["sweep", "pets-pendulum", "--out", "{tmp}/s", "--seeds", "3-1"], "--seeds range '3-1' is empty"),
+        (["sweep", "pets-pendulum", "--out", "{tmp}/s", "--backend", "slurm"], "unknown backend 'slurm'"),
+        (
+            ["sweep", "pets-pendulum", "--out", "{tmp}/s", "--address", "x:1"],
+            "--address is for the ray backend",
+        ),
+        (["sweep", "--out", "{tmp}/s"], "is not a sweep directory"),
+        (["sweep", "--grid", "{tmp}/nope.toml", "--out", "{tmp}/s"], "no such grid file"),
+        (["compare", "{tmp}"], "is neither a sweep directory (no manifest.json) nor a run directory"),
+        (["compare", "{tmp}/missing"], "no such directory"),
+        (["compare", "{tmp}", "{tmp}"], "needs --out"),
+        (["report", "{tmp}"], "is neither a sweep directory"),
+    ],
+)
+def test_user_errors_are_one_line_and_write_nothing(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    code, err = run_cli([a.replace("{tmp}", str(tmp_path)) for a in args], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dynadapt: error:"), err
+    assert message in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_grid_errors_and_a_different_sweep_in_the_same_directory(
+    local_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = json.dumps(manifest(local_sweep), sort_keys=True)
+    code, err = run_cli(["sweep", "pets-pendulum", "--out", str(local_sweep), "--seeds", "5"], capsys)
+    assert code == 2 and "holds a different sweep" in err and len(err.strip().splitlines()) == 1
+    assert json.dumps(manifest(local_sweep), sort_keys=True) == before
+    bad = tmp_path / "bad.toml"
+    bad.write_text('presets = ["pets-pendulum"]\nseed = [1]\n')
+    code, err = run_cli(["sweep", "--grid", str(bad), "--out", str(tmp_path / "s")], capsys)
+    assert code == 2 and "unknown grid-file key 'seed'" in err
+    assert SweepSpec(presets=["a"], axes={"x": ["1", "2"]}, seeds=[0, 1]).trials()[3].name == "a__x=2__s1"
