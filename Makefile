@@ -13,7 +13,7 @@ DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[dev]"
+	$(PIP) -e ".[dev,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)
