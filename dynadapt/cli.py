@@ -98,6 +98,7 @@ def _add_sweep_parsers(sub: Any) -> None:
     sweep = sub.add_parser(
         "sweep",
         help="run presets x overrides x seeds, one run directory per trial",
+        usage="dynadapt sweep [PRESET ...] [KEY=VALUE ...] --out DIR [--grid FILE] [--seeds S] [options]",
         description=(
             "Run a grid of trials: every preset with every combination of the varied overrides (a key "
             "given more than once, e.g. planner.population={100,200}) and every seed; overrides given once "
@@ -106,7 +107,6 @@ def _add_sweep_parsers(sub: Any) -> None:
         ),
         allow_abbrev=False,
     )
-    sweep.add_argument("items", nargs="*", metavar="PRESET|KEY=VALUE", help="presets and overrides")
     sweep.add_argument("--out", required=True, help="the sweep directory (created, or continued)")
     sweep.add_argument("--grid", help="a TOML or JSON grid file (presets, seeds, set, grid, methods)")
     sweep.add_argument("--seeds", help="seeds, e.g. 0,1,2 or 0-4 (default 0)")
@@ -142,8 +142,19 @@ def _cmd_sweep(args: argparse.Namespace, rest: list[str]) -> int:
     from dynadapt.sweep.grid import SweepSpec, load_grid_file, parse_seeds, split_overrides
     from dynadapt.sweep.run import run_sweep
 
-    presets = [i for i in args.items if "=" not in i]
-    overrides = parse_override_args([i for i in args.items if "=" in i] + rest)
+    # Presets are bare words; overrides are key=value, --key=value or --key value (anywhere in the line).
+    presets: list[str] = []
+    words: list[str] = []
+    i = 0
+    while i < len(rest):
+        word = rest[i]
+        if word.startswith("--") and "=" not in word and i + 1 < len(rest):
+            words += [word, rest[i + 1]]
+            i += 2
+            continue
+        (words if word.startswith("--") or "=" in word else presets).append(word)
+        i += 1
+    overrides = parse_override_args(words)
     common, axes = split_overrides(overrides)
     spec: SweepSpec | None = None
     if args.grid:

@@ -145,13 +145,9 @@ class RayBackend:
     """
 
     def __init__(self, workers: int | None, threads: int, address: str | None) -> None:
-        try:
-            import ray
-        except ImportError:
-            raise DynadaptError(
-                "the ray backend needs Ray, which is not installed: pip install 'dynadapt[ray]'"
-            ) from None
         import logging
+
+        ray = _import_ray()
 
         self.ray = ray
         self.owned = False
@@ -212,6 +208,19 @@ def check_backend(name: str, address: str | None) -> None:
         raise DynadaptError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
     if name == "local" and address:
         raise DynadaptError("--address is for the ray backend (add --backend ray)")
+    if name == "ray":
+        _import_ray()
+
+
+def _import_ray() -> Any:
+    """Ray, imported only when its backend is chosen; a one-line error when it is not installed."""
+    try:
+        import ray
+    except ImportError:
+        raise DynadaptError(
+            "the ray backend needs Ray, which is not installed: pip install 'dynadapt[ray]'"
+        ) from None
+    return ray
 
 
 def make_backend(name: str, workers: int | None, threads: int, address: str | None) -> Backend:

@@ -188,3 +188,26 @@ def test_grid_errors_and_a_different_sweep_in_the_same_directory(
     code, err = run_cli(["sweep", "--grid", str(bad), "--out", str(tmp_path / "s")], capsys)
     assert code == 2 and "unknown grid-file key 'seed'" in err
     assert SweepSpec(presets=["a"], axes={"x": ["1", "2"]}, seeds=[0, 1]).trials()[3].name == "a__x=2__s1"
+
+
+def test_without_ray_the_ray_backend_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    # A Python where `import ray` fails (sys.modules[name] = None makes the import raise ImportError).
+    code = (
+        "import sys; sys.modules['ray'] = None; from dynadapt.cli import main; "
+        f"sys.exit(main(['sweep', 'pets-pendulum', '--out', {str(tmp_path / 's')!r}, '--backend', 'ray']))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "dynadapt: error: the ray backend needs Ray, which is not installed: pip install 'dynadapt[ray]'"
+    )
+    assert not (tmp_path / "s").exists()
+
+
+def test_overrides_as_options_and_presets_as_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = run_cli(
+        ["sweep", "pets-pendulum", "--out", str(tmp_path / "s"), "--episodes", "0", "pets-cartpole"], capsys
+    )
+    assert code == 2 and "episodes must be >= 1" in err and not (tmp_path / "s").exists()
