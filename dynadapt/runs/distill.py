@@ -354,7 +354,6 @@ class DistillRun(RunBase):
             "dagger/expert_fraction": by_expert / steps,
             "dagger/dataset": rec["dataset"],
             "dagger/collect_return": rec["collect_return"],
-            "dagger/label_mse_before_fit": pre_mse,
             "policy/train_loss": train_loss,
             "eval/policy_return": rec["policy_return"],
             "eval/policy_return_std": float(np.std(pol_returns)),
@@ -363,6 +362,8 @@ class DistillRun(RunBase):
             "time/fit_s": fit_s,
             "time/wall_s": self.wall,
         }
+        if i > 0:
+            row["dagger/label_mse_before_fit"] = pre_mse
         self._log(row)
 
     def _log(self, row: dict[str, Any]) -> None:
