@@ -26,10 +26,16 @@ def limit_threads(threads: int) -> None:
 
 
 def warm_up() -> None:
-    """Import what every trial needs (torch, the envs, the loops and their presets) once per process."""
+    """Import what every trial needs once per process: torch (with the compiler modules its optimisers
+    import lazily on first use, seconds of a first trial otherwise), the envs, the loops, their presets
+    and the plotting modules."""
+    import torch
+
+    import dynadapt.runs.plots
     import dynadapt.runs.presets  # noqa: F401
     from dynadapt.runs import launch
 
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
     launch.get_kind("mbrl")
 
 
