@@ -366,8 +366,8 @@ class SACRun(RunBase):
 class MBPORun(SACRun):
     """One MBPO run of :class:`MBPORunConfig` in a run directory.
 
-    ``reward_fn`` and ``termination_fn`` (the task family's known functions by default) are the seam
-    through which a learned reward/termination head can be plugged into the model rollouts.
+    The rollouts score transitions with :meth:`task_fns`: the task family's known reward and termination,
+    or the dynamics model's learned heads (``model.learn_reward=true``, ``model.learn_termination=true``).
     """
 
     kind = "mbpo"
@@ -393,6 +393,17 @@ class MBPORun(SACRun):
         """The current policy's sampled env actions for model rollouts: ``obs[N, O] -> act[N, A]``."""
         return self.agent.to_env(self.agent.sample(obs)[0])
 
+    def task_fns(self, params: dict[str, Tensor]) -> tuple[TransitionFn, TransitionFn]:
+        """Reward and termination of the model rollouts: the task family's known functions, or the model's
+        learned heads bound to ``params`` (mean over the elites) with ``model.learn_reward`` /
+        ``model.learn_termination``."""
+        mc = self.cfg.model
+        reward_fn = self.model.learned_reward_fn(params) if mc.learn_reward else self.reward_fn
+        termination_fn = (
+            self.model.learned_termination_fn(params) if mc.learn_termination else self.termination_fn
+        )
+        return reward_fn, termination_fn
+
     def before_step(self) -> dict[str, float]:
         cfg, m = self.cfg, self.cfg.mbpo
         since = self.env_steps - cfg.random_steps
@@ -408,14 +419,15 @@ class MBPORun(SACRun):
         params = {k: v.detach()[elites] for k, v in self.model.params.items()}
         t0 = time.perf_counter()
         obs0 = start_states(self.buffer, m.rollout_batch_size, self.rollout_gen)
+        reward_fn, termination_fn = self.task_fns(params)
         data, stats = branched_rollout(
             self.policy,
             self.model.predict,
             params,
             obs0,
             self.k,
-            self.reward_fn,
-            self.termination_fn,
+            reward_fn,
+            termination_fn,
             self.rollout_gen,
         )
         self.pool.add(data)

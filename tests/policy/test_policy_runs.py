@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from dynadapt.runs import launch
 from dynadapt.runs.config import apply_overrides
@@ -121,3 +122,23 @@ def test_pendulum_presets_reach_the_target(name: str, budget: int, tmp_path: Pat
     cfg = apply_overrides(preset.make(), [("episodes", str(budget)), ("stop_at_target", "true")])
     summary = launch.start(preset, cfg, tmp_path / "run", progress=False)
     assert summary["env_steps_to_target"] is not None
+
+
+def test_mbpo_rollouts_use_the_learned_reward_when_selected(tmp_path: Path) -> None:
+    from dynadapt.runs.policy import MBPORun
+
+    preset = get_preset("mbpo-pendulum")
+    cfg = apply_overrides(preset.make(), [*TINY_MBPO, ("episodes", "1"), ("model.learn_reward", "true")])
+    rundir = RunDir(tmp_path / "run")
+    run = MBPORun(cfg, rundir, progress=False)
+    rundir.create(run.config_dict())
+    run.run()
+    pool = run.pool.all()
+    assert len(pool["obs"]) > 0
+    elites = {k: v.detach()[run.model.elites] for k, v in run.model.params.items()}
+    learned = run.model.learned_reward_fn(elites)(pool["obs"], pool["act"], pool["next_obs"])
+    known = run.reward_fn(pool["obs"], pool["act"], pool["next_obs"])
+    # the last rollout phase's transitions carry the learned reward of the last fit, not the known one
+    last = slice(len(pool["obs"]) - int(run.cfg.mbpo.rollout_batch_size), None)
+    assert torch.allclose(pool["reward"][last], learned[last], atol=1e-5)
+    assert not torch.allclose(pool["reward"][last], known[last], atol=1e-3)
