@@ -282,6 +282,10 @@ def _print_summary(summary: dict[str, Any], out: str | os.PathLike[str]) -> None
         "average_forgetting",
         "final_return_train",  # meta
         "final_return_test",
+        "planner_return",  # distill
+        "policy_return",
+        "normalized_return_ratio",
+        "flops_ratio",
     ]
     shown = ", ".join(
         f"{k}={summary[k]:.4g}" if isinstance(summary[k], float) else f"{k}={summary[k]}"
