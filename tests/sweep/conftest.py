@@ -37,11 +37,14 @@ seeds = [0, 1]
 """
 
 
-def write_grid(path: Path, presets: list[str] | None = None) -> Path:
+def write_grid(path: Path, presets: list[str] | None = None, horizons: list[int] | None = None) -> Path:
+    """The fixture's grid file, or a part of it (fewer presets or horizons: the same trial names)."""
     lines = "\n".join(f'"{k}" = {json.dumps(v)}' for k, v in TINY.items())
     text = GRID_TOML.format(set=lines)
     if presets is not None:
         text = text.replace('["pets-pendulum", "pets-cartpole"]', json.dumps(presets))
+    if horizons is not None:
+        text = text.replace('"mpc.horizon" = [3, 4]', f'"mpc.horizon" = {json.dumps(horizons)}')
     path.write_text(text)
     return path
 
