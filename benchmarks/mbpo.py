@@ -105,14 +105,14 @@ def main() -> None:
     ap.add_argument("--workdir", default=None, help="keep the run directories here (default: a temp dir)")
     ap.add_argument("overrides", nargs="*", help="key=value overrides applied to both presets")
     args = ap.parse_args()
-    overrides = [tuple(o.split("=", 1)) for o in args.overrides]
+    overrides = [(k, v) for k, v in (o.split("=", 1) for o in args.overrides)]
     runs: list[dict[str, Any]] = []
     machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(args.workdir or tmp)
         for seed in args.seeds:
             for kind in ("mbpo", "sac"):
-                result = run_one(PRESETS[kind], seed, workdir, overrides)  # type: ignore[arg-type]
+                result = run_one(PRESETS[kind], seed, workdir, overrides)
                 runs.append(result)
                 print(
                     json.dumps({k: v for k, v in result.items() if k not in ("eval", "settings")}), flush=True
