@@ -43,13 +43,24 @@ class GradientAdapter:
         lr: α (float) or per-element ψ (dict shaped like the network params; detached on use).
         steps: gradient steps per adaptation.
         mode: ``"reset"``, ``"continue"`` or ``"none"``.
+        min_window: adapt only once the window holds at least this many transitions (θ* before); 1
+            adapts from the first transition of an episode.
     """
 
     def __init__(
-        self, model: DynamicsModel, M: int, lr: StepSize, steps: int = 1, mode: AdaptMode = "reset"
+        self,
+        model: DynamicsModel,
+        M: int,
+        lr: StepSize,
+        steps: int = 1,
+        mode: AdaptMode = "reset",
+        min_window: int = 1,
     ) -> None:
         if mode not in ADAPT_MODES:
             raise DynadaptError(f"unknown adaptation mode {mode!r}; valid: {', '.join(ADAPT_MODES)}")
+        if not 1 <= min_window <= M:
+            raise DynadaptError(f"min_window must be in [1, M = {M}], got {min_window}")
+        self.min_window = min_window
         self.model = model
         self.window = Window(M)
         self.lr: StepSize = detached(lr) if isinstance(lr, dict) else lr
@@ -79,7 +90,7 @@ class GradientAdapter:
     def params(self) -> Params:
         """θ' to plan with now (stacked ``[1, ...]``, detached); θ* when nothing can be adapted yet."""
         theta = detached(self.model.params)
-        if self.mode == "none" or len(self.window) == 0:
+        if self.mode == "none" or len(self.window) < self.min_window:
             return theta
         start = time.perf_counter()
         obs, act, nxt = self.window.tensors()

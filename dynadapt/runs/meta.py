@@ -45,7 +45,7 @@ from dynadapt.errors import DynadaptError
 from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
 from dynadapt.meta.base import Adapter, MetaFitResult
 from dynadapt.meta.grbal import GrBAL, GrBALConfig
-from dynadapt.meta.online import GradientAdapter
+from dynadapt.meta.online import AdaptMode, GradientAdapter
 from dynadapt.meta.rebal import ReBAL, ReBALConfig
 from dynadapt.models.dynamics import DynamicsModel, FitResult, ModelConfig
 from dynadapt.planning import PLANNER_CONFIGS, MPCConfig, PlannerConfig, imagine
@@ -194,9 +194,22 @@ class MetaRun(RunBase):
         if isinstance(self.learner, ReBAL):
             return self.learner.make_adapter()
         if isinstance(self.learner, GrBAL):
-            return GradientAdapter(self.model, cfg.grbal.M, self.learner.step_size, cfg.grbal.inner_steps)
-        mode = {"mb": "none", "mbde": "reset", "continue": "continue"}[cfg.method]
-        return GradientAdapter(self.model, cfg.grbal.M, cfg.de_lr, cfg.de_steps, mode=mode)  # type: ignore[arg-type]
+            return GradientAdapter(
+                self.model,
+                cfg.grbal.M,
+                self.learner.step_size,
+                cfg.grbal.inner_steps,
+                min_window=cfg.grbal.adapt_from or cfg.grbal.M,
+            )
+        modes: dict[str, AdaptMode] = {"mb": "none", "mbde": "reset", "continue": "continue"}
+        return GradientAdapter(
+            self.model,
+            cfg.grbal.M,
+            cfg.de_lr,
+            cfg.de_steps,
+            mode=modes[cfg.method],
+            min_window=cfg.grbal.adapt_from or cfg.grbal.M,
+        )
 
     @property
     def predict(self) -> Callable[..., tuple[Tensor, Tensor | None]]:

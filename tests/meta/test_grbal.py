@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from dynadapt.data.buffer import ReplayBuffer
@@ -142,6 +143,23 @@ def test_online_window_includes_newest_and_modes() -> None:
     c2 = cont.params()["layers.0.weight"]
     assert not torch.allclose(c1, c2)  # accumulates
     assert torch.equal(none.params()["layers.0.weight"], theta["layers.0.weight"])
+
+
+def test_min_window_plans_with_the_prior_until_the_window_is_full_enough() -> None:
+    model = tiny_model()
+    model.update_normalizers(filled_buffer())
+    theta = model.params["layers.0.weight"].detach().clone()
+    ad = GradientAdapter(model, 4, 0.1, mode="reset", min_window=3)
+    for i in range(2):
+        ad.observe([0.1 * i, 0.2], [0.5], [0.3, 0.1 * i])
+        assert torch.equal(ad.params()["layers.0.weight"], theta)  # 1, 2 transitions: θ*
+    ad.observe([0.3, 0.2], [-0.5], [0.3, 0.4])
+    assert not torch.allclose(ad.params()["layers.0.weight"], theta)  # 3: adapted
+    ad.reset()
+    ad.observe([0.3, 0.2], [-0.5], [0.3, 0.4])
+    assert torch.equal(ad.params()["layers.0.weight"], theta)  # a new episode starts unadapted again
+    with pytest.raises(ValueError, match="min_window"):
+        GradientAdapter(model, 4, 0.1, min_window=5)
 
 
 def test_adapted_state_cleared_after_fit_and_at_episode_start() -> None:
