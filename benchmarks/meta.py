@@ -172,12 +172,34 @@ def main() -> None:
     methods = args.methods.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     runs: list[dict[str, Any]] = []
-    report: dict[str, Any] = {}
     if args.resume and Path(args.out).exists():
         old = json.loads(Path(args.out).read_text())
         if old.get("family") != args.family or old.get("overrides") != args.overrides:
             raise SystemExit(f"{args.out}: other family or overrides; not resuming")
         runs = [r for r in old["runs"] if r["method"] in methods and r["seed"] in seeds]
+
+    def write_report() -> dict[str, Any]:
+        per = aggregate(runs, methods)
+        report = {
+            "benchmark": "meta",
+            "command": " ".join(["python", *sys.argv]),
+            "family": args.family,
+            "machine": {
+                "threads": torch.get_num_threads(),
+                "platform": platform.platform(),
+                "torch": torch.__version__,
+            },
+            "overrides": args.overrides,
+            "complete": len(runs) == len(seeds) * len(methods),
+            "seeds": seeds,
+            "claim_text": CLAIMS,
+            "claims": claims(per),
+            "methods": per,
+            "runs": runs,
+        }
+        write_json(Path(args.out), report)
+        return report
+
     for seed in seeds:
         for method in methods:
             if any(r["method"] == method and r["seed"] == seed for r in runs):
@@ -190,25 +212,8 @@ def main() -> None:
                 f"error after switch {r['pred_error_after_switch']} ({r['wall_s']:.0f} s)",
                 flush=True,
             )
-            per = aggregate(runs, methods)
-            report = {
-                "benchmark": "meta",
-                "command": " ".join(["python", *sys.argv]),
-                "family": args.family,
-                "machine": {
-                    "threads": torch.get_num_threads(),
-                    "platform": platform.platform(),
-                    "torch": torch.__version__,
-                },
-                "overrides": args.overrides,
-                "complete": len(runs) == len(seeds) * len(methods),
-                "seeds": seeds,
-                "claim_text": CLAIMS,
-                "claims": claims(per),
-                "methods": per,
-                "runs": runs,
-            }
-            write_json(Path(args.out), report)
+            write_report()  # after every run: a long benchmark keeps what it has
+    report = write_report()
     print(json.dumps({"methods": report["methods"], "claims": report["claims"]}, indent=2))
 
 
