@@ -112,7 +112,7 @@ def _add_sweep_parsers(sub: Any) -> None:
     sweep.add_argument("--seeds", help="seeds, e.g. 0,1,2 or 0-4 (default 0)")
     sweep.add_argument("--backend", default="local", help="local (default: worker processes) or ray")
     sweep.add_argument("--workers", type=int, help="trials at once (default: the cores, or Ray's CPUs)")
-    sweep.add_argument("--threads", type=int, help="torch threads per trial (default: cores // workers)")
+    sweep.add_argument("--threads", type=int, help="torch threads per trial (default 1)")
     sweep.add_argument("--address", help="ray backend: address of an existing Ray cluster (default: local)")
     sweep.add_argument("--quiet", action="store_true", help="no progress display")
 

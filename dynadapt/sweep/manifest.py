@@ -113,7 +113,14 @@ class SweepLock:
             os.close(fd)
             raise DynadaptError(f"{self.path.parent}: another sweep is running in this directory") from None
         self.fd = fd
+        os.register_at_fork(after_in_child=self._close_in_child)
         return self
+
+    def _close_in_child(self) -> None:
+        # A forked worker must not keep the sweep's lock alive after the sweep process has died.
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
     def __exit__(self, *exc: object) -> None:
         if self.fd is not None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dynadapt.errors import DynadaptError
-from dynadapt.sweep.backends import check_backend, default_workers, make_backend
+from dynadapt.sweep.backends import check_backend, make_backend
 from dynadapt.sweep.grid import SweepSpec, Trial, validate
 from dynadapt.sweep.manifest import Manifest, SweepLock, is_sweep_dir
 from dynadapt.sweep.progress import Progress
@@ -77,15 +77,16 @@ def run_sweep(
     """Run every unfinished trial of the sweep in ``root`` on ``backend``; returns the final manifest.
 
     ``workers`` trials run at once (default: the machine's cores for ``local``, the cluster's CPUs over
-    ``threads`` for ``ray``); each trial uses ``threads`` torch threads (default: cores // workers, at
-    least 1), so that the trials together do not oversubscribe the cores.
+    ``threads`` for ``ray``); each trial uses ``threads`` torch threads (default 1, like a single run:
+    the CPU-scale models are fastest on one thread, and with at most one worker per core the trials
+    together never oversubscribe the cores; a trial's own ``threads=`` override wins).
     """
     check_backend(backend, address)
     manifest = prepare(root, spec)
     if workers is not None and workers < 1:
         raise DynadaptError("--workers must be at least 1")
     if threads is None:
-        threads = max(1, default_workers() // (workers or default_workers()))
+        threads = 1
     if threads < 1:
         raise DynadaptError("--threads must be at least 1")
     root = manifest.root

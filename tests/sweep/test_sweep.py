@@ -36,7 +36,7 @@ def test_local_sweep_runs_every_trial_of_the_grid(local_sweep: Path) -> None:
         assert summary["seed"] == t["seed"] == config["seed"]
         assert summary["preset"] == t["preset"] and summary["episodes"] == TINY["episodes"]
         assert config["mpc"]["horizon"] == int(t["method"].rsplit("=", 1)[1])
-        assert config["threads"] == 1  # 2 workers on 2 cores: one torch thread per trial
+        assert config["threads"] == 1  # the default: one torch thread per trial
         assert t["duration_s"] > 0 and t["action"] == "started"
     # Seeds are replicates: the two seeds of a method differ.
     s = summaries(local_sweep)
