@@ -9,7 +9,7 @@
         iteration 0: episodes_per_iteration planner episodes, every state labelled with the planner's action
         iteration i >= 1: episodes of the mixture (planner with probability beta**i, else the policy);
                           the planner relabels every visited state
-        after each iteration: aggregate, refit the policy (warm start), evaluate it (same fixed seeds)
+        after each iteration: aggregate, refit the policy (fresh init), evaluate it (same fixed seeds)
     summary: planner and policy returns, a uniform-random floor, the ratios, and the cost per step
 
 Cost per step is counted machine-independently: the planner's dynamics-model evaluations (one row = one
@@ -332,6 +332,8 @@ class DistillRun(RunBase):
         self.data_obs = torch.cat([self.data_obs, obs])
         self.data_act = torch.cat([self.data_act, act])
         fit_s = time.perf_counter()
+        if not cfg.policy.warm_start:
+            self.policy.reinit()
         train_loss = self.policy.fit(self.data_obs, self.data_act)
         fit_s = time.perf_counter() - fit_s
         pol_returns, pol_ms = self.evaluate_policy()
