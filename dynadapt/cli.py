@@ -352,9 +352,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dynadapt: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            "dynadapt: interrupted (a started run continues with `dynadapt resume RUN_DIR`)", file=sys.stderr
-        )
+        if argv[:1] == ["sweep"]:
+            print(
+                "dynadapt: interrupted (the same command, or `dynadapt sweep --out DIR`, continues it)",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                "dynadapt: interrupted (a started run continues with `dynadapt resume RUN_DIR`)",
+                file=sys.stderr,
+            )
         return 130
 
 
