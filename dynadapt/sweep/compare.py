@@ -12,6 +12,7 @@ method side by side and the forgetting bars; the headline figure of every method
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,9 +65,15 @@ class Comparison:
 
 
 def collect(dirs: list[Path]) -> list[Run]:
-    """The finished runs in ``dirs`` (sweep directories or run directories)."""
+    """The finished runs in ``dirs`` (sweep directories or run directories).
+
+    Runs of the same method and seed from different directories are not replicates of each other; when
+    there are such, every method label is prefixed with its directory's name (``sweepA: pets-pendulum``).
+    """
     runs: list[Run] = []
+    sources: list[Path] = []
     for d in dirs:
+        before = len(runs)
         if is_sweep_dir(d):
             manifest = Manifest.load(d)
             found = 0
@@ -94,6 +101,11 @@ def collect(dirs: list[Path]) -> list[Run]:
             )
         else:
             raise DynadaptError(f"{d}: no such directory")
+        sources += [d] * (len(runs) - before)
+    pairs = Counter((r.method, r.seed) for r in runs)
+    if any(n > 1 for n in pairs.values()):
+        for r, d in zip(runs, sources):
+            r.method = f"{d.resolve().name}: {r.method}"
     return runs
 
 

@@ -135,3 +135,17 @@ def test_report_is_self_contained_and_renders_its_plots_in_chromium(
         int((np.abs(rgb - np.array(c)).sum(axis=2) < 60).sum()) for c in ((31, 119, 180), (255, 127, 14))
     )
     assert lines > 500, lines
+
+
+def test_the_same_trials_from_two_sweeps_are_not_pooled(local_sweep: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "again"
+    shutil.copytree(local_sweep, copy, ignore=shutil.ignore_patterns("compare", "report.html"))
+    result = compare([local_sweep, copy], tmp_path / "cmp")
+    assert len(result.methods) == 8 and all(len(m.runs) == 2 for m in result.methods)
+    assert {m.label.split(":")[0] for m in result.methods} == {local_sweep.name, "again"}
+
+
+def test_compare_of_run_directories_groups_them_by_preset(local_sweep: Path, tmp_path: Path) -> None:
+    runs = [local_sweep / f"pets-cartpole__mpc.horizon=4__s{s}" for s in (0, 1)]
+    result = compare(runs, tmp_path / "cmp")
+    assert [m.label for m in result.methods] == ["pets-cartpole"] and len(result.methods[0].runs) == 2
