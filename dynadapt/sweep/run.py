@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dynadapt.errors import DynadaptError
-from dynadapt.sweep.backends import check_backend, make_backend
+from dynadapt.sweep.backends import Backend, check_backend, make_backend
 from dynadapt.sweep.grid import SweepSpec, Trial, validate
 from dynadapt.sweep.manifest import Manifest, SweepLock, is_sweep_dir
 from dynadapt.sweep.progress import Progress
@@ -90,58 +90,66 @@ def run_sweep(
     if threads < 1:
         raise DynadaptError("--threads must be at least 1")
     root = manifest.root
-    with SweepLock(root):
-        root.mkdir(parents=True, exist_ok=True)
-        todo: deque[Trial] = deque()
-        for t in manifest.trials:
-            if (root / t.name / "summary.json").is_file():
-                if manifest.entries[t.name]["status"] != "done":
-                    manifest.entries[t.name].update(status="done", error=None)
-            else:
-                manifest.entries[t.name].update(status="pending")
-                todo.append(t)
-        manifest.save()
-        be = make_backend(backend, workers, threads, address)
-        show = Progress(len(todo), be.slots, enabled=progress, stream=stream)
-        skipped = len(manifest.trials) - len(todo)
-        if skipped:
-            show.event(f"sweep: {skipped} of {len(manifest.trials)} trials already finished, skipped")
-        running: dict[str, Trial] = {}
-        done = failed = 0
-        try:
-            while todo or running:
-                while todo and len(running) < be.slots:
-                    t = todo.popleft()
-                    be.submit(trial_spec(root, t, threads))
-                    attempts = int(manifest.entries[t.name].get("attempts", 0)) + 1
-                    manifest.update(
-                        t, status="running", attempts=attempts, error=None, started=time.strftime("%H:%M:%S")
-                    )
-                    running[t.name] = t
-                show.update(done, len(running), failed, len(todo))
-                for outcome in be.wait(1.0):
-                    t = running.pop(outcome["name"])
-                    ok = outcome.get("status") == "done"
-                    fields = {k: outcome.get(k) for k in ("duration_s", "cpu_s", "action", "host", "pid")}
-                    manifest.update(
-                        t,
-                        status="done" if ok else "failed",
-                        error=None if ok else outcome.get("error", "unknown error"),
-                        traceback=None if ok else outcome.get("traceback"),
-                        **{k: v for k, v in fields.items() if v is not None},
-                    )
-                    if ok:
-                        done += 1
-                        dur = float(outcome.get("duration_s") or 0.0)
-                        show.event(f"  done    {t.name} ({outcome.get('action')}, {dur:.1f} s)", dur)
-                    else:
-                        failed += 1
-                        show.event(f"  FAILED  {t.name}: {outcome.get('error')}")
-                show.update(done, len(running), failed, len(todo))
-        finally:
-            for t in running.values():  # interrupted: resumed by the next run of the sweep
-                manifest.entries[t.name]["status"] = "pending"
-            manifest.save()
-            be.close()
-            show.close()
+    be = make_backend(backend, workers, threads, address)  # a failure (e.g. no Ray) writes nothing
+    try:
+        with SweepLock(root):
+            _drive(manifest, be, threads, Progress(0, be.slots, enabled=progress, stream=stream))
+    finally:
+        be.close()
     return manifest
+
+
+def _drive(manifest: Manifest, be: Backend, threads: int, show: Progress) -> None:
+    """Submit the unfinished trials, at most ``be.slots`` at a time, and record every outcome."""
+    root = manifest.root
+    root.mkdir(parents=True, exist_ok=True)
+    todo: deque[Trial] = deque()
+    for t in manifest.trials:
+        if (root / t.name / "summary.json").is_file():
+            if manifest.entries[t.name]["status"] != "done":
+                manifest.entries[t.name].update(status="done", error=None)
+        else:
+            manifest.entries[t.name].update(status="pending")
+            todo.append(t)
+    manifest.save()
+    show.total = len(todo)
+    skipped = len(manifest.trials) - len(todo)
+    if skipped:
+        show.event(f"sweep: {skipped} of {len(manifest.trials)} trials already finished, skipped")
+    running: dict[str, Trial] = {}
+    done = failed = 0
+    try:
+        while todo or running:
+            while todo and len(running) < be.slots:
+                t = todo.popleft()
+                be.submit(trial_spec(root, t, threads))
+                attempts = int(manifest.entries[t.name].get("attempts", 0)) + 1
+                manifest.update(
+                    t, status="running", attempts=attempts, error=None, started=time.strftime("%H:%M:%S")
+                )
+                running[t.name] = t
+            show.update(done, len(running), failed, len(todo))
+            for outcome in be.wait(1.0):
+                t = running.pop(outcome["name"])
+                ok = outcome.get("status") == "done"
+                fields = {k: outcome.get(k) for k in ("duration_s", "cpu_s", "action", "host", "pid")}
+                manifest.update(
+                    t,
+                    status="done" if ok else "failed",
+                    error=None if ok else outcome.get("error", "unknown error"),
+                    traceback=None if ok else outcome.get("traceback"),
+                    **{k: v for k, v in fields.items() if v is not None},
+                )
+                if ok:
+                    done += 1
+                    dur = float(outcome.get("duration_s") or 0.0)
+                    show.event(f"  done    {t.name} ({outcome.get('action')}, {dur:.1f} s)", dur)
+                else:
+                    failed += 1
+                    show.event(f"  FAILED  {t.name}: {outcome.get('error')}")
+            show.update(done, len(running), failed, len(todo))
+    finally:
+        for t in running.values():  # interrupted: resumed by the next run of the sweep
+            manifest.entries[t.name]["status"] = "pending"
+        manifest.save()
+        show.close()
