@@ -15,6 +15,7 @@ import multiprocessing as mp
 import multiprocessing.connection as mpc
 import os
 import signal
+import socket
 import sys
 from typing import Any, Protocol
 
@@ -218,6 +219,21 @@ def check_backend(name: str, address: str | None) -> None:
         raise DynadaptError("--address is for the ray backend (add --backend ray)")
     if name == "ray":
         _import_ray()
+        if address:
+            _check_reachable(address)
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast on a cluster address nobody listens at (``ray.init`` would retry for minutes)."""
+    if address == "auto":
+        return
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        raise DynadaptError(f"--address expects HOST:PORT, ray://HOST:PORT or auto, got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        raise DynadaptError(f"cannot reach a Ray cluster at {address}: {e.strerror or e}") from None
 
 
 def _import_ray() -> Any:

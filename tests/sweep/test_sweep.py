@@ -194,3 +194,22 @@ def test_overrides_as_options_and_presets_as_words(
         ["sweep", "pets-pendulum", "--out", str(tmp_path / "s"), "--episodes", "0", "pets-cartpole"], capsys
     )
     assert code == 2 and "episodes must be >= 1" in err and not (tmp_path / "s").exists()
+
+
+def test_an_unreachable_ray_cluster_is_one_line_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("ray", reason="Ray is not installed (make test installs the ray extra)")
+    args = [
+        "sweep",
+        "pets-pendulum",
+        "--out",
+        str(tmp_path / "s"),
+        "--backend",
+        "ray",
+        "--address",
+        "127.0.0.1:1",
+    ]
+    code, err = run_cli(args, capsys)
+    assert code == 2 and err.startswith("dynadapt: error: cannot reach a Ray cluster at 127.0.0.1:1")
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "s").exists()
