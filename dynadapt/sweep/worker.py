@@ -97,7 +97,8 @@ def execute_trial(spec: dict[str, Any]) -> dict[str, Any]:
         out["status"] = "done"
     except Exception as e:
         out["status"] = "failed"
-        out["error"] = f"{type(e).__name__}: {e}"
+        first = (str(e).strip().splitlines() or [""])[0][:500]
+        out["error"] = f"{type(e).__name__}: {first}"  # one line; the traceback has the rest
         out["traceback"] = traceback.format_exc()[-4000:]
     finally:
         if lock_fd >= 0:
