@@ -57,20 +57,24 @@ def test_ray_backend_gives_the_same_summaries(local_sweep: Path, tmp_path: Path)
 def test_kill_9_then_rerun_skips_finished_trials_and_resumes_the_rest(
     local_sweep: Path, tmp_path: Path
 ) -> None:
-    # Two trials of the fixture's grid, one at a time: killed once the first has finished.
+    # Two trials of the fixture's grid, one at a time, killed once the first has finished and the second
+    # has checkpointed its first episode.
     grid = write_grid(tmp_path / "grid.toml", presets=["pets-pendulum"], horizons=[3])
     out = tmp_path / "killed"
+    first, second = (out / f"pets-pendulum__mpc.horizon=3__s{s}" for s in (0, 1))
     args = ["sweep", "--grid", str(grid), "--out", str(out), "--workers", "1"]
     cmd = [sys.executable, "-m", "dynadapt.cli", *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and proc.poll() is None and not list(out.glob("*/summary.json")):
-        time.sleep(0.02)
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (first / "summary.json").exists() and (second / "checkpoints" / "last.safetensors").exists():
+            break
+        time.sleep(0.01)
     assert proc.poll() is None, "the sweep ended before it could be killed; the test proves nothing"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     finished = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/summary.json")}
-    assert len(finished) == 1
+    assert list(finished) == [first.name]
     m = manifest(out)
     assert m["trials"][1]["status"] != "done"  # as the killed sweep left it
     time.sleep(0.5)  # its worker dies with it (PR_SET_PDEATHSIG): nothing writes the runs any more
@@ -82,6 +86,7 @@ def test_kill_9_then_rerun_skips_finished_trials_and_resumes_the_rest(
     m = manifest(out)
     assert [t["status"] for t in m["trials"]] == ["done", "done"]
     assert m["trials"][0]["attempts"] == 1
+    assert m["trials"][1]["action"] == "resumed"  # from the checkpoint the killed sweep left
     # Same results as the uninterrupted sweep, which ran the same trials.
     expected = summaries(local_sweep)
     got = summaries(out)
