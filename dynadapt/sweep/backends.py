@@ -1,10 +1,10 @@
 """Where trials run: a pool of local worker processes, or Ray tasks (a local Ray instance or a cluster).
 
 A backend has ``slots`` (how many trials may run at once), ``submit(spec)`` (start one trial, a dict for
-:func:`~dynadapt.sweep.worker.execute_trial`), ``wait(timeout) -> [outcome, ...]`` (the trials that
-ended since the last call; each outcome names its trial) and ``close()``. A trial whose process dies
-without answering (a segfault, the kernel's OOM killer, ``kill -9``) comes back as a failed outcome; the
-sweep goes on.
+:func:`~dynadapt.sweep.worker.execute_trial`; returns the worker's process id when it is local),
+``wait(timeout) -> [outcome, ...]`` (the trials that ended since the last call; each outcome names its
+trial) and ``close()``. A trial whose process dies without answering (a segfault, the kernel's OOM
+killer, ``kill -9``) comes back as a failed outcome; the sweep goes on.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ BACKENDS = ("local", "ray")
 class Backend(Protocol):
     slots: int
 
-    def submit(self, spec: dict[str, Any]) -> None: ...
+    def submit(self, spec: dict[str, Any]) -> int | None:
+        """Start a trial; returns the id of the local process that runs it, when there is one."""
+        ...
 
     def wait(self, timeout: float) -> list[dict[str, Any]]: ...
 
@@ -98,10 +100,11 @@ class LocalBackend:
         child.close()
         return proc, parent
 
-    def submit(self, spec: dict[str, Any]) -> None:
+    def submit(self, spec: dict[str, Any]) -> int | None:
         proc, conn = self.idle.pop() if self.idle else self._start_worker()
         conn.send(spec)
         self.busy[spec["name"]] = (proc, conn)
+        return int(proc.pid)
 
     def wait(self, timeout: float) -> list[dict[str, Any]]:
         if not self.busy:
@@ -183,8 +186,9 @@ class RayBackend:
         self.task = ray.remote(num_cpus=threads, max_retries=0)(execute_trial)
         self.refs: dict[Any, str] = {}
 
-    def submit(self, spec: dict[str, Any]) -> None:
+    def submit(self, spec: dict[str, Any]) -> int | None:
         self.refs[self.task.remote(spec)] = spec["name"]
+        return None
 
     def wait(self, timeout: float) -> list[dict[str, Any]]:
         if not self.refs:

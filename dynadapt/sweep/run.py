@@ -122,10 +122,15 @@ def _drive(manifest: Manifest, be: Backend, threads: int, show: Progress) -> Non
         while todo or running:
             while todo and len(running) < be.slots:
                 t = todo.popleft()
-                be.submit(trial_spec(root, t, threads))
+                pid = be.submit(trial_spec(root, t, threads))
                 attempts = int(manifest.entries[t.name].get("attempts", 0)) + 1
                 manifest.update(
-                    t, status="running", attempts=attempts, error=None, started=time.strftime("%H:%M:%S")
+                    t,
+                    status="running",
+                    attempts=attempts,
+                    error=None,
+                    started=time.strftime("%H:%M:%S"),
+                    pid=pid,
                 )
                 running[t.name] = t
             show.update(done, len(running), failed, len(todo))
