@@ -54,9 +54,17 @@ outside the training range (one gradient step fitted to a 16-step window need no
 15-step imagined rollout), hence held-out poles whose ``(a, b)`` lie near the training range.
 
 Result with these settings (``benchmarks/results/meta_pendulum.json``, 3 seeds): held-out return ReBAL
--434, MB -563, MB+DE -595, GrBAL -617 (GrBAL below MB on every seed); after the change GrBAL's one-step
-error falls from 3.1 to 0.24 by steps [M, 2M) while MB's stays at 2.7; adaptation + planning is 1.22×
-planning alone. With M = K = 32 GrBAL reaches -566 (``meta_pendulum_M32.json``), level with MB.
+-434, GrBAL -445 (seeds -519, -287, -531), MB -563 (-627, -464, -598), MB+DE -663; GrBAL beats MB and
+MB+DE on every seed. After the change GrBAL's one-step error falls from 3.0 to 0.25 by steps [M, 2M) while
+MB's stays at 2.7; adaptation + planning is 1.27× planning alone.
+
+The step that made GrBAL win (``grbal.adapt_from``): adapting from the first transitions of an episode, as
+the first version did, gave GrBAL -617 and MB+DE -595, below MB on every seed, although the adapted model's
+open-loop error along held-out trajectories was lower than θ*'s at every horizon (1 step: 0.32 vs 1.79,
+15 steps: 47 vs 63, normalised). The meta-objective only adapts on full windows of M; a step taken with
+ψ on one or two transitions overfits them and mis-plans the swing-up, which decides the return. Planning
+with θ* until the window holds M transitions fixed it (the same rule applies to MB+DE). M = K = 32 with
+the old rule gave GrBAL -566 (``meta_pendulum_M32.json``).
 """
 
 from __future__ import annotations
