@@ -110,8 +110,9 @@ def main() -> None:
         "speedup": sum_wall / wall,
         "ideal_speedup": min(args.workers, len(trials)),
         "overhead_note": (
-            "sweep_wall_s includes Python start-up, validation of every trial, spawning the workers and "
-            "their imports of torch/MuJoCo/dynadapt; the trials' times do not"
+            "sweep_wall_s includes Python start-up, validation of every trial, the sweep process's "
+            "imports of torch/MuJoCo/dynadapt (the workers are forked from it on Linux) and starting the "
+            "workers; the trials' times do not"
         ),
         "children_cpu_s": (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime),
         "load_average_before": load_before,
