@@ -174,6 +174,7 @@ def _cmd_sweep(args: argparse.Namespace, rest: list[str]) -> int:
         threads=args.threads,
         address=args.address,
         progress=not args.quiet,
+        fork=True,  # this process has run no torch computation: forked workers inherit its imports
     )
     counts = manifest.counts()
     total = len(manifest.trials)

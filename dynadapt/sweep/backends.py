@@ -76,17 +76,18 @@ def _worker_main(conn: mpc.Connection, threads: int) -> None:
 class LocalBackend:
     """``workers`` long-lived worker processes, one trial each at a time.
 
-    On Linux the workers are forked from the sweep process after it has imported everything a trial needs
-    (:func:`~dynadapt.sweep.worker.warm_up`; no torch computation has run in it, so no thread pool is
-    inherited), which saves every worker seconds of imports; elsewhere they are spawned.
+    With ``fork`` (what ``dynadapt sweep`` asks for on Linux) the workers are forked from the sweep
+    process after it has imported everything a trial needs (:func:`~dynadapt.sweep.worker.warm_up`), which
+    saves every worker seconds of imports. That is safe only in a process that has not run torch
+    computations (their thread pools do not survive a fork), so library callers get spawned workers.
     """
 
-    def __init__(self, workers: int, threads: int) -> None:
+    def __init__(self, workers: int, threads: int, fork: bool = False) -> None:
         if workers < 1:
             raise DynadaptError("--workers must be at least 1")
         self.slots = workers
         self.threads = threads
-        self.fork = sys.platform.startswith("linux")
+        self.fork = fork and sys.platform.startswith("linux")
         self.ctx: Any = mp.get_context("fork" if self.fork else "spawn")
         if self.fork:
             warm_up()
@@ -251,8 +252,10 @@ def _import_ray() -> Any:
     return ray
 
 
-def make_backend(name: str, workers: int | None, threads: int, address: str | None) -> Backend:
+def make_backend(
+    name: str, workers: int | None, threads: int, address: str | None, fork: bool = False
+) -> Backend:
     check_backend(name, address)
     if name == "ray":
         return RayBackend(workers, threads, address)
-    return LocalBackend(workers or default_workers(), threads)
+    return LocalBackend(workers or default_workers(), threads, fork)

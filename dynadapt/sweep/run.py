@@ -73,13 +73,16 @@ def run_sweep(
     address: str | None = None,
     progress: bool = True,
     stream: TextIO | None = None,
+    fork: bool = False,
 ) -> Manifest:
     """Run every unfinished trial of the sweep in ``root`` on ``backend``; returns the final manifest.
 
     ``workers`` trials run at once (default: the machine's cores for ``local``, the cluster's CPUs over
     ``threads`` for ``ray``); each trial uses ``threads`` torch threads (default 1, like a single run:
     the CPU-scale models are fastest on one thread, and with at most one worker per core the trials
-    together never oversubscribe the cores; a trial's own ``threads=`` override wins).
+    together never oversubscribe the cores; a trial's own ``threads=`` override wins). ``fork``: start
+    local workers by forking this process (Linux; only where it has run no torch computation, as in
+    ``dynadapt sweep``), otherwise they are spawned.
     """
     check_backend(backend, address)
     manifest = prepare(root, spec)
@@ -90,7 +93,7 @@ def run_sweep(
     if threads < 1:
         raise DynadaptError("--threads must be at least 1")
     root = manifest.root
-    be = make_backend(backend, workers, threads, address)  # a failure (e.g. no Ray) writes nothing
+    be = make_backend(backend, workers, threads, address, fork)  # a failure (e.g. no Ray) writes nothing
     try:
         with SweepLock(root):
             _drive(manifest, be, threads, Progress(0, be.slots, enabled=progress, stream=stream))

@@ -18,7 +18,7 @@ from PIL import Image
 
 from dynadapt.sweep.compare import compare, numeric_figures
 from dynadapt.sweep.stats import describe, t_quantile
-from tests.sweep.conftest import summaries
+from tests.sweep.conftest import dynadapt, summaries
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 T975 = {1: 12.7062, 2: 4.3027, 3: 3.1824, 4: 2.7764, 9: 2.2622, 30: 2.0423}
@@ -149,3 +149,34 @@ def test_compare_of_run_directories_groups_them_by_preset(local_sweep: Path, tmp
     runs = [local_sweep / f"pets-cartpole__mpc.horizon=4__s{s}" for s in (0, 1)]
     result = compare(runs, tmp_path / "cmp")
     assert [m.label for m in result.methods] == ["pets-cartpole"] and len(result.methods[0].runs) == 2
+
+
+def test_continual_runs_get_reward_matrices_side_by_side_and_forgetting_bars(tmp_path: Path) -> None:
+    tiny = [
+        "tasks=2",
+        "episode_steps=15",
+        "random_steps=30",
+        "episodes=1",
+        "train_every=20",
+        "train_steps=3",
+        "buffer_capacity=25",
+        "pred_horizon=3",
+        "eval_episodes=1",
+        "planner.population=16",
+        "planner.elites=4",
+        "planner.iterations=1",
+        "mpc.horizon=5",
+    ]
+    out = tmp_path / "continual"
+    proc = dynadapt("sweep", "hypercrl-pendulum", "finetune-pendulum", "--out", str(out), "--quiet", *tiny)
+    assert proc.returncode == 0, proc.stderr
+    result = compare([out])
+    assert [m.label for m in result.methods] == ["hypercrl-pendulum", "finetune-pendulum"]
+    assert result.figures[0] == "final_average_return" and "average_forgetting" in result.figures
+    plots = {p.stem: Image.open(p) for p in result.plots}
+    assert set(plots) == {"learning_curves", "headline", "reward_matrices", "forgetting"}
+    matrices = plots["reward_matrices"]
+    assert matrices.width > 1.8 * matrices.height  # two matrices side by side (and a colour bar)
+    for img in plots.values():
+        share, colours = busy(img)
+        assert share > 0.03 and colours > 30, (share, colours)
