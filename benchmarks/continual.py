@@ -134,7 +134,8 @@ def run_one(
     raw = None
     if all(R[i][j] > 0 for i in range(t_n) for j in range(i, t_n)):
         raw = [R[i][t_n - 1] / R[i][i] for i in range(t_n - 1)]
-    times = summary["train_session_s"]
+    ends = {int(r["task"]): r for r in rows if r.get("phase") == "task_end"}  # mean session CPU s per task
+    times = [float(ends[i]["time/train_session_s"]) for i in range(t_n)]
     return {
         "method": method,
         "seed": seed,

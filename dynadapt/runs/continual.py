@@ -404,7 +404,8 @@ class ContinualRun(RunBase):
 
     # --------------------------------------------------------------------------------------- outputs
     def summary(self) -> dict[str, Any]:
-        times = [float(np.mean(x)) if x else math.nan for x in self.train_times]
+        """The run's results, without timings (a resumed run's summary equals an uninterrupted one's): the
+        CPU time of each task's training sessions is in its ``task_end`` metrics row."""
         return {
             "kind": "continual",
             "preset": self.preset,
@@ -415,8 +416,6 @@ class ContinualRun(RunBase):
             "reward_matrix": self.R,
             "prediction_error_matrix": self.P,
             **continual_metrics(self.R),
-            "train_session_s": times,
-            "train_session_ratio_last_first": times[-1] / times[0] if times and times[0] else math.nan,
             "curves": [{"task": t, "episode": e, "returns": r} for t, e, r in self.curves],
         }
 
