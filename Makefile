@@ -19,11 +19,13 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 ## The default experiment: continual model-based RL on three cart-pole tasks (pole lengths 0.6, 0.8, 0.4),
-## HyperCRL and finetune side by side (the two runs in parallel, a few minutes on 2 cores).
+## HyperCRL and finetune side by side (the two runs in parallel, a few minutes on 2 cores), then a
+## comparison table and plots in $(DEMO_OUT)/compare.
 demo: $(STAMP)
 	$(BIN)/dynadapt run demo-hypercrl --out $(DEMO_OUT)/hypercrl --quiet & pid=$$!; \
 	$(BIN)/dynadapt run demo-finetune --out $(DEMO_OUT)/finetune; s=$$?; \
 	wait $$pid && test $$s -eq 0
+	$(BIN)/dynadapt compare $(DEMO_OUT)/hypercrl $(DEMO_OUT)/finetune --out $(DEMO_OUT)/compare
 
 ## Lint, type check and the test suite (well under 5 minutes on 2 cores).
 test: lint typecheck pytest

@@ -121,7 +121,7 @@ def _add_sweep_parsers(sub: Any) -> None:
         help="aggregate runs over seeds per method: table and plots",
         description=(
             "Aggregate summary.json over seeds per method (preset + varied overrides): mean, standard "
-            "deviation and 95%% t-interval of every numeric figure; a Markdown table on the console and "
+            "deviation and 95% t-interval of every numeric figure; a Markdown table on the console and "
             "in OUT/compare.md (with OUT/compare.json), and plots with the seed spread in OUT/plots/."
         ),
     )
