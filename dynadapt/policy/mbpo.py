@@ -191,6 +191,7 @@ def branched_rollout(
     reward_fn: TransitionFn,
     termination_fn: TransitionFn,
     generator: torch.Generator,
+    per_row: bool = False,
 ) -> tuple[dict[str, Tensor], dict[str, float]]:
     """Roll the policy out in the model for up to ``horizon`` steps from each row of ``obs0[N, O]``.
 
@@ -199,12 +200,19 @@ def branched_rollout(
     about N/E rows in one batched call) and its next state is drawn from that member's Gaussian. Rows
     whose transition is terminal, or whose prediction is not finite, are not continued.
 
+    With ``per_row``, ``params`` are stacked ``[N, ...]``, one set per start state, and row i is always
+    predicted by set i (e.g. GrBAL's θ' adapted on the real transitions before start state i).
+
     Returns the transitions (``obs, act, reward, next_obs, terminated``, concatenated over steps) and
     statistics (``mean_length`` of the rollouts, ``nonfinite`` dropped rows).
     """
     if horizon < 1 or obs0.shape[0] == 0:
         raise DynadaptError("a branched rollout needs horizon >= 1 and at least one start state")
     e = next(iter(params.values())).shape[0]
+    if per_row and e != obs0.shape[0]:
+        raise DynadaptError(
+            f"per-row rollouts need one parameter set per start state ({obs0.shape[0]}), got {e}"
+        )
     obs = obs0
     steps: list[dict[str, Tensor]] = []
     lengths = torch.zeros(obs0.shape[0])
@@ -215,13 +223,19 @@ def branched_rollout(
         if n == 0:
             break
         act = policy(obs)
-        chunk = math.ceil(n / e)
-        perm = torch.randperm(n, generator=generator)
-        idx = perm.repeat(math.ceil(chunk * e / n))[: chunk * e]
-        mean, std = predict(params, obs[idx].reshape(e, chunk, -1), act[idx].reshape(e, chunk, -1))
-        pred = mean if std is None else mean + std * torch.randn(mean.shape, generator=generator)
-        next_obs = torch.empty_like(obs)
-        next_obs[perm] = pred.reshape(chunk * e, -1)[:n]
+        if per_row:
+            rows = {k: v[alive_ids] for k, v in params.items()}
+            mean, std = predict(rows, obs.unsqueeze(1), act.unsqueeze(1))
+            pred = mean if std is None else mean + std * torch.randn(mean.shape, generator=generator)
+            next_obs = pred.squeeze(1)
+        else:
+            chunk = math.ceil(n / e)
+            perm = torch.randperm(n, generator=generator)
+            idx = perm.repeat(math.ceil(chunk * e / n))[: chunk * e]
+            mean, std = predict(params, obs[idx].reshape(e, chunk, -1), act[idx].reshape(e, chunk, -1))
+            pred = mean if std is None else mean + std * torch.randn(mean.shape, generator=generator)
+            next_obs = torch.empty_like(obs)
+            next_obs[perm] = pred.reshape(chunk * e, -1)[:n]
         finite = torch.isfinite(next_obs).all(-1)
         nonfinite += int((~finite).sum())
         obs, act, next_obs = obs[finite], act[finite], next_obs[finite]

@@ -168,6 +168,15 @@ class SACRun(RunBase):
         """One SAC minibatch."""
         return self.buffer.sample(self.cfg.sac.batch_size, self.agent.generator)
 
+    def random_phase(self) -> bool:
+        """Act uniformly at random and take no gradient steps now (the first ``random_steps`` steps)."""
+        return self.env_steps < self.cfg.random_steps
+
+    def policy_input(self, obs: np.ndarray) -> np.ndarray:
+        """What the policy sees of an env observation (default: the observation itself; adaptive variants
+        append a task context, :mod:`dynadapt.runs.policy_adaptive`)."""
+        return obs
+
     # ---------------------------------------------------------------------------------- episodes
     def train_episode(self) -> dict[str, float]:
         cfg = self.cfg
@@ -184,10 +193,10 @@ class SACRun(RunBase):
         bar = tqdm(desc=f"ep {self.episode}", leave=False, disable=not self.progress, unit="step")
         while True:
             log(self.before_step())
-            if self.env_steps < cfg.random_steps:
+            if self.random_phase():
                 act = self.act_rng.uniform(self.low, self.high).astype(np.float32)
             else:
-                act = self.agent.act(obs).numpy()
+                act = self.agent.act(self.policy_input(obs)).numpy()
             next_obs, reward, terminated, truncated, _ = self.env.step(act)
             if not np.all(np.isfinite(next_obs)):
                 raise DynadaptError(f"the env returned a non-finite observation at step {steps}")
@@ -196,7 +205,7 @@ class SACRun(RunBase):
             )
             self.env_steps += 1
             total += float(reward)
-            if self.env_steps >= cfg.random_steps:
+            if not self.random_phase():
                 for _ in range(cfg.updates_per_step):
                     log(self.agent.update(self.batch()))
             obs = next_obs
@@ -216,7 +225,7 @@ class SACRun(RunBase):
             total = 0.0
             while True:
                 obs, reward, terminated, truncated, _ = self.env.step(
-                    self.agent.act(obs, deterministic=True).numpy()
+                    self.agent.act(self.policy_input(obs), deterministic=True).numpy()
                 )
                 total += float(reward)
                 if terminated or truncated:
