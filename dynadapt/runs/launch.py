@@ -58,7 +58,8 @@ def _load_kinds() -> None:
     import dynadapt.runs.distill
     import dynadapt.runs.mbrl
     import dynadapt.runs.meta
-    import dynadapt.runs.policy  # noqa: F401
+    import dynadapt.runs.policy
+    import dynadapt.runs.policy_adaptive  # noqa: F401
 
 
 def start(preset: Preset, cfg: Any, out: Path, progress: bool = True) -> dict[str, Any]:
