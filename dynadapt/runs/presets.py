@@ -174,4 +174,5 @@ for _env, (_episodes, _hidden, _population, _horizon, _what) in _FAMILY_PRESETS.
 import dynadapt.runs.presets_continual  # noqa: E402
 import dynadapt.runs.presets_distill  # noqa: E402
 import dynadapt.runs.presets_meta  # noqa: E402
-import dynadapt.runs.presets_policy  # noqa: E402, F401
+import dynadapt.runs.presets_policy  # noqa: E402
+import dynadapt.runs.presets_policy_adaptive  # noqa: E402, F401
