@@ -62,6 +62,10 @@ def plot_run(rundir: RunDir) -> list[Path]:
 
         history = [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rundir.read_metrics()]
         return plot_meta(rundir, history)
+    if kind in ("mbpo-continual", "mbpo-meta"):
+        from dynadapt.runs.policy_adaptive import plot_policy_adaptive
+
+        return plot_policy_adaptive(rundir)
     if kind in ("sac", "mbpo"):
         from dynadapt.runs.policy import plot_policy
 
