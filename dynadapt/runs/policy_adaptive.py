@@ -92,6 +92,10 @@ class MBPOContinualConfig(MBPORunConfig):
     """Use only the first this many tasks (0: all)."""
     env: str = "pendulum"
     """Task family (set from the sequence)."""
+    env_params: dict[str, Any] = field(default_factory=dict)
+    """The first task's parameters (set from the sequence)."""
+    eval_every: int = 0
+    """Unused: every seen task is evaluated at the end of each task (eval_episodes each)."""
     episodes: int = 5
     """SAC episodes per task (after its random steps)."""
     random_steps: int = 200
