@@ -172,6 +172,10 @@ class SACRun(RunBase):
         """Act uniformly at random and take no gradient steps now (the first ``random_steps`` steps)."""
         return self.env_steps < self.cfg.random_steps
 
+    def total_episodes(self) -> int:
+        """Training episodes of the whole run."""
+        return self.cfg.episodes
+
     def policy_input(self, obs: np.ndarray) -> np.ndarray:
         """What the policy sees of an env observation (default: the observation itself; adaptive variants
         append a task context, :mod:`dynadapt.runs.policy_adaptive`)."""
@@ -273,7 +277,7 @@ class SACRun(RunBase):
         if not self.progress:
             return
         parts = [
-            f"ep {row['episode']:>3}/{self.cfg.episodes}",
+            f"ep {row['episode']:>3}/{self.total_episodes()}",
             f"return {row['train/return']:9.2f}",
             f"steps {row['train/env_steps']:>7}",
         ]

@@ -5,7 +5,7 @@ Kind ``"mbpo-continual"`` (HyperCRL's hypernetwork inside MBPO; Huang et al. 202
     for each task t of the sequence (task identity given):
         HyperCRL.before_task(t) (new embedding e_t); a fresh bounded buffer of task t's data; fresh
         normalisers (they merge task t's data and freeze at its end, as in the continual loop)
-        `random_steps` uniformly random steps on task t, then `episodes` SAC episodes with π(a | [s, e_t])
+        `episodes` episodes on task t: the first `random_steps` steps uniformly random, then π(a | [s, e_t])
         every model_train_freq env steps of task t (from the end of its random phase):
             `train_steps` HyperCRL updates on the buffer (task loss + output regulariser, §4.3)
             branched rollouts of π(·|[s, e_t]) in the generated model W_t = h(e_t; θ) (params_for(t))
@@ -97,9 +97,9 @@ class MBPOContinualConfig(MBPORunConfig):
     eval_every: int = 0
     """Unused: every seen task is evaluated at the end of each task (eval_episodes each)."""
     episodes: int = 5
-    """SAC episodes per task (after its random steps)."""
+    """Episodes per task (its random steps included)."""
     random_steps: int = 200
-    """Uniformly random steps at the start of every task; SAC updates pause during them."""
+    """Uniformly random steps at the start of every task (in its first episodes); SAC updates pause."""
     train_steps: int = 200
     """HyperCRL gradient steps per model training session (minibatches of model.batch_size)."""
     model: ModelConfig = field(default_factory=_single_model)
@@ -199,6 +199,9 @@ class MBPOContinualRun(MBPORun):
 
     def random_phase(self) -> bool:
         return self.env_steps - self.task_start < self.cfg.random_steps
+
+    def total_episodes(self) -> int:
+        return self.cfg.episodes * len(self.tasks)
 
     # ---------------------------------------------------------------------------------- training
     def start_task(self, t: int) -> None:
@@ -306,7 +309,7 @@ class MBPOContinualRun(MBPORun):
 
     def run(self) -> dict[str, Any]:
         cfg = self.cfg
-        while self.episode < cfg.episodes * len(self.tasks):
+        while self.episode < self.total_episodes():
             start = time.perf_counter()
             stats = self.train_episode()
             self.episode += 1
@@ -404,9 +407,9 @@ class MBPOMetaConfig(MBPORunConfig):
         family = get_family(self.env)
         if self.model.ensemble_size != 1:
             raise DynadaptError("mbpo-meta meta-trains a single model: set model.ensemble_size=1")
-        if family.reward_factory is not None:
+        if family.reward_factory is not None or family.termination_factory is not None:
             raise DynadaptError(
-                f"mbpo-meta needs a reward that does not depend on the perturbation ({self.env})"
+                f"mbpo-meta needs a reward and termination independent of the perturbation ({self.env})"
             )
         self.train_tasks = [family.validate(t) for t in self.train_tasks]
         self.test_tasks = [family.validate(t) for t in self.test_tasks]

@@ -1,8 +1,8 @@
 """Presets of MBPO with adaptive models (:mod:`dynadapt.runs.policy_adaptive`), CPU-scale, not tuned:
 
 * ``mbpo-hypercrl-pendulum`` (kind ``mbpo-continual``): the first three tasks of
-  ``pendulum:hypercrl_pendulum2`` (g = 10, 0, 2); per task 200 random steps and 5 SAC episodes of 200
-  steps. The generated network and the hypernetwork are those of the CPU continual preset
+  ``pendulum:hypercrl_pendulum2`` (g = 10, 0, 2); per task 5 episodes of 200 steps, the first one
+  uniformly random. The generated network and the hypernetwork are those of the CPU continual preset
   ``hypercrl-pendulum`` (2x32 target, 16-16 trunk, β = 2; :mod:`dynadapt.runs.presets_continual` says
   why β exceeds the reference's 0.05), trained every 50 steps for 200 steps of batch 32; MBPO's rollouts
   as in ``mbpo-pendulum`` (400 start states, k = 1 → 5), G = 10, SAC 2x128.
