@@ -39,6 +39,7 @@ from dynadapt.runs.presets import get_preset
 STRATEGIES: dict[str, list[tuple[str, str]]] = {
     "hypercrl": [],  # reg_tasks = 1: one sampled earlier task per step
     "hypercrl-all": [("strategy.reg_tasks", "0")],  # the reference: every earlier task, every step
+    "hypercrl-nolookahead": [("strategy.lookahead", "none")],  # one hypernetwork pass per step
     "multitask": [],
     "coreset": [],
     "ewc": [],

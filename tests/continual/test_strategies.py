@@ -98,6 +98,30 @@ def test_adam_lookahead_equals_the_step_adam_takes() -> None:
     assert int(state_before["state"][0]["step"]) == 2
 
 
+def test_one_pass_update_without_lookahead_equals_task_plus_regulariser_gradient() -> None:
+    """lookahead="none" takes task loss and regulariser in one hypernetwork pass: the gradient it steps on
+    must equal ∇θ (L_task + β L_reg) computed from two separate passes."""
+    s = _hypercrl(lookahead="none", beta=0.7, reg_tasks=0, grad_clip=0.0, lr=1e-2)
+    s.before_task(0, _ctx())
+    for _ in range(3):
+        s.update(0, *_data(0))
+    s.before_task(1, _ctx())
+    s.before_task(2, _ctx())
+    x, y = _data(2)
+    for _ in range(3):  # move θ away from the stored targets: the regulariser is 0 at a task's start
+        s.update(2, x, y)
+    theta = [p.detach().clone().requires_grad_(True) for p in s.theta_list]
+    params = dict(zip(s.hnet.theta, theta))
+    loss = s.task_loss(s.hnet.generate([2], params), x, y)
+    reg = output_regularizer(s.hnet, [0, 1], s.reg_targets([0, 1]), params)
+    grads = torch.autograd.grad(loss + 0.7 * reg, theta)
+    metrics = s.update(2, x, y)
+    assert metrics["train/reg"] > 0
+    torch.testing.assert_close(metrics["train/reg"], float(reg))
+    for p, g in zip(s.theta_list, grads):
+        torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-8)
+
+
 def test_hypercrl_bounded_sampling_and_beta_zero() -> None:
     s = _hypercrl(reg_tasks=2)
     for t in range(5):
