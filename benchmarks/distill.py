@@ -37,7 +37,7 @@ from dynadapt.runs.rundir import RunDir
 
 
 def run_one(
-    name: str, seed: int, workdir: Path, overrides: list[tuple[str, str]], resume: bool
+    name: str, seed: int, workdir: Path, overrides: list[tuple[str, str]], resume: bool, models: Path | None
 ) -> dict[str, Any]:
     out = workdir / f"{name}-s{seed}"
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -45,7 +45,10 @@ def run_one(
         summary = launch.resume(out, progress=False)
     else:
         preset = get_preset(name)
-        cfg = apply_overrides(preset.make(), [("seed", str(seed)), *overrides])
+        reuse = [] if models is None else [("model_path", str(models / f"{name}-s{seed}" / "pets"))]
+        if reuse and not (Path(reuse[0][1]) / "summary.json").exists():
+            reuse = []
+        cfg = apply_overrides(preset.make(), [("seed", str(seed)), *overrides, *reuse])
         summary = launch.start(preset, cfg, out, progress=False)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     rows = RunDir(out).read_metrics()
@@ -72,8 +75,12 @@ def run_one(
         "planner_ms_per_step": planner_ms,
         "policy_ms_per_step": policy_ms,
         "ms_ratio": policy_ms / planner_ms,
+        "selected_iteration": summary["selected_iteration"],
+        "last_policy_return": summary["last_policy_return"],
+        "model": summary["model"],
         "dagger": [
-            {k: d[k] for k in ("iteration", "beta", "policy_return", "dataset")} for d in summary["dagger"]
+            {k: d[k] for k in ("iteration", "beta", "policy_return", "val_return", "dataset")}
+            for d in summary["dagger"]
         ],
     }
 
@@ -116,6 +123,12 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "distill.json"))
     parser.add_argument("--workdir", default="/tmp/dynadapt-bench-distill")
     parser.add_argument("--resume", action="store_true", help="resume runs already started in --workdir")
+    parser.add_argument(
+        "--reuse-models",
+        default=None,
+        help="a former --workdir: plan with the PETS models its runs trained (same preset and seed) "
+        "instead of training them again (the model and the planner evaluation are the same: both are seeded)",
+    )
     parser.add_argument("overrides", nargs="*", help="key=value overrides applied to every preset")
     args = parser.parse_args()
     overrides = [tuple(o.split("=", 1)) for o in args.overrides]
@@ -131,7 +144,8 @@ def main() -> None:
             if (name, seed) in done:
                 continue
             print(f"{name} seed {seed} ...", flush=True)
-            r = run_one(name, seed, workdir, overrides, args.resume)
+            models = None if args.reuse_models is None else Path(args.reuse_models)
+            r = run_one(name, seed, workdir, overrides, args.resume, models)
             runs.append(r)
             print(
                 f"  planner {r['planner_return']:.1f}, policy {r['policy_return']:.1f}, random "

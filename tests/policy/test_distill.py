@@ -169,6 +169,14 @@ def test_distill_run_end_to_end_and_from_a_model_file(ref_run: Path, tmp_path: P
     # planner cost: CEM 20 candidates x 4 steps x 2 particles (one per member) per plan
     assert on_disk["planner_model_rows_per_step"] == pytest.approx(20 * 4 * 2)
     assert 0 < on_disk["flops_ratio"] < 1
+    # the distilled policy is the iteration's best on validation episodes, reported on the evaluation seeds
+    best = on_disk["selected_iteration"]
+    vals = [d["val_return"] for d in on_disk["dagger"]]
+    assert (
+        vals[best - 1] == max(vals)
+        and on_disk["policy_return"] == on_disk["dagger"][best - 1]["policy_return"]
+    )
+    assert on_disk["last_policy_return"] == on_disk["dagger"][-1]["policy_return"]
     assert (ref_run / "plots" / "distill.png").is_file()
     rows = read_rows(ref_run)
     assert [r["phase"] for r in rows] == ["planner_eval", "bc", "dagger", "dagger", "dagger"]
