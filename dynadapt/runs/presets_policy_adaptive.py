@@ -11,6 +11,13 @@
   (3.5, 1.0), (0.2, 0.6), (2.0, 1.4)), no mid-episode change; GrBAL's 2x64 model with M = K = 16 and
   learned ψ, meta-trained every 100 steps (at most 10 epochs of 40 outer steps); 400 start states per
   refit (each with θ' adapted on its own episode's 16 preceding transitions), k = 1 → 5, G = 10.
+
+One seed-0 run of each (``dynadapt run <preset> --seed 0``, one torch thread, load ≈ 4; a smoke check,
+not a benchmark): ``mbpo-hypercrl-pendulum``: 3000 env steps, 172 s; reward matrix R(0, ·) = -196, -122,
+-123, R(1, ·) = -70, -54, R(2, 2) = -156, final average -111, BWT +45 (the later tasks improved task 0's
+policy, nothing forgotten). ``mbpo-grbal-pendulum``: 3000 env steps, 193 s; held-out return -675 after
+the last episode (best -571; -1362 after the random episode; the MPC preset ``grbal-pendulum`` reaches
+-445 on 3 seeds), GrBAL's held-out one-step loss 0.020 after adaptation vs 0.038 before.
 """
 
 from __future__ import annotations
