@@ -70,7 +70,9 @@ CONTINUAL_TINY = [
 
 @pytest.mark.parametrize("family", ["pendulum", "cartpole", "reacher", "half_cheetah_body", "pusher", "door"])
 @pytest.mark.parametrize("scale", ["", "-paper"])
-def test_every_continual_family_runs_from_its_hypercrl_preset(family: str, scale: str, tmp_path: Path) -> None:
+def test_every_continual_family_runs_from_its_hypercrl_preset(
+    family: str, scale: str, tmp_path: Path
+) -> None:
     """The CPU-scale and paper-scale HyperCRL presets of every continual family run end to end (tiny budget:
     only the networks' and schedule's sizes are overridden; sequence, head and planner stay the preset's)."""
     preset = get_preset(f"hypercrl-{family}{scale}")
