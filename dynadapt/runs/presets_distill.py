@@ -74,14 +74,16 @@ def distill_pendulum_paper() -> DistillConfig:
 @preset(
     "distill-cartpole",
     "distill",
-    "DAgger-distil the pets-cartpole planner into a 2x64 MLP policy (PETS 6 episodes, 1+4 iterations)",
+    "DAgger-distil the pets-cartpole planner into a 2x64 MLP policy (PETS 6 episodes, 1+8 iterations)",
 )
 def distill_cartpole() -> DistillConfig:
-    """pets-cartpole reaches 170 at episodes 3-5 (benchmarks/results), so 6 PETS episodes suffice."""
+    """pets-cartpole reaches 170 at episodes 3-5 (benchmarks/results), so 6 PETS episodes suffice. 8 DAgger
+    iterations: with 4, seed 1's policy had not converged (it swung up on 2 of 4 evaluation episodes, 111
+    against the planner's 183) while seeds 0 and 2 matched the planner."""
     return DistillConfig(
         env="cartpole",
         pets=_quiet(pets_cartpole(), 6),
-        iterations=4,
+        iterations=8,
         episodes_per_iteration=2,
         beta=0.5,
         policy=PolicyConfig(hidden=(64, 64), lr=1e-3, batch_size=256, train_steps=2000),
