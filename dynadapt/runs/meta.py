@@ -59,6 +59,22 @@ Method = Literal["grbal", "rebal", "mb", "mbde", "continue"]
 METHODS: tuple[str, ...] = ("grbal", "rebal", "mb", "mbde", "continue")
 
 
+def validated_perturbations(
+    family: TaskFamily,
+    train_tasks: list[dict[str, Any]],
+    test_tasks: list[dict[str, Any]],
+    train_ranges: dict[str, Any],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(train_tasks, test_tasks)`` validated by ``family``; each ``train_ranges`` entry must be
+    ``[low, high]`` with both ends valid values of its parameter (raises :class:`DynadaptError`)."""
+    for name, rng in train_ranges.items():
+        if not (isinstance(rng, list | tuple) and len(rng) == 2):
+            raise DynadaptError(f"train_ranges.{name} must be [low, high]")
+        family.validate({name: rng[0]})
+        family.validate({name: rng[1]})
+    return [family.validate(t) for t in train_tasks], [family.validate(t) for t in test_tasks]
+
+
 @dataclass
 class MetaConfig:
     """Meta-training with online adaptation across perturbations (GrBAL, ReBAL, MB, MB+DE, continue)."""
@@ -129,14 +145,9 @@ class MetaConfig:
         for ok, msg in checks:
             if not ok:
                 raise DynadaptError(msg)
-        family = get_family(self.env)
-        self.train_tasks = [family.validate(t) for t in self.train_tasks]
-        self.test_tasks = [family.validate(t) for t in self.test_tasks]
-        for name, rng in self.train_ranges.items():
-            if not (isinstance(rng, list | tuple) and len(rng) == 2):
-                raise DynadaptError(f"train_ranges.{name} must be [low, high]")
-            family.validate({name: rng[0]})
-            family.validate({name: rng[1]})
+        self.train_tasks, self.test_tasks = validated_perturbations(
+            get_family(self.env), self.train_tasks, self.test_tasks, self.train_ranges
+        )
 
 
 class MetaRun(RunBase):

@@ -73,6 +73,7 @@ from dynadapt.policy.sac import SAC
 from dynadapt.runs.common import derive_seeds
 from dynadapt.runs.continual import continual_metrics
 from dynadapt.runs.launch import register_kind
+from dynadapt.runs.meta import validated_perturbations
 from dynadapt.runs.policy import MBPORun, MBPORunConfig
 from dynadapt.runs.rundir import RunDir
 
@@ -411,13 +412,9 @@ class MBPOMetaConfig(MBPORunConfig):
             raise DynadaptError(
                 f"mbpo-meta needs a reward and termination independent of the perturbation ({self.env})"
             )
-        self.train_tasks = [family.validate(t) for t in self.train_tasks]
-        self.test_tasks = [family.validate(t) for t in self.test_tasks]
-        for name, rng in self.train_ranges.items():
-            if not (isinstance(rng, list | tuple) and len(rng) == 2):
-                raise DynadaptError(f"train_ranges.{name} must be [low, high]")
-            family.validate({name: rng[0]})
-            family.validate({name: rng[1]})
+        self.train_tasks, self.test_tasks = validated_perturbations(
+            family, self.train_tasks, self.test_tasks, self.train_ranges
+        )
 
 
 class MBPOMetaRun(MBPORun):
