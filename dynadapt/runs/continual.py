@@ -486,6 +486,34 @@ class ContinualRun(RunBase):
         self.rundir.truncate_metrics(self.rows)
 
 
+def plot_task_matrix(
+    path: Path, matrix: list[list[float | None]], title: str, annotate: bool = False
+) -> Path:
+    """Heatmap of a task-by-task matrix (row i: evaluated on task i, column j: after training task j;
+    None/NaN cells blank), with the values written in the cells when ``annotate``. Returns ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = np.array([[math.nan if v is None else v for v in row] for row in matrix], dtype=float)
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    im = ax.imshow(m, cmap="viridis")
+    if annotate:
+        for (i, j), v in np.ndenumerate(m):
+            if not math.isnan(v):
+                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7, color="w")
+    ax.set_xlabel("after training task j")
+    ax.set_ylabel("evaluated on task i")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_continual(rundir: RunDir, summary: dict[str, Any]) -> list[Path]:
     """Reward-matrix heatmap, per-task return curves with task boundaries, prediction-error matrix."""
     import matplotlib
@@ -499,17 +527,7 @@ def plot_continual(rundir: RunDir, summary: dict[str, Any]) -> list[Path]:
         ("reward_matrix", "return on task i after training task j", "reward_matrix.png"),
         ("prediction_error_matrix", "multi-step L1 prediction error", "prediction_error.png"),
     ):
-        m = np.array([[math.nan if v is None else v for v in row] for row in summary[key]], dtype=float)
-        fig, ax = plt.subplots(figsize=(4.5, 4))
-        im = ax.imshow(m, cmap="viridis")
-        ax.set_xlabel("after training task j")
-        ax.set_ylabel("evaluated on task i")
-        ax.set_title(title, fontsize=9)
-        fig.colorbar(im, ax=ax)
-        fig.tight_layout()
-        fig.savefig(rundir.plots / fname, dpi=100)
-        plt.close(fig)
-        out.append(rundir.plots / fname)
+        out.append(plot_task_matrix(rundir.plots / fname, summary[key], title))
     episodes = max((c["episode"] for c in summary["curves"]), default=0) or 1
     fig, ax = plt.subplots(figsize=(7, 3.5))
     n = len(summary["reward_matrix"])

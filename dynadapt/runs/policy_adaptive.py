@@ -71,7 +71,7 @@ from dynadapt.policy.adaptive import adapted_params, context_obs, window_starts,
 from dynadapt.policy.mbpo import FIELDS, ModelPool, branched_rollout, rollout_length, start_states
 from dynadapt.policy.sac import SAC
 from dynadapt.runs.common import derive_seeds
-from dynadapt.runs.continual import continual_metrics
+from dynadapt.runs.continual import continual_metrics, plot_task_matrix
 from dynadapt.runs.launch import register_kind
 from dynadapt.runs.meta import validated_perturbations
 from dynadapt.runs.policy import MBPORun, MBPORunConfig
@@ -544,30 +544,19 @@ class MBPOMetaRun(MBPORun):
 def plot_policy_adaptive(rundir: RunDir) -> list[Path]:
     """The learning curve and diagnostics of :func:`dynadapt.runs.policy.plot_policy`; for mbpo-continual
     also ``plots/reward_matrix.png`` (return on task i after training task j)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from dynadapt.runs.policy import plot_policy
 
     out = plot_policy(rundir)
     summary = rundir.read_summary()
     if summary is not None and "reward_matrix" in summary:
-        m = np.array([[math.nan if v is None else v for v in row] for row in summary["reward_matrix"]], float)
-        fig, ax = plt.subplots(figsize=(4.5, 4))
-        im = ax.imshow(m, cmap="viridis")
-        for (i, j), v in np.ndenumerate(m):
-            if not math.isnan(v):
-                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7, color="w")
-        ax.set_xlabel("after training task j")
-        ax.set_ylabel("evaluated on task i")
-        ax.set_title("policy return on task i after task j", fontsize=9)
-        fig.colorbar(im, ax=ax)
-        fig.tight_layout()
-        fig.savefig(rundir.plots / "reward_matrix.png", dpi=100)
-        plt.close(fig)
-        out.append(rundir.plots / "reward_matrix.png")
+        out.append(
+            plot_task_matrix(
+                rundir.plots / "reward_matrix.png",
+                summary["reward_matrix"],
+                "policy return on task i after task j",
+                annotate=True,
+            )
+        )
     return out
 
 
