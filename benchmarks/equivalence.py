@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 PETS = [
-    "episodes=3", "episode_steps=30", "eval_episodes=1", "model.hidden=16", "model.max_epochs=3",
+    "episodes=3", "task.episode_steps=30", "eval.episodes=1", "model.hidden=16", "model.max_epochs=3",
     "planner.population=20", "planner.elites=4", "planner.iterations=1", "mpc.horizon=5", "mpc.particles=2",
 ]  # fmt: skip
 CONTINUAL = [
@@ -74,7 +74,14 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     ),
     "mbpo-meta": (
         "mbpo-grbal-pendulum",
-        [*ADAPTIVE, "grbal.M=4", "grbal.K=4", "grbal.max_epochs=1", "grbal.steps_per_epoch=2", "grbal.meta_batch=4"],
+        [
+            *ADAPTIVE,
+            "grbal.M=4",
+            "grbal.K=4",
+            "grbal.max_epochs=1",
+            "grbal.steps_per_epoch=2",
+            "grbal.meta_batch=4",
+        ],
     ),
     "distill": ("distill-pendulum", DISTILL),
 }
@@ -90,7 +97,19 @@ def run_all(names: list[str], seed: int) -> dict[str, Any]:
         for name in names:
             preset, overrides = RUNS[name]
             rundir = Path(tmp) / name
-            cmd = ["dynadapt", "run", preset, "--out", str(rundir), "--seed", str(seed), "--quiet", *overrides]
+            cmd = [
+                sys.executable,
+                "-m",
+                "dynadapt.cli",
+                "run",
+                preset,
+                "--out",
+                str(rundir),
+                "--seed",
+                str(seed),
+                "--quiet",
+                *overrides,
+            ]
             t0 = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:

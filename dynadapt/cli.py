@@ -274,20 +274,9 @@ def _print_run_help(parser: argparse.ArgumentParser) -> None:
 
 
 def _print_summary(summary: dict[str, Any], out: str | os.PathLike[str]) -> None:
-    keys = [
-        "final_eval_return",  # mbrl
-        "best_eval_return",
-        "episodes_to_target",
-        "env_steps",
-        "final_average_return",  # continual
-        "average_forgetting",
-        "final_return_train",  # meta
-        "final_return_test",
-        "planner_return",  # distill
-        "policy_return",
-        "normalized_return_ratio",
-        "flops_ratio",
-    ]
+    from dynadapt.runs.kinds import get_kind
+
+    keys = get_kind(summary["kind"]).headline
     shown = ", ".join(
         f"{k}={summary[k]:.4g}" if isinstance(summary[k], float) else f"{k}={summary[k]}"
         for k in keys

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from dynadapt.errors import UnknownNameError
 from dynadapt.models.dynamics import DynamicsModel
-from dynadapt.nets.mlp import Params
+from dynadapt.types import Params
 
 TaskData = Callable[[int], tuple[Tensor, Tensor]]
 

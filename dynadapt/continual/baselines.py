@@ -38,7 +38,7 @@ from dynadapt.continual.base import (
 from dynadapt.errors import DynadaptError
 from dynadapt.io import flatten, unflatten
 from dynadapt.models.dynamics import DynamicsModel
-from dynadapt.nets.mlp import Params
+from dynadapt.types import Params
 
 
 @dataclass

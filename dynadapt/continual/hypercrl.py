@@ -43,7 +43,7 @@ from dynadapt.continual.base import (
 from dynadapt.errors import DynadaptError
 from dynadapt.models.dynamics import DynamicsModel
 from dynadapt.nets.hypernet import HyperNetConfig, HyperNetwork, mlp_targets
-from dynadapt.nets.mlp import Params
+from dynadapt.types import Params
 
 
 def adam_lookahead(opt: torch.optim.Adam, params: list[Tensor]) -> list[Tensor]:

@@ -16,7 +16,7 @@ if "MUJOCO_GL" not in os.environ and sys.platform.startswith("linux") and not os
 import gymnasium as gym
 
 from dynadapt.envs import ant, cartpole, door, half_cheetah, pendulum, pusher, reacher
-from dynadapt.envs.base import get_task, set_task
+from dynadapt.envs.base import action_bounds, get_task, set_task
 from dynadapt.envs.describe import describe_families, describe_family
 from dynadapt.envs.family import Param, RewardFn, TaskFamily, TerminationFn
 from dynadapt.envs.registry import family_names, get_family, register_family, resolve_family
@@ -49,6 +49,7 @@ __all__ = [
     "Task",
     "TaskFamily",
     "TerminationFn",
+    "action_bounds",
     "describe_families",
     "describe_family",
     "family_names",

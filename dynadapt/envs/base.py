@@ -202,3 +202,11 @@ class MujocoTaskEnv(TaskEnvMixin, gym.Env[np.ndarray, np.ndarray]):
 def positive(name: str, default: float, doc: str, high: float = math.inf) -> Param:
     """A strictly positive numeric parameter (lower bound 1e-6)."""
     return Param(name, default, doc, low=1e-6, high=high)
+
+
+def action_bounds(env: gym.Env) -> tuple[np.ndarray, np.ndarray]:
+    """``(low[A], high[A])`` of an env's Box action space, as float32."""
+    space = env.action_space
+    if not isinstance(space, gym.spaces.Box):
+        raise TypeError(f"planning needs a Box action space, got {type(space).__name__}")
+    return np.asarray(space.low, dtype=np.float32), np.asarray(space.high, dtype=np.float32)

@@ -28,13 +28,8 @@ import torch
 from torch import Tensor
 
 from dynadapt.errors import DynadaptError, UnknownNameError
+from dynadapt.types import ObsPreproc, RewardFn, TerminationFn
 
-RewardFn = Callable[[Tensor, Tensor, Tensor], Tensor]
-"""``(obs[..., O], act[..., A], next_obs[..., O]) -> reward[...]``"""
-TerminationFn = Callable[[Tensor, Tensor, Tensor], Tensor]
-"""``(obs[..., O], act[..., A], next_obs[..., O]) -> terminated[...]`` (bool)"""
-ObsPreproc = Callable[[Tensor], Tensor]
-"""``obs[..., O] -> features[..., F]``"""
 RewardFactory = Callable[[Mapping[str, Any]], RewardFn]
 """``full validated parameter dict -> reward function of that task``"""
 TerminationFactory = Callable[[Mapping[str, Any]], TerminationFn]

@@ -29,7 +29,7 @@ from torch import Tensor
 from dynadapt.data.buffer import ReplayBuffer, holdout_mask
 from dynadapt.errors import DynadaptError
 from dynadapt.models.dynamics import DynamicsModel
-from dynadapt.nets.mlp import Params
+from dynadapt.types import Params
 
 
 @dataclass

@@ -28,7 +28,7 @@ from torch import Tensor
 from dynadapt.errors import DynadaptError
 from dynadapt.meta.base import FitSettings, SegmentLearner, Segments
 from dynadapt.models.dynamics import DynamicsModel
-from dynadapt.nets.mlp import Params
+from dynadapt.types import Params
 
 StepSize = float | Params
 """α: one float, or per-parameter-element step sizes ψ (a dict shaped like the adapted params)."""

@@ -28,7 +28,7 @@ from dynadapt.errors import DynadaptError
 from dynadapt.meta.base import Window, detached
 from dynadapt.meta.grbal import StepSize, inner_update
 from dynadapt.models.dynamics import DynamicsModel
-from dynadapt.nets.mlp import Params
+from dynadapt.types import Params
 
 AdaptMode = Literal["reset", "continue", "none"]
 ADAPT_MODES: tuple[str, ...] = ("reset", "continue", "none")

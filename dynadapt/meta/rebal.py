@@ -31,8 +31,9 @@ from dynadapt.errors import DynadaptError
 from dynadapt.io import flatten, unflatten
 from dynadapt.meta.base import FitSettings, SegmentLearner, Segments, Window
 from dynadapt.models.dynamics import DynamicsModel
-from dynadapt.nets.mlp import MLPSpec, Params, forward, init_params
+from dynadapt.nets.mlp import MLPSpec, forward, init_params
 from dynadapt.nets.recurrent import GRUSpec, gru_cell, gru_scan, init_gru_params
+from dynadapt.types import Params
 
 ContextMode = Literal["window", "episode"]
 

@@ -31,7 +31,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -41,10 +41,13 @@ from dynadapt.data.buffer import ReplayBuffer, holdout_mask
 from dynadapt.errors import CorruptFileError, DynadaptError
 from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
 from dynadapt.models.normalizer import Normalizer
-from dynadapt.nets.mlp import MLPSpec, Params, forward, init_params
+from dynadapt.nets.mlp import MLPSpec, forward, init_params
+from dynadapt.types import ObsPreproc
+
+if TYPE_CHECKING:
+    from dynadapt.envs.family import Params, TaskFamily
 
 FORMAT = "dynadapt.DynamicsModel"
-ObsPreproc = Callable[[Tensor], Tensor]
 
 
 def _identity(obs: Tensor) -> Tensor:
@@ -195,6 +198,19 @@ class DynamicsModel:
         self.fitted_up_to = 0
         """Buffer id up to which data has been merged into the normalisers."""
 
+    @classmethod
+    def for_family(cls, family: TaskFamily, cfg: ModelConfig, generator: torch.Generator) -> DynamicsModel:
+        """A model of ``family``'s observations and actions, with its observation features."""
+        return cls(
+            family.obs_dim,
+            family.act_dim,
+            cfg,
+            obs_preproc=family.obs_preproc,
+            feature_dim=family.feature_dim,
+            family=family.name,
+            generator=generator,
+        )
+
     # ------------------------------------------------------------------------------------- parameters
     def init_params(self) -> Params:
         """Fresh stacked params ``[E, ...]`` (network + log-variance bounds for the Gaussian head)."""
@@ -208,6 +224,10 @@ class DynamicsModel:
                 head = init_params(spec, self.generator, ensemble_size=self.cfg.ensemble_size)
                 params |= {f"{prefix}.{k}": v for k, v in head.items()}
         return params
+
+    def detached_params(self) -> Params:
+        """The current params without gradient tracking (sharing storage: they follow every fit)."""
+        return {k: v.detach() for k, v in self.params.items()}
 
     @property
     def has_heads(self) -> bool:

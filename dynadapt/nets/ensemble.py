@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-Params = dict[str, Tensor]
+from dynadapt.types import Params
 
 
 def ensemble_size(params: Params) -> int:

@@ -73,7 +73,8 @@ import torch
 from torch import Tensor
 
 from dynadapt.errors import CorruptFileError, DynadaptError
-from dynadapt.nets.mlp import ACTIVATIONS, MLPSpec, Params
+from dynadapt.nets.mlp import ACTIVATIONS, MLPSpec
+from dynadapt.types import Params
 
 HnetInit = Literal["naive", "xavier", "hyperfan_in", "hyperfan_out", "bias_hyperinit", "weight_hyperinit"]
 INITS: tuple[str, ...] = (

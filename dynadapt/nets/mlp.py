@@ -24,8 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dynadapt.errors import DynadaptError, UnknownNameError
-
-Params = dict[str, Tensor]
+from dynadapt.types import Params
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "relu": torch.relu,

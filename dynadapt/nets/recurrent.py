@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from dynadapt.errors import DynadaptError
-from dynadapt.nets.mlp import Params
+from dynadapt.types import Params
 
 
 @dataclass(frozen=True)

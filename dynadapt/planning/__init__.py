@@ -14,6 +14,7 @@ from dynadapt.planning.hypercrl_cem import HyperCRLCEMConfig, HyperCRLCEMPlanner
 from dynadapt.planning.icem import ICEMConfig, ICEMPlanner
 from dynadapt.planning.mpc import MPCAgent, MPCConfig, ObjectiveFactory
 from dynadapt.planning.mppi import MPPIConfig, MPPIPlanner
+from dynadapt.planning.objective import ModelObjective, mpc_agent
 from dynadapt.planning.registry import PLANNER_CONFIGS, build_planner, planner_config
 from dynadapt.planning.rollout import (
     PROPAGATIONS,
@@ -43,6 +44,7 @@ __all__ = [
     "MPCConfig",
     "MPPIConfig",
     "MPPIPlanner",
+    "ModelObjective",
     "Objective",
     "ObjectiveFactory",
     "Planner",
@@ -55,6 +57,7 @@ __all__ = [
     "build_planner",
     "imagine",
     "imagined_objective",
+    "mpc_agent",
     "planner_config",
     "sanitize_returns",
     "shift_plan",

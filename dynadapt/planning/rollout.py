@@ -37,15 +37,8 @@ from torch import Tensor
 
 from dynadapt.errors import DynadaptError
 from dynadapt.planning.base import Objective, sanitize_returns
+from dynadapt.types import Params, PredictFn, RewardFn, TerminationFn
 
-Params = dict[str, Tensor]
-PredictFn = Callable[[Params, Tensor, Tensor], tuple[Tensor, Tensor | None]]
-"""``predict(params, obs[E, N, O], act[E, N, A]) -> (mean[E, N, O], std[E, N, O] | None)``: the
-distribution of the next observation under each of the ``E`` members (params stacked along a leading E)."""
-RewardFn = Callable[[Tensor, Tensor, Tensor], Tensor]
-"""``(obs[..., O], act[..., A], next_obs[..., O]) -> reward[...]``"""
-TerminationFn = Callable[[Tensor, Tensor, Tensor], Tensor]
-"""``(obs[..., O], act[..., A], next_obs[..., O]) -> terminated[...]`` (bool)"""
 Propagation = Literal["ts_inf", "ts1", "expectation"]
 PROPAGATIONS: tuple[str, ...] = ("ts_inf", "ts1", "expectation")
 

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from dynadapt.meta.base import detached
 from dynadapt.meta.grbal import GrBAL
-from dynadapt.nets.mlp import Params
+from dynadapt.types import Params
 
 
 def context_obs(obs: Tensor, ctx: Tensor) -> Tensor:

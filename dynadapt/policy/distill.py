@@ -42,10 +42,10 @@ from torch import Tensor
 from dynadapt.errors import CorruptFileError, DynadaptError
 from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
 from dynadapt.models.normalizer import Normalizer
-from dynadapt.nets.mlp import MLPSpec, Params, forward, init_params
+from dynadapt.nets.mlp import MLPSpec, forward, init_params
+from dynadapt.types import ObsPreproc, Params
 
 FORMAT = "dynadapt.DistilledPolicy"
-ObsPreproc = Callable[[Tensor], Tensor]
 ActFn = Callable[[np.ndarray], np.ndarray]
 """``act(obs[O]) -> action[A]`` (numpy, as an env consumes it)."""
 

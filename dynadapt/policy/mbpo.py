@@ -30,13 +30,12 @@ from torch import Tensor
 
 from dynadapt.data.buffer import ReplayBuffer
 from dynadapt.errors import CorruptFileError, DynadaptError
-from dynadapt.nets.mlp import Params
+from dynadapt.types import Params, RewardFn, TerminationFn
 
 Predict = Callable[[Params, Tensor, Tensor], tuple[Tensor, Tensor | None]]
 """``(params, obs[E, N, O], act[E, N, A]) -> (next_obs mean[E, N, O], std[E, N, O] or None)``"""
 Policy = Callable[[Tensor], Tensor]
 """``obs[N, O] -> env action[N, A]`` (sampled from the current policy)"""
-TransitionFn = Callable[[Tensor, Tensor, Tensor], Tensor]
 """``(obs[N, O], act[N, A], next_obs[N, O]) -> [N]`` (reward, or a bool termination flag)"""
 
 FIELDS = ("obs", "act", "reward", "next_obs", "terminated")
@@ -188,8 +187,8 @@ def branched_rollout(
     params: Params,
     obs0: Tensor,
     horizon: int,
-    reward_fn: TransitionFn,
-    termination_fn: TransitionFn,
+    reward_fn: RewardFn,
+    termination_fn: TerminationFn,
     generator: torch.Generator,
     per_row: bool = False,
 ) -> tuple[dict[str, Tensor], dict[str, float]]:

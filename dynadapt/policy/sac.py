@@ -41,7 +41,8 @@ from torch import Tensor
 
 from dynadapt.errors import CorruptFileError, DynadaptError
 from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
-from dynadapt.nets.mlp import MLPSpec, Params, forward, init_params
+from dynadapt.nets.mlp import MLPSpec, forward, init_params
+from dynadapt.types import Params
 
 FORMAT = "dynadapt.SAC"
 LOG_2 = math.log(2.0)

@@ -6,11 +6,11 @@ import math
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from dynadapt.errors import DynadaptError
 from dynadapt.runs.rundir import RunDir
 
 
@@ -47,31 +47,31 @@ def plot_learning_curve(rundir: RunDir) -> Path:
     return out
 
 
+def plot_task_matrix(
+    path: Path, matrix: list[list[float | None]], title: str, annotate: bool = False
+) -> Path:
+    """Heatmap of a task-by-task matrix (row i: evaluated on task i, column j: after training task j;
+    None/NaN cells blank), with the values written in the cells when ``annotate``. Returns ``path``."""
+    m = np.array([[math.nan if v is None else v for v in row] for row in matrix], dtype=float)
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    im = ax.imshow(m, cmap="viridis")
+    if annotate:
+        for (i, j), v in np.ndenumerate(m):
+            if not math.isnan(v):
+                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7, color="w")
+    ax.set_xlabel("after training task j")
+    ax.set_ylabel("evaluated on task i")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_run(rundir: RunDir) -> list[Path]:
     """Every figure of the run's kind, regenerated from its files; returns the written paths."""
-    kind = rundir.read_config()["kind"]
-    if kind == "continual":
-        from dynadapt.runs.continual import plot_continual
+    from dynadapt.runs.kinds import get_kind
 
-        summary = rundir.read_summary()
-        if summary is None:
-            raise DynadaptError(f"{rundir.path}: the continual plots need the finished run's summary.json")
-        return plot_continual(rundir, summary)
-    if kind == "meta":
-        from dynadapt.runs.meta import plot_meta
-
-        history = [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rundir.read_metrics()]
-        return plot_meta(rundir, history)
-    if kind in ("mbpo-continual", "mbpo-meta"):
-        from dynadapt.runs.policy_adaptive import plot_policy_adaptive
-
-        return plot_policy_adaptive(rundir)
-    if kind in ("sac", "mbpo"):
-        from dynadapt.runs.policy import plot_policy
-
-        return plot_policy(rundir)
-    if kind == "distill":
-        from dynadapt.runs.distill import plot_distill
-
-        return plot_distill(rundir)
-    return [plot_learning_curve(rundir)]
+    return get_kind(rundir.read_config()["kind"]).plots(rundir)

@@ -40,7 +40,7 @@ from dynadapt.models.dynamics import DynamicsModel, FitResult, ModelConfig
 from dynadapt.policy.mbpo import (
     MBPOConfig,
     ModelPool,
-    TransitionFn,
+    RewardFn,
     branched_rollout,
     mixed_batch,
     rollout_length,
@@ -135,8 +135,8 @@ class SACRun(RunBase):
         self.env = self.family.make(**cfg.env_params)
         if cfg.episode_steps:
             self.env = gym.wrappers.TimeLimit(self.env, cfg.episode_steps)
-        self.reward_fn: TransitionFn = self.family.reward_fn_for(**cfg.env_params)
-        self.termination_fn: TransitionFn = self.family.termination_fn_for(**cfg.env_params)
+        self.reward_fn: RewardFn = self.family.reward_fn_for(**cfg.env_params)
+        self.termination_fn: RewardFn = self.family.termination_fn_for(**cfg.env_params)
         self.low, self.high = action_bounds(self.env)
         s_sac, s_model, s_roll, s_act, self.env_seed = derive_seeds(cfg.seed, 5)
         self.seeds = {"model": s_model, "rollout": s_roll}
@@ -406,7 +406,7 @@ class MBPORun(SACRun):
         """The current policy's sampled env actions for model rollouts: ``obs[N, O] -> act[N, A]``."""
         return self.agent.to_env(self.agent.sample(obs)[0])
 
-    def task_fns(self, params: dict[str, Tensor]) -> tuple[TransitionFn, TransitionFn]:
+    def task_fns(self, params: dict[str, Tensor]) -> tuple[RewardFn, RewardFn]:
         """Reward and termination of the model rollouts: the task family's known functions, or the model's
         learned heads bound to ``params`` (mean over the elites) with ``model.learn_reward`` /
         ``model.learn_termination``."""

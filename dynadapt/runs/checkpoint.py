@@ -1,0 +1,109 @@
+"""One checkpointer for every run kind: named components, named random streams and the loop state in one
+atomic safetensors + JSON file (``RUN_DIR/checkpoints/last.safetensors``).
+
+A *component* is anything with ``state_dict() -> dict[str, Tensor]`` and ``load_state_dict(state)`` (the
+model, a buffer, a continual strategy, SAC, a meta-learner, a policy); its tensors are stored under its
+name. The random streams are those :class:`~dynadapt.runs.seeds.Seeds` handed out (torch generator states
+as tensors, numpy bit-generator states in the JSON). The loop state is a JSON-safe dict (counters,
+evaluation records). The header also records the run kind and how many metrics rows the checkpoint covers,
+so that resuming truncates ``metrics.jsonl`` to exactly those rows.
+
+A checkpoint of another kind, with a component missing, or whose tensors do not fit the run's components is
+one :class:`~dynadapt.errors.DynadaptError` line (the partly restored runner is then discarded).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from torch import Tensor
+
+from dynadapt.errors import DynadaptError
+from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
+from dynadapt.runs.seeds import Seeds
+
+FORMAT = "dynadapt.RunCheckpoint"
+VERSION = 2
+
+
+class Stateful(Protocol):
+    def state_dict(self) -> dict[str, Tensor]: ...
+
+    def load_state_dict(self, state: dict[str, Tensor], /) -> None: ...
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    kind: str,
+    components: Mapping[str, Stateful],
+    seeds: Seeds,
+    state: dict[str, Any],
+    rows: int,
+) -> None:
+    """Atomically write the checkpoint of a run of ``kind`` covering ``rows`` metrics rows."""
+    tensors: dict[str, Tensor] = {}
+    for name, comp in components.items():
+        tensors |= flatten(f"c.{name}", comp.state_dict())
+    tensors |= flatten("rng", seeds.torch_states())
+    meta = {
+        "version": VERSION,
+        "kind": kind,
+        "rows": rows,
+        "components": sorted(components),
+        "numpy_rng": seeds.numpy_states(),
+        "state": state,
+    }
+    save_tensors(path, tensors, FORMAT, meta)
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], kind: str, components: Mapping[str, Stateful], seeds: Seeds
+) -> tuple[dict[str, Any], int]:
+    """Restore ``components`` and ``seeds`` from ``path``; returns ``(loop state, rows covered)``."""
+    path = Path(path)
+    tensors, meta = load_tensors(path, FORMAT)
+    if meta.get("kind") != kind:
+        raise DynadaptError(f"{path}: checkpoint of a {meta.get('kind')!r} run, not of a {kind!r} run")
+    try:
+        missing = sorted(set(components) - set(meta["components"]))
+        if missing:
+            raise KeyError(f"no saved {', '.join(missing)}")
+        for name, comp in components.items():
+            comp.load_state_dict(unflatten(f"c.{name}", tensors))
+        seeds.restore(unflatten("rng", tensors), meta["numpy_rng"])
+        state, rows = meta["state"], int(meta["rows"])
+        if not isinstance(state, dict) or rows < 0:
+            raise ValueError("malformed loop state")
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
+        raise DynadaptError(f"{path}: checkpoint does not match this run ({e})") from None
+    return state, rows
+
+
+class TensorDict(dict[str, Tensor]):
+    """Named tensors as a checkpoint component (e.g. an aggregated data set)."""
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return dict(self)
+
+    def load_state_dict(self, state: dict[str, Tensor], /) -> None:
+        self.clear()
+        self.update({k: v.clone() for k, v in state.items()})
+
+
+class IndexedTensors(dict[int, dict[str, Tensor]]):
+    """Tensor dicts by integer index (e.g. one held-out episode per task) as a checkpoint component."""
+
+    def state_dict(self) -> dict[str, Tensor]:
+        out: dict[str, Tensor] = {}
+        for i, tensors in self.items():
+            out |= flatten(str(i), tensors)
+        return out
+
+    def load_state_dict(self, state: dict[str, Tensor], /) -> None:
+        self.clear()
+        for key, value in state.items():
+            i, name = key.split(".", 1)
+            self.setdefault(int(i), {})[name] = value.clone()

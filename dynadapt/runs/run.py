@@ -1,0 +1,148 @@
+"""The run skeleton every kind shares: ``run()`` is written once here and never overridden.
+
+::
+
+    build the kind's components (model, buffer, planner, learner, ...) from the config and the named seeds
+    [resume: restore the components, the random streams and the loop state from the last checkpoint]
+    while not done():
+        row = step()                      one episode, iteration or task phase of the kind's algorithm
+        append row to metrics.jsonl       (and metrics.csv)
+        write one checkpoint              (components, random streams, loop state, rows covered)
+    save the final files, write summary.json, draw the plots
+
+A kind subclasses :class:`Run` and supplies :meth:`build`, :meth:`step`, :meth:`done`, :meth:`components`
+(its named stateful parts), ``state_fields`` (the names of its JSON loop-state attributes) and
+:meth:`summary`; optionally :meth:`save_outputs` (final model or policy files), :meth:`console` (the
+progress line of a row) and ``plots`` (its figures, regenerated from the run directory). Its ``step`` reads
+top to bottom like the paper's pseudocode. Because rows are appended before the checkpoint that covers them
+and resuming truncates the metrics to the rows the checkpoint covers, a run killed at any moment repeats at
+most the interrupted step and ends with the same results as one never stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+import torch
+from tqdm import tqdm
+
+from dynadapt.errors import DynadaptError
+from dynadapt.runs.checkpoint import Stateful, load_checkpoint, save_checkpoint
+from dynadapt.runs.config import to_dict
+from dynadapt.runs.plots import plot_learning_curve
+from dynadapt.runs.rundir import RunDir
+from dynadapt.runs.seeds import Seeds
+from dynadapt.runs.settings import RunConfig
+
+C = TypeVar("C", bound=RunConfig)
+
+
+class Run(Generic[C]):
+    """One run of config ``cfg`` in ``rundir`` (created by :func:`dynadapt.runs.launch.start`)."""
+
+    kind: ClassVar[str] = ""
+    """The run kind's name (``config.json`` records it)."""
+    state_fields: ClassVar[tuple[str, ...]] = ()
+    """Attributes holding the JSON-safe loop state (counters, evaluation records) saved in checkpoints."""
+    streams: ClassVar[tuple[str, ...]] = ()
+    """TEMPORARY (equivalence check): random streams in their former positional order."""
+    plots: ClassVar[Callable[[RunDir], list[Path]]] = staticmethod(
+        lambda rundir: [plot_learning_curve(rundir)]
+    )
+    """The kind's figures, regenerated from the run directory (``dynadapt plot``)."""
+
+    def __init__(self, cfg: C, rundir: RunDir, preset: str = "", progress: bool = True) -> None:
+        self.cfg = cfg
+        self.rundir = rundir
+        self.preset = preset
+        self.progress = progress
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.seeds = Seeds(cfg.seed, self.streams)
+        self.rows = 0
+        """Metrics rows written so far."""
+        self.wall = 0.0
+        """Wall seconds spent in steps so far (across resumes)."""
+        self.build()
+
+    # ------------------------------------------------------------------------------- what a kind supplies
+    def build(self) -> None:
+        """Create the components and the initial loop state (nothing is written to disk here)."""
+        raise NotImplementedError
+
+    def components(self) -> dict[str, Stateful]:
+        """The named stateful components saved in every checkpoint."""
+        return {}
+
+    def done(self) -> bool:
+        raise NotImplementedError
+
+    def step(self) -> dict[str, Any]:
+        """One step of the algorithm (an episode, an iteration or a task phase); returns its metrics row."""
+        raise NotImplementedError
+
+    def summary(self) -> dict[str, Any]:
+        """The run's results (no timings: a resumed run's summary equals an uninterrupted one's)."""
+        raise NotImplementedError
+
+    def save_outputs(self) -> None:
+        """Write the final files (model, policy) before the summary."""
+
+    def restored(self) -> None:
+        """Called after a checkpoint was loaded (rebuild what derives from the restored state)."""
+
+    def console(self, row: dict[str, Any]) -> str:
+        """The progress line of a metrics row."""
+        parts = []
+        for key, value in row.items():
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                continue
+            if isinstance(value, float):
+                parts.append(f"{key} {value:.4g}" if not math.isnan(value) else f"{key} -")
+            else:
+                parts.append(f"{key} {value}")
+        return " | ".join(parts)
+
+    # ------------------------------------------------------------------------------------- written once
+    def config_dict(self) -> dict[str, Any]:
+        """The resolved config as saved in ``config.json``."""
+        return {"kind": self.kind, "preset": self.preset, **to_dict(self.cfg)}
+
+    def run(self) -> dict[str, Any]:
+        """Run (or continue) to the end; returns the summary."""
+        while not self.done():
+            start = time.perf_counter()
+            row = self.step()
+            self.wall += time.perf_counter() - start
+            row["time/wall_s"] = self.wall
+            self.rundir.append_metrics(row)
+            self.rows += 1
+            if self.progress:
+                tqdm.write(self.console(row))
+            self.save_checkpoint()
+        self.save_outputs()
+        summary = self.summary()
+        self.rundir.write_summary(summary)
+        type(self).plots(self.rundir)
+        return summary
+
+    def save_checkpoint(self) -> None:
+        state = {name: getattr(self, name) for name in self.state_fields} | {"wall": self.wall}
+        save_checkpoint(
+            self.rundir.checkpoint_path, self.kind, self.components(), self.seeds, state, self.rows
+        )
+
+    def load_checkpoint(self, path: Path) -> None:
+        """Continue from the checkpoint at ``path``: components, random streams, loop state, metrics rows."""
+        state, self.rows = load_checkpoint(path, self.kind, self.components(), self.seeds)
+        missing = [name for name in (*self.state_fields, "wall") if name not in state]
+        if missing:
+            raise DynadaptError(f"{path}: checkpoint does not match this run (no {', '.join(missing)})")
+        for name in (*self.state_fields, "wall"):
+            setattr(self, name, state[name])
+        self.rundir.truncate_metrics(self.rows)
+        self.restored()
