@@ -30,7 +30,7 @@ the means. For all-positive families (cart-pole) the raw ratios R(i, T)/R(i, i) 
 
     python benchmarks/continual.py                                        # cart-pole, 7 methods x 3 seeds
     python benchmarks/continual.py --preset-family pendulum --methods hypercrl finetune --seeds 0
-    python benchmarks/continual.py --methods hypercrl finetune --seeds 0 episodes=2 tasks=3   # smoke
+    python benchmarks/continual.py --methods hypercrl finetune --seeds 0 episodes=2 task.tasks=3   # smoke
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from dynadapt.envs import load_sequence
 from dynadapt.io import write_json
 from dynadapt.runs import launch
 from dynadapt.runs.config import apply_overrides, parse_override_args
@@ -72,12 +71,10 @@ RUN_LIMIT_S = 30 * 60.0
 
 def random_floor(cfg: Any, episodes: int) -> list[float]:
     """Mean return of uniformly random actions on each task of ``cfg``'s sequence (fixed seeds)."""
-    tasks = load_sequence(cfg.sequence)
-    tasks = tasks[: cfg.tasks] if cfg.tasks else tasks
     out = []
-    for i, task in enumerate(tasks):
+    for i, task in enumerate(cfg.task.load()):
         env = task.make()
-        steps = cfg.episode_steps or task.task_family.episode_steps
+        steps = cfg.task.steps
         rng = np.random.default_rng(12345 + i)
         low, high = env.action_space.low, env.action_space.high  # type: ignore[attr-defined]
         rets = []
@@ -140,7 +137,7 @@ def run_one(
         "method": method,
         "seed": seed,
         "preset": preset.name,
-        "sequence": cfg.sequence,
+        "sequence": cfg.task.sequence,
         "tasks": summary["tasks"],
         "wall_s": wall,
         "cpu_s_this_invocation": cpu,

@@ -27,17 +27,17 @@ PETS = [
     "planner.population=20", "planner.elites=4", "planner.iterations=1", "mpc.horizon=5", "mpc.particles=2",
 ]  # fmt: skip
 CONTINUAL = [
-    "tasks=2", "episode_steps=15", "random_steps=30", "episodes=1", "train_every=20", "train_steps=3",
-    "buffer_capacity=25", "pred_horizon=3", "planner.population=16", "planner.elites=4", "planner.iterations=1",
-    "eval_every=1",
+    "task.tasks=2", "task.episode_steps=15", "random_steps=30", "episodes=1", "train_every=20",
+    "train_steps=3", "buffer_capacity=25", "pred_horizon=3", "planner.population=16", "planner.elites=4",
+    "planner.iterations=1", "eval.every=1",
 ]  # fmt: skip
 META = [
-    "iterations=2", "episodes_per_iter=2", "episode_steps=24", "switch_at=12", "eval_episodes=1",
+    "iterations=2", "episodes_per_iter=2", "task.episode_steps=24", "task.switch_at=12", "eval.episodes=1",
     "planner.population=32", "mpc.horizon=5", "grbal.max_epochs=2", "rebal.max_epochs=2",
     "model.max_epochs=2", "grbal.M=4", "grbal.K=4", "rebal.M=4", "rebal.K=4",
 ]  # fmt: skip
 SAC = [
-    "episodes=2", "episode_steps=10", "random_steps=6", "updates_per_step=2", "eval_episodes=1",
+    "episodes=2", "task.episode_steps=10", "random_steps=6", "updates_per_step=2", "eval.episodes=1",
     "buffer_capacity=1000", "sac.hidden=8", "sac.batch_size=8",
 ]  # fmt: skip
 MBPO = [
@@ -46,12 +46,12 @@ MBPO = [
     "mbpo.rollout_schedule=0,1,1,3",
 ]  # fmt: skip
 ADAPTIVE = [
-    "episodes=2", "episode_steps=20", "random_steps=10", "updates_per_step=1", "eval_episodes=1",
-    "buffer_capacity=1000", "sac.hidden=8", "sac.batch_size=8", "model.hidden=8", "mbpo.epoch_length=10",
-    "mbpo.model_train_freq=10", "mbpo.rollout_batch_size=12", "mbpo.rollout_schedule=0,1,1,3",
+    "episodes=2", "task.episode_steps=20", "random_steps=10", "updates_per_step=1", "buffer_capacity=1000",
+    "sac.hidden=8", "sac.batch_size=8", "model.hidden=8", "mbpo.epoch_length=10", "mbpo.model_train_freq=10",
+    "mbpo.rollout_batch_size=12", "mbpo.rollout_schedule=0,1,1,3",
 ]  # fmt: skip
 DISTILL = [
-    "pets.episodes=2", "episode_steps=20", "eval_episodes=2", "iterations=2", "episodes_per_iteration=1",
+    "pets.episodes=2", "task.episode_steps=20", "eval_episodes=2", "iterations=2", "episodes_per_iteration=1",
     "pets.model.ensemble_size=2", "pets.model.hidden=16", "pets.model.max_epochs=3",
     "pets.planner.population=20", "pets.planner.elites=4", "pets.planner.iterations=1", "pets.mpc.horizon=4",
     "pets.mpc.particles=2", "policy.hidden=16", "policy.train_steps=50", "val_episodes=1",
@@ -70,12 +70,13 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "mbpo": ("mbpo-pendulum", MBPO),
     "mbpo-continual": (
         "mbpo-hypercrl-pendulum",
-        [*ADAPTIVE, "tasks=2", "train_steps=5", "strategy.hnet.hidden=8"],
+        [*ADAPTIVE, "eval_episodes=1", "task.tasks=2", "train_steps=5", "strategy.hnet.hidden=8"],
     ),
     "mbpo-meta": (
         "mbpo-grbal-pendulum",
         [
             *ADAPTIVE,
+            "eval.episodes=1",
             "grbal.M=4",
             "grbal.K=4",
             "grbal.max_epochs=1",

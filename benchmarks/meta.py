@@ -19,7 +19,7 @@ Claims of issue 6 checked (``CLAIMS``; the thresholds are this benchmark's, stat
 * ``adapt_plus_plan_within_2x``: for every adapting method, (adaptation + planning) / planning <= 2 per step.
 
     python benchmarks/meta.py --out benchmarks/results/meta_pendulum.json          # 4 methods x 3 seeds
-    python benchmarks/meta.py --seeds 0 iterations=2 episode_steps=40 switch_at=20   # smoke
+    python benchmarks/meta.py --seeds 0 iterations=2 task.episode_steps=40 task.switch_at=20   # smoke
     python benchmarks/meta.py --seeds 0,1,2 --resume --out F.json    # add seeds 1, 2 to a seed-0 F.json
 """
 
@@ -79,7 +79,7 @@ def one(family: str, method: str, seed: int, overrides: list[str]) -> dict[str, 
     wall = time.perf_counter() - start
     m = cfg.rebal.M if method == "rebal" else cfg.grbal.M
     curve = {int(k): float(v) for k, v in summary["pred_error_by_steps_since_switch"].items()}
-    length = (cfg.episode_steps or 200) - cfg.switch_at
+    length = cfg.task.steps - cfg.task.switch_at
     mpc_rows = [r for r in rows if r["phase"] == "mpc"]
     adapt = float(np.mean([r["adapt/ms_per_step"] for r in mpc_rows])) if mpc_rows else math.nan
     plan = float(np.mean([r["planner/ms_per_step"] for r in mpc_rows])) if mpc_rows else math.nan

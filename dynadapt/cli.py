@@ -33,6 +33,10 @@ examples:
 """
 
 
+RUN_PARSER: list[argparse.ArgumentParser] = []
+"""The ``run`` sub-command's parser (its --help is printed above a preset's overrides)."""
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dynadapt",
@@ -56,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         add_help=False,
         allow_abbrev=False,
     )
+    RUN_PARSER[:] = [run]
     run.add_argument("preset", nargs="?", help="preset name (see `dynadapt presets`)")
     run.add_argument("--out", help="run directory to create (default: runs/<preset>-s<seed>-<time>)")
     run.add_argument("--seed", type=int, help="random seed (same seed, same results)")
@@ -268,9 +273,7 @@ def _cmd_run(args: argparse.Namespace, rest: list[str], parser: argparse.Argumen
 
 
 def _print_run_help(parser: argparse.ArgumentParser) -> None:
-    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
-        choices: dict[str, argparse.ArgumentParser] = action.choices  # type: ignore[assignment]
-        choices["run"].print_help()
+    RUN_PARSER[0].print_help()
 
 
 def _print_summary(summary: dict[str, Any], out: str | os.PathLike[str]) -> None:

@@ -18,9 +18,11 @@ class DynadaptError(ValueError):
 class UnknownNameError(DynadaptError, KeyError):
     """A name (preset, env, family, planner, config field) that does not exist."""
 
-    def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
+    def __init__(self, kind: str, name: str, known: Iterable[str], suggestion: str | None = None) -> None:
+        """Lists ``known``; the "did you mean" hint is ``suggestion``, else the closest of ``known``."""
         known = sorted(known)
-        close = difflib.get_close_matches(name, known, n=1)
+        self.kind, self.name, self.known = kind, name, known
+        close = [suggestion] if suggestion else difflib.get_close_matches(name, known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         super().__init__(f"unknown {kind} {name!r}{hint}; known: {', '.join(known)}")
 

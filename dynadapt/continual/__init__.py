@@ -1,4 +1,5 @@
-"""Continual model-based RL: strategies (HyperCRL and the baselines) as small objects with hooks."""
+"""Continual model-based RL: strategies (HyperCRL and the baselines) as small objects with hooks, and the
+metrics of a reward matrix."""
 
 from dynadapt.continual.base import (
     STRATEGIES,
@@ -31,6 +32,7 @@ from dynadapt.continual.hypercrl import (
     adam_lookahead,
     output_regularizer,
 )
+from dynadapt.continual.metrics import continual_metrics, prediction_error
 
 __all__ = [
     "EWC",
@@ -54,8 +56,10 @@ __all__ = [
     "Strategy",
     "StrategyConfig",
     "adam_lookahead",
+    "continual_metrics",
     "empirical_fisher",
     "get_strategy",
     "output_regularizer",
+    "prediction_error",
     "register_strategy",
 ]

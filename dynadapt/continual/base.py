@@ -5,22 +5,22 @@ per-task input normalisation).
 The loop calls, for task ``t``::
 
     strategy.before_task(t, ctx)        # new embedding / head, targets snapshot, fresh optimisers
-    repeat: strategy.update(t, x, y)    # one gradient step on a minibatch of task t's recent data
+    repeat: strategy.train_round(t, x, y, steps, batch)   # update(t, x_b, y_b) on minibatches, end_round(t)
             strategy.params_for(t)      # detached params {name: [1, ...]} for planning and evaluation
     strategy.after_task(t, ctx)         # Fisher, SI importance, coreset, snapshot
 
-``x[B, F + A]`` and ``y[B, O]`` are normalised with task ``t``'s own statistics (the loop owns the per-task
-normalisers, §4.5); the strategy evaluates ``DynamicsModel.loss`` on the params it owns, so every
-method is scored by the same loss code. ``ctx.task_data(i)`` returns the (normalised) training data of an
-earlier task for the strategies that replay (coreset, multitask); a task-agnostic variant would replace
-the task index by an inferred one without changing this interface.
+``x[B, F + A]`` and ``y[B, O]`` are normalised with task ``t``'s own statistics (the dynamics model holds
+the per-task normalisers, §4.5); the strategy evaluates ``DynamicsModel.loss`` on the params it owns, so
+every method is scored by the same loss code. ``ctx.task_data(i)`` returns the (normalised) training data
+of an earlier task for the strategies that replay (coreset, multitask); a task-agnostic variant would
+replace the task index by an inferred one without changing this interface.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -71,6 +71,18 @@ class Strategy:
     def end_round(self, t: int) -> None:
         """Called after each training round (a block of :meth:`update` calls): invalidate caches."""
 
+    def train_round(self, t: int, x: Tensor, y: Tensor, steps: int, batch_size: int) -> dict[str, float]:
+        """One training round on task t's data ``x[N, F + A], y[N, O]``: ``steps`` updates on minibatches
+        of ``min(batch_size, N)`` rows drawn uniformly (indices from the strategy's generator), then
+        :meth:`end_round`. Returns the last update's metrics."""
+        metrics: dict[str, float] = {}
+        n = x.shape[0]
+        for _ in range(steps):
+            idx = torch.randint(0, n, (min(batch_size, n),), generator=self.generator)
+            metrics = self.update(t, x[idx], y[idx])
+        self.end_round(t)
+        return metrics
+
     def after_task(self, t: int, ctx: ContinualContext) -> None:
         """Called when task ``t`` ends (its data is final)."""
 
@@ -82,15 +94,27 @@ class Strategy:
         """The dynamics model's loss (batch mean) of ``params [1, ...]`` on ``x[B, F+A], y[B, O]``: scalar."""
         return self.model.loss(params, x.unsqueeze(0), y.unsqueeze(0)).sum()
 
+    def resumed(self, t: int, ctx: ContinualContext) -> None:
+        """Called instead of :meth:`before_task` when a run continues task ``t`` from a checkpoint."""
+
     def state_dict(self) -> dict[str, Tensor]:
+        """Everything the strategy learned, self-describing: counts (heads, trunks, ...) are int64 scalars
+        under ``count.*``, so that :meth:`load_state_dict` needs nothing else."""
         raise NotImplementedError
 
-    def load_state_dict(self, state: dict[str, Tensor], meta: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Tensor], /) -> None:
         raise NotImplementedError
 
-    def meta(self) -> dict[str, Any]:
-        """JSON-safe loop-independent state (counts) saved beside :meth:`state_dict`."""
-        return {}
+
+def count_tensor(n: int) -> Tensor:
+    """A count stored in a strategy's state dict (``count.<name>``): an int64 scalar."""
+    return torch.tensor(n, dtype=torch.int64)
+
+
+def read_count(state: dict[str, Tensor], name: str) -> int:
+    """The count ``count.<name>`` of a state dict (0 when absent)."""
+    value = state.get(f"count.{name}")
+    return 0 if value is None else int(value.item())
 
 
 STRATEGIES: dict[str, type[StrategyConfig]] = {}

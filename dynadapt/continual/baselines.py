@@ -33,6 +33,8 @@ from dynadapt.continual.base import (
     StrategyConfig,
     adam,
     adam_step_,
+    count_tensor,
+    read_count,
     register_strategy,
 )
 from dynadapt.errors import DynadaptError
@@ -130,23 +132,24 @@ class SharedNet(Strategy):
         for i, p in enumerate(self.all_params()):
             for key, val in self.opt.state.get(p, {}).items():
                 out[f"opt.{i}.{key}"] = torch.as_tensor(val).detach().clone()
+        out["count.heads"] = count_tensor(len(self.heads))
         return out
 
-    def load_state_dict(self, state: dict[str, Tensor], meta: dict[str, Any]) -> None:
-        self.trunk = {k: v.clone().requires_grad_(True) for k, v in unflatten("trunk", state).items()}
-        self.heads = [
-            {k: v.clone().requires_grad_(True) for k, v in unflatten(f"head{i}", state).items()}
-            for i in range(int(meta.get("heads", 0)))
-        ]
+    def load_state_dict(self, state: dict[str, Tensor], /) -> None:
+        # in the model's parameter order, whatever the order of ``state`` (a safetensors file sorts its
+        # keys): the optimiser state below is matched to the parameters by position
+        def leaves(prefix: str) -> Params:
+            saved = unflatten(prefix, state)
+            return {k: saved[k].clone().requires_grad_(True) for k in self.model.params if k in saved}
+
+        self.trunk = leaves("trunk")
+        self.heads = [leaves(f"head{i}") for i in range(read_count(state, "heads"))]
         self.opt = adam(self.all_params(), lr=self.cfg.lr)
         for i, p in enumerate(self.all_params()):
             head = f"opt.{i}."
             entries = {k[len(head) :]: v.clone() for k, v in state.items() if k.startswith(head)}
             if entries:
                 self.opt.state[p] = entries
-
-    def meta(self) -> dict[str, Any]:
-        return {"heads": len(self.heads)}
 
 
 @register_strategy
@@ -201,14 +204,12 @@ class Single(SharedNet):
         out = super().state_dict()
         for i, tr in enumerate(self.trunks):
             out |= flatten(f"trunks{i}", tr)
+        out["count.trunks"] = count_tensor(len(self.trunks))
         return out
 
-    def load_state_dict(self, state: dict[str, Tensor], meta: dict[str, Any]) -> None:
-        super().load_state_dict(state, meta)
-        self.trunks = [unflatten(f"trunks{i}", state) for i in range(int(meta.get("trunks", 0)))]
-
-    def meta(self) -> dict[str, Any]:
-        return super().meta() | {"trunks": len(self.trunks)}
+    def load_state_dict(self, state: dict[str, Tensor], /) -> None:
+        super().load_state_dict(state)
+        self.trunks = [unflatten(f"trunks{i}", state) for i in range(read_count(state, "trunks"))]
 
 
 # ------------------------------------------------------------------------------------------------- EWC
@@ -272,16 +273,14 @@ class EWC(SharedNet):
         out = super().state_dict()
         for i, (f, a) in enumerate(zip(self.fishers, self.anchors)):
             out |= flatten(f"fisher{i}", f) | flatten(f"anchor{i}", a)
+        out["count.ewc_tasks"] = count_tensor(len(self.fishers))
         return out
 
-    def load_state_dict(self, state: dict[str, Tensor], meta: dict[str, Any]) -> None:
-        super().load_state_dict(state, meta)
-        n = int(meta.get("ewc_tasks", 0))
+    def load_state_dict(self, state: dict[str, Tensor], /) -> None:
+        super().load_state_dict(state)
+        n = read_count(state, "ewc_tasks")
         self.fishers = [unflatten(f"fisher{i}", state) for i in range(n)]
         self.anchors = [unflatten(f"anchor{i}", state) for i in range(n)]
-
-    def meta(self) -> dict[str, Any]:
-        return super().meta() | {"ewc_tasks": len(self.fishers)}
 
 
 # -------------------------------------------------------------------------------------------------- SI
@@ -349,8 +348,8 @@ class SI(SharedNet):
             out |= flatten(f"si_{name}", getattr(self, name))
         return out
 
-    def load_state_dict(self, state: dict[str, Tensor], meta: dict[str, Any]) -> None:
-        super().load_state_dict(state, meta)
+    def load_state_dict(self, state: dict[str, Tensor], /) -> None:
+        super().load_state_dict(state)
         for name in ("omega", "w", "anchor", "task_start"):
             setattr(self, name, unflatten(f"si_{name}", state))
 
@@ -392,15 +391,13 @@ class Coreset(SharedNet):
         out = super().state_dict()
         for i, (x, y) in enumerate(self.coresets):
             out[f"coreset{i}.x"], out[f"coreset{i}.y"] = x, y
+        out["count.coresets"] = count_tensor(len(self.coresets))
         return out
 
-    def load_state_dict(self, state: dict[str, Tensor], meta: dict[str, Any]) -> None:
-        super().load_state_dict(state, meta)
-        n = int(meta.get("coresets", 0))
+    def load_state_dict(self, state: dict[str, Tensor], /) -> None:
+        super().load_state_dict(state)
+        n = read_count(state, "coresets")
         self.coresets = [(state[f"coreset{i}.x"], state[f"coreset{i}.y"]) for i in range(n)]
-
-    def meta(self) -> dict[str, Any]:
-        return super().meta() | {"coresets": len(self.coresets)}
 
 
 # ------------------------------------------------------------------------------------------- multitask
@@ -424,6 +421,9 @@ class Multitask(SharedNet):
 
     def before_task(self, t: int, ctx: ContinualContext) -> None:
         super().before_task(t, ctx)
+        self.ctx = ctx
+
+    def resumed(self, t: int, ctx: ContinualContext) -> None:
         self.ctx = ctx
 
     def update(self, t: int, x: Tensor, y: Tensor) -> dict[str, float]:

@@ -27,7 +27,7 @@ loss scale up to ε). The gradient clip then acts on a B-times smaller gradient.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor
@@ -249,7 +249,7 @@ class HyperCRL(Strategy):
             out |= _optim_state("opt_emb", self.opt_emb, self.hnet.trainable_embeddings())
         return out
 
-    def load_state_dict(self, state: dict[str, Tensor], meta: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Tensor], /) -> None:
         self.hnet.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("hnet.")})
         self.stored = state.get("stored")
         snap = {k[9:]: v for k, v in state.items() if k.startswith("snapshot.")}

@@ -64,8 +64,7 @@ class SegmentSource:
     ) -> None:
         data = buffer.all()
         with torch.no_grad():
-            self.x = model.features(data["obs"], data["act"])
-            self.y = model.target_norm.normalize(model.targets(data["obs"], data["next_obs"]))
+            self.x, self.y = model.transitions(data)
         self.length = length
         self.episode = data["episode"]
         self.task = data["task_id"]

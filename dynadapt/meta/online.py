@@ -96,9 +96,10 @@ class GradientAdapter:
         obs, act, nxt = self.window.tensors()
         base = self.adapted if self.mode == "continue" and self.adapted is not None else theta
         with torch.no_grad():
-            x = self.model.features(obs, act).unsqueeze(0)
-            y = self.model.target_norm.normalize(self.model.targets(obs, nxt)).unsqueeze(0)
-            new = inner_update(self._mse, base, x, y, self.lr, self.steps, first_order=True)
+            x, y = self.model.transitions({"obs": obs, "act": act, "next_obs": nxt})
+            new = inner_update(
+                self._mse, base, x.unsqueeze(0), y.unsqueeze(0), self.lr, self.steps, first_order=True
+            )
             self.adapted = detached(new)
         self.adapt_ms_total += (time.perf_counter() - start) * 1e3
         self.adapt_calls += 1

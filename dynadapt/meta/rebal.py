@@ -216,8 +216,7 @@ class RecurrentAdapter:
     def _encode_window(self) -> Tensor:
         obs, act, nxt = self.window.tensors()
         m = self.learner.model
-        x = m.features(obs, act)
-        y = m.target_norm.normalize(m.targets(obs, nxt))
+        x, y = m.transitions({"obs": obs, "act": act, "next_obs": nxt})
         return self.learner.encode(x[None], y[None])
 
     def observe(self, obs: object, act: object, next_obs: object) -> None:
@@ -228,7 +227,7 @@ class RecurrentAdapter:
             o, a, n = (t[-1:] for t in self.window.tensors())
             m = self.learner.model
             with torch.no_grad():
-                inp = torch.cat([m.features(o, a), m.target_norm.normalize(m.targets(o, n))], dim=-1)
+                inp = torch.cat(m.transitions({"obs": o, "act": a, "next_obs": n}), dim=-1)
                 self.state = gru_cell({k: v.detach() for k, v in self.learner.gru().items()}, inp, self.state)
             self.adapt_ms_total += (time.perf_counter() - start) * 1e3
 

@@ -5,6 +5,10 @@ A :class:`DynamicsModel` owns everything around the network that a planner or le
 * model input ``x = concat(obs_preproc(obs), act)``, z-scored by a running :class:`Normalizer`;
 * target ``Δ = next_obs - obs``, z-scored by a second normaliser (GrBAL's convention, reference §1.1);
   the network predicts the normalised delta and :meth:`predict` returns next observations;
+  :meth:`transitions` is the one place raw transitions become ``(normalised input, normalised delta)``;
+* one pair of these normalisers per task, selected by task id (:meth:`normalizers`; the continual loops
+  keep each task's own statistics, HyperCRL §4.5). Single-task code uses task 0's, the default
+  everywhere; a loop never assigns normalisers, it feeds a task's data with :meth:`observe`;
 * a deterministic (MSE) or Gaussian head. The Gaussian head's log-variance is soft-bounded by per-output
   ``max_logvar``/``min_logvar`` that are *trained* (PETS, Chua et al. 2018, ``BNN.py``; reference §1.1):
   ``ℓ = ℓmax − softplus(ℓmax − ℓ̃)``, ``ℓ = ℓmin + softplus(ℓ − ℓmin)``, init 0.5 / −10, plus the
@@ -27,9 +31,11 @@ outputs and adapted parameters all use it. The model itself holds the current tr
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -42,10 +48,10 @@ from dynadapt.errors import CorruptFileError, DynadaptError
 from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
 from dynadapt.models.normalizer import Normalizer
 from dynadapt.nets.mlp import MLPSpec, forward, init_params
-from dynadapt.types import ObsPreproc
+from dynadapt.types import ObsPreproc, Params, PredictFn
 
 if TYPE_CHECKING:
-    from dynadapt.envs.family import Params, TaskFamily
+    from dynadapt.envs.family import TaskFamily
 
 FORMAT = "dynadapt.DynamicsModel"
 
@@ -179,8 +185,9 @@ class DynamicsModel:
         self.gaussian = cfg.head == "gaussian"
         out = obs_dim * (2 if self.gaussian else 1)
         self.spec = MLPSpec(self.feature_dim + act_dim, out, cfg.hidden, cfg.activation)
-        self.input_norm = Normalizer(self.spec.in_dim)
-        self.target_norm = Normalizer(obs_dim)
+        self._norms: list[tuple[Normalizer, Normalizer]] = []
+        """Input and target statistics of every task (task 0's: the single-task model's)."""
+        self.normalizers(0)
         head_in = 2 * self.feature_dim + act_dim
         self.reward_spec = MLPSpec(head_in, 1, cfg.head_hidden, cfg.activation) if cfg.learn_reward else None
         """Architecture of the reward head (None without one)."""
@@ -210,6 +217,54 @@ class DynamicsModel:
             family=family.name,
             generator=generator,
         )
+
+    # ---------------------------------------------------------------------------------- normalisation
+    def normalizers(self, task: int = 0) -> tuple[Normalizer, Normalizer]:
+        """The (input, target) normalisers of ``task``; asking for the next task id adds a fresh pair."""
+        if task == len(self._norms):
+            self._norms.append((Normalizer(self.spec.in_dim), Normalizer(self.obs_dim)))
+        elif not 0 <= task < len(self._norms):
+            raise DynadaptError(f"no normalisers of task {task}: the model has {len(self._norms)} tasks")
+        return self._norms[task]
+
+    @property
+    def num_tasks(self) -> int:
+        """Tasks the model holds normalisers of."""
+        return len(self._norms)
+
+    @property
+    def input_norm(self) -> Normalizer:
+        """Task 0's input statistics (``concat(obs_preproc(obs), act)``)."""
+        return self._norms[0][0]
+
+    @property
+    def target_norm(self) -> Normalizer:
+        """Task 0's target statistics (``next_obs - obs``)."""
+        return self._norms[0][1]
+
+    def observe(self, obs: Tensor, act: Tensor, next_obs: Tensor, task: int = 0) -> None:
+        """Merge the transitions ``obs[N, O], act[N, A], next_obs[N, O]`` into ``task``'s normalisers
+        (no-op once they are frozen)."""
+        inp, tgt = self.normalizers(task)
+        inp.update(torch.cat([self.obs_preproc(obs), act], dim=-1))
+        tgt.update(self.targets(obs, next_obs))
+
+    def freeze_normalizers(self, task: int) -> None:
+        """Stop ``task``'s statistics from changing (its data is final)."""
+        for norm in self.normalizers(task):
+            norm.freeze()
+
+    def transitions(self, data: Mapping[str, Tensor], task: int = 0) -> tuple[Tensor, Tensor]:
+        """Raw transitions (keys ``obs``, ``act``, ``next_obs``; any leading shape) -> the network's
+        normalised input ``[..., F + A]`` and normalised delta target ``[..., O]`` under ``task``'s
+        statistics."""
+        x = self.features(data["obs"], data["act"], task)
+        y = self.normalizers(task)[1].normalize(self.targets(data["obs"], data["next_obs"]))
+        return x, y
+
+    def task_predict(self, task: int) -> PredictFn:
+        """:meth:`predict` with ``task``'s normalisers."""
+        return functools.partial(self.predict, task=task)
 
     # ------------------------------------------------------------------------------------- parameters
     def init_params(self) -> Params:
@@ -253,9 +308,9 @@ class DynamicsModel:
         )
 
     # ---------------------------------------------------------------------------------------- forward
-    def features(self, obs: Tensor, act: Tensor) -> Tensor:
-        """Normalised network input ``[..., F + A]``."""
-        return self.input_norm.normalize(torch.cat([self.obs_preproc(obs), act], dim=-1))
+    def features(self, obs: Tensor, act: Tensor, task: int = 0) -> Tensor:
+        """Normalised network input ``[..., F + A]`` (with ``task``'s statistics)."""
+        return self.normalizers(task)[0].normalize(torch.cat([self.obs_preproc(obs), act], dim=-1))
 
     def forward_normalized(self, params: Params, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """Network output on normalised inputs ``x[E, N, F + A]``: normalised delta mean and log-variance."""
@@ -269,20 +324,24 @@ class DynamicsModel:
         logvar = lo + F.softplus(logvar - lo)
         return mean, logvar
 
-    def predict(self, params: Params, obs: Tensor, act: Tensor) -> tuple[Tensor, Tensor | None]:
+    def predict(
+        self, params: Params, obs: Tensor, act: Tensor, task: int = 0
+    ) -> tuple[Tensor, Tensor | None]:
         """Distribution of the next observation under each member.
 
         ``obs[E, N, O], act[E, N, A] -> (mean[E, N, O], std[E, N, O] or None)``, with params stacked
-        ``[E, ...]``. This is the ``predict`` contract of :func:`dynadapt.planning.rollout.imagine`.
+        ``[E, ...]`` and ``task``'s normalisers. This is the ``predict`` contract of
+        :func:`dynadapt.planning.rollout.imagine` (bind the task with :meth:`task_predict`).
         """
         if obs.shape[-1] != self.obs_dim or act.shape[-1] != self.act_dim:
             raise DynadaptError(
                 f"predict expects obs[..., {self.obs_dim}] and act[..., {self.act_dim}], "
                 f"got {list(obs.shape)} and {list(act.shape)}"
             )
-        mean_n, logvar = self.forward_normalized(params, self.features(obs, act))
-        t_std = self.target_norm.std.to(obs.device)
-        mean = obs + mean_n * t_std + self.target_norm.mean.to(obs.device)
+        target_norm = self.normalizers(task)[1]
+        mean_n, logvar = self.forward_normalized(params, self.features(obs, act, task))
+        t_std = target_norm.std.to(obs.device)
+        mean = obs + mean_n * t_std + target_norm.mean.to(obs.device)
         std = None if logvar is None else torch.exp(0.5 * logvar) * t_std
         return mean, std
 
@@ -373,8 +432,9 @@ class DynamicsModel:
         return termination_fn
 
     @torch.no_grad()
-    def rollout(self, obs0: Tensor, actions: Tensor, params: Params | None = None) -> Tensor:
-        """Open-loop mean prediction of every member: ``obs0[N, O], actions[N, H, A] -> obs[E, N, H, O]``.
+    def rollout(self, obs0: Tensor, actions: Tensor, params: Params | None = None, task: int = 0) -> Tensor:
+        """Open-loop mean prediction of every member: ``obs0[N, O], actions[N, H, A] -> obs[E, N, H, O]``
+        (with ``task``'s normalisers).
 
         Used for multi-step prediction error; step ``h`` of the output is the predicted observation after
         ``actions[:, h]``.
@@ -385,7 +445,7 @@ class DynamicsModel:
         out = []
         for h in range(actions.shape[1]):
             act = actions[:, h].unsqueeze(0).expand(e, *actions[:, h].shape)
-            obs, _ = self.predict(params, obs, act)
+            obs, _ = self.predict(params, obs, act, task)
             out.append(obs)
         return torch.stack(out, dim=2)
 
@@ -416,8 +476,7 @@ class DynamicsModel:
         """Merge the transitions added since the last call into the input and target statistics."""
         new = buffer.since(self.fitted_up_to)
         if new["obs"].shape[0]:
-            self.input_norm.update(torch.cat([self.obs_preproc(new["obs"]), new["act"]], dim=-1))
-            self.target_norm.update(self.targets(new["obs"], new["next_obs"]))
+            self.observe(new["obs"], new["act"], new["next_obs"])
             if self.reward_spec is not None:
                 self.reward_norm.update(new["reward"].unsqueeze(-1))
         self.fitted_up_to = buffer.total_added
@@ -445,8 +504,7 @@ class DynamicsModel:
             )
         self.update_normalizers(buffer)
         data = buffer.all()
-        x_all = self.features(data["obs"], data["act"])
-        y_all = self.target_norm.normalize(self.targets(data["obs"], data["next_obs"]))
+        x_all, y_all = self.transitions(data)
         held = holdout_mask(data["id"], self.cfg.holdout_ratio)
         if held.all():
             held[:] = False
@@ -551,10 +609,14 @@ class DynamicsModel:
 
     # ------------------------------------------------------------------------------------- persistence
     def state_dict(self) -> dict[str, Tensor]:
-        """Params, normalisers and optimiser state as a flat tensor dict (for safetensors)."""
+        """Params, normalisers and optimiser state as a flat tensor dict (for safetensors): task 0's
+        normalisers under ``input_norm.*`` / ``target_norm.*``, task ``t``'s under ``task{t}.input_norm.*``
+        / ``task{t}.target_norm.*``."""
         out = flatten("params", {k: v.detach() for k, v in self.params.items()})
-        out |= flatten("input_norm", self.input_norm.state_dict())
-        out |= flatten("target_norm", self.target_norm.state_dict())
+        for t, (inp, tgt) in enumerate(self._norms):
+            prefix = f"task{t}." if t else ""
+            out |= flatten(f"{prefix}input_norm", inp.state_dict())
+            out |= flatten(f"{prefix}target_norm", tgt.state_dict())
         if self.reward_spec is not None:
             out |= flatten("reward_norm", self.reward_norm.state_dict())
         names = list(self.params)
@@ -578,8 +640,13 @@ class DynamicsModel:
                         f"parameter {k} has shape {tuple(params[k].shape)}, expected {tuple(v.shape)}"
                     )
                 v.copy_(params[k])
-        self.input_norm.load_state_dict(unflatten("input_norm", state))
-        self.target_norm.load_state_dict(unflatten("target_norm", state))
+        saved = [int(m[1]) for k in state if (m := re.match(r"task(\d+)\.input_norm\.", k))]
+        self._norms = []
+        for t in range(1 + max(saved, default=0)):
+            prefix = f"task{t}." if t else ""
+            inp, tgt = self.normalizers(t)
+            inp.load_state_dict(unflatten(f"{prefix}input_norm", state))
+            tgt.load_state_dict(unflatten(f"{prefix}target_norm", state))
         if self.reward_spec is not None:
             self.reward_norm.load_state_dict(unflatten("reward_norm", state))
         self.optimizer = self._make_optimizer()

@@ -114,9 +114,15 @@ class MPCAgent:
         self._step = 0
         self.planner.reset()
 
+    @property
+    def plans_next(self) -> bool:
+        """Whether the next :meth:`act` plans (rather than executing the stored plan): a loop that adapts
+        the model online does so only then, before the call."""
+        return self._plan is None or self._step >= self.replan_every
+
     def act(self, obs: np.ndarray | Tensor) -> np.ndarray:
         """The action ``[A]`` to execute for observation ``obs[O]`` (replans when due)."""
-        if self._plan is None or self._step >= self.replan_every:
+        if self.plans_next:
             obs_t = torch.as_tensor(obs, dtype=self.low.dtype, device=self.low.device)
             warm_start = None
             if self._plan is not None:
@@ -128,6 +134,7 @@ class MPCAgent:
             self.num_plans += 1
             self.mean_plan_ms += (self.last_plan_ms - self.mean_plan_ms) / self.num_plans
             self._step = 0
+        assert self._plan is not None
         action = self._plan[self._step]
         self._step += 1
         return torch.maximum(torch.minimum(action, self.high), self.low).cpu().numpy()

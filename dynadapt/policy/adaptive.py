@@ -62,8 +62,7 @@ def adapted_params(learner: GrBAL, data: dict[str, Tensor], starts: Tensor) -> t
     model, M = learner.model, learner.M
     idx = starts[:, None] - M + torch.arange(M)[None, :]  # [N, M]
     obs, act, nxt = data["obs"][idx], data["act"][idx], data["next_obs"][idx]
-    x = model.features(obs, act)  # [N, M, F + A]
-    y = model.target_norm.normalize(model.targets(obs, nxt))  # [N, M, O]
+    x, y = model.transitions({"obs": obs, "act": act, "next_obs": nxt})  # [N, M, F + A], [N, M, O]
     theta = detached(model.params)  # [1, ...]
     per_start = torch.func.vmap(lambda xi, yi: learner.adapt(theta, xi, yi))(x, y)  # [N, 1, ...]
     return data["obs"][starts], {k: v.squeeze(1) for k, v in per_start.items()}

@@ -1,6 +1,6 @@
 """Model-based policy optimisation (Janner, Fu, Zhang, Levine, NeurIPS 2019, arXiv 1906.08253).
 
-The pieces of MBPO's Algorithm 2 that are not SAC itself (the loop is :mod:`dynadapt.runs.policy`)::
+The pieces of MBPO's Algorithm 2 that are not SAC itself (the loop is :mod:`dynadapt.runs.policy.mbpo`)::
 
     every `model_train_freq` env steps:
         fit the ensemble on all real data (early stopping on held-out loss; elites)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import difflib
 import inspect
 import json
 import textwrap
@@ -162,8 +163,37 @@ def apply_overrides(cfg: Any, overrides: Sequence[tuple[str, str]]) -> Any:
     cfg = from_dict(type(cfg), to_dict(cfg))
     ordered = sorted(overrides, key=lambda kv: (kv[0].count("."), not _is_choice(cfg, kv[0])))
     for path, value in ordered:
-        _set(cfg, path.split("."), value, path)
+        try:
+            _set(cfg, path.split("."), value, path)
+        except UnknownNameError as e:
+            if e.kind != "config field":
+                raise
+            raise UnknownNameError("config field", path, e.known, _suggest(cfg, path)) from None
     return revalidate(cfg)
+
+
+def _suggest(cfg: Any, path: str) -> str | None:
+    """The settable path a mistyped ``path`` most likely means: one with the same last name at another depth
+    (``env`` -> ``task.env``), else the closest one at the same depth (``planer.population``)."""
+    known = _known_paths(cfg)
+    dotted = [p for p in known if p.replace(".", "_") == path.replace(".", "_")]  # eval_episodes
+    if dotted:
+        return dotted[0]
+    leaf = path.rsplit(".", 1)[-1]
+    moved = [p for p in known if p.rsplit(".", 1)[-1] == leaf]
+    if moved:
+        return min(moved, key=len)
+    close = difflib.get_close_matches(path, [p for p in known if p.count(".") == path.count(".")], n=1)
+    return close[0] if close else None
+
+
+def _known_paths(cfg: Any) -> list[str]:
+    """Every settable dotted path of ``cfg`` (fields, groups and choices), for "did you mean" hints."""
+    paths: list[str] = []
+    for path, *_ in describe(cfg):
+        parts = path.split(".")
+        paths.extend(".".join(parts[: i + 1]) for i in range(len(parts)))
+    return sorted(set(paths))
 
 
 def _is_choice(cfg: Any, path: str) -> bool:

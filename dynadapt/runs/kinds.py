@@ -19,7 +19,14 @@ if TYPE_CHECKING:
     from dynadapt.runs.run import Run
     from dynadapt.runs.rundir import RunDir
 
-KIND_PACKAGES: tuple[str, ...] = ("dynadapt.runs.mbrl",)
+KIND_PACKAGES: tuple[str, ...] = (
+    "dynadapt.runs.mbrl",
+    "dynadapt.runs.continual",
+    "dynadapt.runs.meta",
+    "dynadapt.runs.policy",
+    "dynadapt.runs.policy_adaptive",
+    "dynadapt.runs.distill",
+)
 """Every kind's package, in the order ``dynadapt presets`` lists them."""
 
 

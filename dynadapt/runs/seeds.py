@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
 
 class Seeds:
@@ -43,13 +44,13 @@ class Seeds:
         return self.numpy_streams[name]
 
     # ------------------------------------------------------------------------------ checkpointing
-    def torch_states(self) -> dict[str, torch.Tensor]:
+    def torch_states(self) -> dict[str, Tensor]:
         return {name: g.get_state() for name, g in self.torch_streams.items()}
 
     def numpy_states(self) -> dict[str, Any]:
         return {name: g.bit_generator.state for name, g in self.numpy_streams.items()}
 
-    def restore(self, torch_states: dict[str, torch.Tensor], numpy_states: dict[str, Any]) -> None:
+    def restore(self, torch_states: dict[str, Tensor], numpy_states: dict[str, Any]) -> None:
         """Set every stream handed out so far to its saved state (a missing one is an error)."""
         for name, g in self.torch_streams.items():
             g.set_state(torch_states[name])

@@ -31,12 +31,13 @@ def warm_up() -> None:
     and the plotting modules."""
     import torch
 
+    import dynadapt.runs.launch
     import dynadapt.runs.plots
     import dynadapt.runs.presets  # noqa: F401
-    from dynadapt.runs import launch
+    from dynadapt.runs.kinds import all_kinds
 
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
-    launch.get_kind("mbrl")
+    all_kinds()
 
 
 def trial_spec(root: Path, trial: Any, threads: int) -> dict[str, Any]:

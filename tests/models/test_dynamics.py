@@ -187,3 +187,111 @@ def test_multi_step_rollout_chains_one_step_predictions() -> None:
     for h in range(6):
         obs, _ = model.predict(model.params, obs, actions[:, h].expand(3, 4, 1))
         torch.testing.assert_close(traj[:, :, h], obs.detach())
+
+
+# ------------------------------------------------------------------------------ per-task normalisers
+def _obs_act(n: int = 50, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 2, generator=g), torch.randn(n, 1, generator=g)
+
+
+def test_per_task_normalizers_are_independent_and_selected_by_id() -> None:
+    model = small_model("deterministic")
+    assert model.num_tasks == 1 and model.normalizers(0) == (model.input_norm, model.target_norm)
+    obs, act = _obs_act()
+    model.observe(obs, act, obs + 1.0, task=0)
+    model.observe(3 * obs + 5, act, 3 * obs + 3, task=1)  # the next task id adds a fresh pair
+    assert model.num_tasks == 2
+    with pytest.raises(DynadaptError, match="task 3"):
+        model.normalizers(3)
+    (inp0, tgt0), (inp1, tgt1) = model.normalizers(0), model.normalizers(1)
+    assert inp0.count == inp1.count == 50 and inp0 is model.input_norm and tgt0 is model.target_norm
+    torch.testing.assert_close(tgt0.mean, torch.ones(2))
+    torch.testing.assert_close(tgt1.mean, torch.full((2,), -2.0))
+    assert not torch.allclose(inp0.mean, inp1.mean)
+    # features, predict, task_predict and rollout use the statistics of the task asked for
+    eo, ea = obs.expand(3, -1, -1), act.expand(3, -1, -1)
+    x1 = inp1.normalize(torch.cat([eo, ea], -1))
+    assert torch.equal(model.features(eo, ea, task=1), x1)
+    expected = eo + forward(model.spec, model.params, x1) * tgt1.std + tgt1.mean
+    mean1 = model.predict(model.params, eo, ea, task=1)[0]
+    torch.testing.assert_close(mean1, expected)
+    assert torch.equal(model.task_predict(1)(model.params, eo, ea)[0], mean1)
+    assert not torch.allclose(model.predict(model.params, eo, ea)[0], mean1)
+    traj = model.rollout(obs, act[:, None], task=1)
+    assert torch.equal(traj[:, :, 0], mean1.detach())
+    # freezing one task's statistics leaves the other's growing; input_norm / target_norm are read-only
+    model.freeze_normalizers(1)
+    model.observe(obs, act, obs, task=1)
+    model.observe(obs, act, obs, task=0)
+    assert inp1.count == tgt1.count == 50 and inp0.count == tgt0.count == 100
+    with pytest.raises(AttributeError):
+        model.input_norm = Normalizer(3)  # type: ignore[misc]
+
+
+def test_transitions_is_the_hand_computation() -> None:
+    cfg = ModelConfig(ensemble_size=2, hidden=(8,))
+    model = DynamicsModel(2, 1, cfg, obs_preproc=lambda o: torch.cat([o.sin(), o.cos()], -1), feature_dim=4)
+    buf = linear_system_buffer(200)
+    model.fit(buf, steps=2)  # task 0's statistics from the buffer
+    data = buf.all()
+    model.observe(2 * data["obs"], data["act"], data["next_obs"], task=1)
+    for task in (0, 1):
+        inp, tgt = model.normalizers(task)
+        x, y = model.transitions(data, task=task)
+        obs = data["obs"]
+        assert torch.equal(x, inp.normalize(torch.cat([obs.sin(), obs.cos(), data["act"]], dim=-1)))
+        assert torch.equal(y, tgt.normalize(data["next_obs"] - obs))
+        assert torch.equal(x, model.features(obs, data["act"], task))
+
+
+def test_state_dict_round_trip_with_three_tasks(tmp_path) -> None:
+    model = small_model()
+    obs, act = _obs_act()
+    for t in range(3):
+        model.observe((t + 1) * obs, act, (t + 1) * obs + t, task=t)
+    model.freeze_normalizers(1)
+    state = model.state_dict()
+    assert {
+        "input_norm.mean64",
+        "target_norm.m2",
+        "task1.input_norm.count",
+        "task2.target_norm.frozen",
+    } <= set(state)
+    assert not any(k.startswith("task0.") for k in state)
+    for other in (small_model(seed=1), _loaded(model, tmp_path)):
+        if other.num_tasks == 1:
+            other.load_state_dict(state)
+        assert other.num_tasks == 3
+        for t in range(3):
+            for a, b in zip(model.normalizers(t), other.normalizers(t)):
+                assert a.count == b.count and a.frozen == b.frozen
+                assert torch.equal(a.mean, b.mean) and torch.equal(a.std, b.std)
+    # a state of fewer tasks replaces the model's tasks
+    single = small_model(seed=2)
+    model.load_state_dict(single.state_dict())
+    assert model.num_tasks == 1
+
+
+def _loaded(model: DynamicsModel, tmp_path) -> DynamicsModel:
+    model.save(tmp_path / "m.safetensors")
+    return DynamicsModel.load(tmp_path / "m.safetensors")
+
+
+def test_old_format_state_dict_still_loads(tmp_path) -> None:
+    """A model file from before per-task normalisers (task 0's under ``input_norm.*``/``target_norm.*``)."""
+    from dynadapt.io import flatten, save_tensors
+    from dynadapt.models.dynamics import FORMAT
+
+    model = small_model()
+    buf = linear_system_buffer(300)
+    model.fit(buf, steps=5)
+    old = flatten("params", {k: v.detach() for k, v in model.params.items()})
+    old |= flatten("input_norm", model.input_norm.state_dict())
+    old |= flatten("target_norm", model.target_norm.state_dict())
+    old |= {"elites": torch.tensor(model.elites), "fitted_up_to": torch.tensor([model.fitted_up_to])}
+    save_tensors(tmp_path / "old.safetensors", old, FORMAT, model.meta())
+    loaded = DynamicsModel.load(tmp_path / "old.safetensors")
+    assert loaded.num_tasks == 1 and loaded.input_norm.count == model.input_norm.count == 300
+    obs, act = torch.randn(3, 5, 2), torch.randn(3, 5, 1)
+    assert torch.equal(loaded.predict(loaded.params, obs, act)[0], model.predict(model.params, obs, act)[0])

@@ -119,8 +119,8 @@ def test_pets_pendulum_runs_end_to_end_with_the_learned_reward(tmp_path) -> None
         parse_override_args(
             [
                 "episodes=2",
-                "episode_steps=15",
-                "eval_episodes=1",
+                "task.episode_steps=15",
+                "eval.episodes=1",
                 "model.learn_reward=true",
                 "model.ensemble_size=2",
                 "model.hidden=16,16",

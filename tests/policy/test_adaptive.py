@@ -1,11 +1,7 @@
-"""MBPO with adaptive models: HyperCRL-generated rollouts with a task-conditioned policy (mbpo-continual) and
-GrBAL-adapted rollouts (mbpo-meta); the windows, the wiring of the runs, end-to-end runs and resuming."""
+"""MBPO with adaptive models (the library parts): the adaptation windows of GrBAL-adapted rollouts, per-row
+rollouts and the task context of a task-conditioned policy (the runs: tests/runs/policy_adaptive)."""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -17,36 +13,6 @@ from dynadapt.meta.grbal import GrBAL, GrBALConfig
 from dynadapt.models.dynamics import DynamicsModel, ModelConfig
 from dynadapt.policy.adaptive import adapted_params, context_obs, window_starts, with_context
 from dynadapt.policy.mbpo import branched_rollout
-from dynadapt.runs import launch
-from dynadapt.runs.config import apply_overrides
-from dynadapt.runs.policy_adaptive import MBPOContinualRun, MBPOMetaRun
-from dynadapt.runs.presets import get_preset
-from dynadapt.runs.rundir import RunDir
-
-TINY = [
-    ("episodes", "2"),
-    ("episode_steps", "20"),
-    ("random_steps", "10"),
-    ("updates_per_step", "1"),
-    ("eval_episodes", "1"),
-    ("buffer_capacity", "1000"),
-    ("sac.hidden", "8"),
-    ("sac.batch_size", "8"),
-    ("model.hidden", "8"),
-    ("mbpo.epoch_length", "10"),
-    ("mbpo.model_train_freq", "10"),
-    ("mbpo.rollout_batch_size", "12"),
-    ("mbpo.rollout_schedule", "0,1,1,3"),
-]
-TINY_CONTINUAL = [*TINY, ("tasks", "2"), ("train_steps", "5"), ("strategy.hnet.hidden", "8")]
-TINY_META = [
-    *TINY,
-    ("grbal.M", "4"),
-    ("grbal.K", "4"),
-    ("grbal.max_epochs", "1"),
-    ("grbal.steps_per_epoch", "2"),
-    ("grbal.meta_batch", "4"),
-]
 
 
 def _buffer(episodes: list[int], capacity: int = 1000) -> ReplayBuffer:
@@ -137,128 +103,3 @@ def test_context_is_appended_to_observations() -> None:
     assert torch.equal(context_obs(obs, ctx)[:, 3:], ctx.expand(5, 2))
     data = with_context({"obs": obs, "next_obs": obs + 1, "act": torch.zeros(5, 1)}, ctx)
     assert data["obs"].shape == data["next_obs"].shape == (5, 5) and data["act"].shape == (5, 1)
-
-
-# ---------------------------------------------------------------------------------------- the runs
-def _continual(tmp_path: Path, extra: list[tuple[str, str]]) -> MBPOContinualRun:
-    cfg = apply_overrides(get_preset("mbpo-hypercrl-pendulum").make(), [*TINY_CONTINUAL, *extra])
-    return MBPOContinualRun(cfg, RunDir(tmp_path / "run"), progress=False)
-
-
-def _check_task_rollouts(run: MBPOContinualRun, t: int, pool: dict[str, torch.Tensor]) -> None:
-    o = run.family.obs_dim
-    assert torch.equal(pool["obs"][:, o:], run.ctx(t).expand(len(pool["obs"]), -1))
-    run.model.input_norm, run.model.target_norm = run.norms[t]
-    pred, _ = run.model.predict(run.strategy.params_for(t), pool["obs"][None, :, :o], pool["act"][None])
-    torch.testing.assert_close(pool["next_obs"][:, :o], pred[0], atol=1e-5, rtol=1e-5)
-
-
-def test_continual_rollouts_use_each_tasks_generated_params_and_the_policy_sees_e_t(tmp_path: Path) -> None:
-    # one episode per task; one model training + one k = 1 rollout phase per task (at its step 10)
-    run = _continual(
-        tmp_path,
-        [
-            ("episodes", "1"),
-            ("mbpo.model_train_freq", "100"),
-            ("mbpo.epoch_length", "100"),
-            ("mbpo.rollout_schedule", "0,1,1,1"),
-        ],
-    )
-    o, d = run.family.obs_dim, run.cfg.strategy.hnet.emb_dim
-    assert run.agent.obs_dim == o + d
-    run.train_episode()
-    run.episode += 1
-    first = run.pool.all()
-    assert len(first["obs"]) == 12
-    _check_task_rollouts(run, 0, first)
-    run.train_episode()  # task 1
-    assert run.task == 1
-    second = {k: v[12:] for k, v in run.pool.all().items()}
-    assert len(second["obs"]) == 12
-    _check_task_rollouts(run, 1, second)
-    # the same start states and actions under task 0's generated model give other next states
-    pred0, _ = run.model.predict(run.strategy.params_for(0), second["obs"][None, :, :o], second["act"][None])
-    assert not torch.allclose(pred0[0], second["next_obs"][:, :o], atol=1e-3)
-    # the policy's input is [s, e_t], in the env and in SAC's minibatches
-    obs = np.zeros(o, dtype=np.float32)
-    assert np.array_equal(run.policy_input(obs)[o:], run.ctx(1).numpy())
-    assert not torch.equal(run.ctx(0), run.ctx(1))
-    batch = run.batch()
-    assert batch["obs"].shape == (run.cfg.sac.batch_size, o + d)
-
-
-def test_meta_rollouts_use_theta_adapted_on_each_start_states_window(tmp_path: Path) -> None:
-    cfg = apply_overrides(
-        get_preset("mbpo-grbal-pendulum").make(),
-        [
-            *TINY_META,
-            ("random_steps", "20"),
-            ("mbpo.model_train_freq", "1000"),
-            ("mbpo.epoch_length", "1000"),
-            ("mbpo.rollout_schedule", "0,1,1,1"),
-        ],
-    )
-    run = MBPOMetaRun(cfg, RunDir(tmp_path / "run"), progress=False)
-    run.train_episode()  # random episode of 20 steps
-    run.episode += 1
-    state = run.rollout_gen.get_state()
-    run.train_episode()  # the fit and the one rollout phase happen before its first step
-    data = {k: v[:20] for k, v in run.buffer.all().items()}  # what the buffer held then
-    starts = window_starts(data["episode"], data["t"], cfg.grbal.M)
-    pick = starts[torch.randint(0, starts.numel(), (12,), generator=torch.Generator().set_state(state))]
-    obs0, params = adapted_params(run.learner, data, pick)
-    pool = run.pool.all()
-    assert torch.equal(pool["obs"], obs0)
-    pred, _ = run.model.predict(params, pool["obs"][:, None], pool["act"][:, None])
-    torch.testing.assert_close(pool["next_obs"], pred[:, 0], atol=1e-5, rtol=1e-5)
-    plain, _ = run.model.predict(detached(run.model.params), pool["obs"][None], pool["act"][None])
-    assert not torch.allclose(pool["next_obs"], plain[0], atol=1e-4)  # not θ*
-
-
-@pytest.mark.parametrize("name", ["mbpo-hypercrl-pendulum", "mbpo-grbal-pendulum"])
-def test_each_preset_runs_end_to_end(name: str, tmp_path: Path) -> None:
-    preset = get_preset(name)
-    tiny = TINY_CONTINUAL if preset.kind == "mbpo-continual" else TINY_META
-    summary = launch.start(preset, apply_overrides(preset.make(), tiny), tmp_path / "run", progress=False)
-    written = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert written["kind"] == preset.kind and not any("time" in k for k in written)
-    assert (tmp_path / "run" / "plots" / "learning_curve.png").exists()
-    if preset.kind == "mbpo-continual":
-        R = summary["reward_matrix"]
-        assert summary["env_steps"] == 2 * 2 * 20 and len(R) == 2
-        assert np.isfinite([R[0][0], R[0][1], R[1][1]]).all() and np.isnan(R[1][0])
-        assert (tmp_path / "run" / "plots" / "reward_matrix.png").exists()
-    else:
-        assert summary["env_steps"] == 40 and np.isfinite(summary["final_eval_return"])
-        rows = RunDir(tmp_path / "run").read_metrics()
-        assert rows[-1]["mbpo/rollout_length"] >= 1
-
-
-class _Killed(Exception):
-    pass
-
-
-@pytest.mark.parametrize(("name", "cut_after"), [("mbpo-hypercrl-pendulum", 3), ("mbpo-grbal-pendulum", 1)])
-def test_resume_after_a_kill_equals_an_uninterrupted_run(name: str, cut_after: int, tmp_path: Path) -> None:
-    preset = get_preset(name)
-    tiny = TINY_CONTINUAL if preset.kind == "mbpo-continual" else TINY_META
-    cfg = apply_overrides(preset.make(), tiny)
-    ref = launch.start(preset, cfg, tmp_path / "ref", progress=False)
-    kind = launch.get_kind(preset.kind)
-    rundir = RunDir(tmp_path / "cut")
-    run: Any = kind.runner(apply_overrides(preset.make(), tiny), rundir, preset=preset.name, progress=False)
-    rundir.create(run.config_dict())
-    save = run.save_checkpoint
-
-    def save_then_die() -> None:  # the process dies right after the cut_after-th checkpoint
-        save()
-        if run.episode == cut_after:
-            raise _Killed
-
-    run.save_checkpoint = save_then_die
-    with pytest.raises(_Killed):
-        run.run()
-    resumed = launch.resume(tmp_path / "cut", progress=False)
-    assert json.dumps(resumed) == json.dumps(ref)
-    strip = lambda rows: [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rows]  # noqa: E731
-    assert strip(rundir.read_metrics()) == strip(RunDir(tmp_path / "ref").read_metrics())

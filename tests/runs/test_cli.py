@@ -17,8 +17,8 @@ from dynadapt.runs.rundir import RunDir
 
 TINY = [
     "episodes=4",
-    "episode_steps=30",
-    "eval_episodes=1",
+    "task.episode_steps=30",
+    "eval.episodes=1",
     "model.hidden=16",
     "model.ensemble_size=2",
     "model.max_epochs=5",
@@ -119,10 +119,12 @@ def test_kill_9_and_resume_gives_the_same_results(tmp_path: Path) -> None:
     [
         (["run", "no-such-preset"], "unknown preset 'no-such-preset'"),
         (["run", "pets-pendulum", "model.hiden=3"], "unknown config field 'model.hiden'"),
+        (["run", "pets-pendulum", "planer.population=3"], "did you mean 'planner.population'?"),
+        (["run", "pets-pendulum", "env=cartpole"], "did you mean 'task.env'?"),
         (["run", "pets-pendulum", "episodes=-1"], "episodes must be >= 1"),
         (["run", "pets-pendulum", "model.lr=fast"], "model.lr expects a number"),
-        (["run", "pets-pendulum", "env=atlantis"], "unknown task family 'atlantis'"),
-        (["run", "pets-pendulum", "env_params.gravity=-3"], "gravity"),
+        (["run", "pets-pendulum", "task.env=atlantis"], "unknown task family 'atlantis'"),
+        (["run", "pets-pendulum", "task.env_params.gravity=-3"], "gravity"),
         (["run", "pets-pendulum", "planner=nope"], "unknown choice for planner 'nope'"),
         (["resume", "/nonexistent/dir"], "no such run directory"),
         (["plot", "/"], "not a dynadapt run directory"),
@@ -159,7 +161,7 @@ def test_corrupted_checkpoint_is_reported_and_nothing_is_lost(tmp_path: Path) ->
 def test_help_documents_every_override() -> None:
     proc = dynadapt("run", "pets-pendulum", "--help")
     assert proc.returncode == 0
-    for field in ("planner.population", "model.hidden", "mpc.horizon", "seed", "env_params"):
+    for field in ("planner.population", "model.hidden", "mpc.horizon", "seed", "task.env_params"):
         assert field in proc.stdout
     assert "Adam learning rate" in proc.stdout
     for sub in ("presets", "resume", "plot"):

@@ -10,12 +10,13 @@ import pytest
 from dynadapt.envs import family_names
 from dynadapt.runs import launch
 from dynadapt.runs.config import apply_overrides
+from dynadapt.runs.kinds import get_kind
 from dynadapt.runs.presets import PRESETS, get_preset
 
 TINY = [
     ("episodes", "2"),
-    ("episode_steps", "8"),
-    ("eval_episodes", "1"),
+    ("task.episode_steps", "8"),
+    ("eval.episodes", "1"),
     ("model.hidden", "8"),
     ("model.ensemble_size", "2"),
     ("model.max_epochs", "2"),
@@ -30,7 +31,7 @@ TINY = [
 def test_every_preset_builds_a_valid_config() -> None:
     for name, p in PRESETS.items():
         cfg = p.make()
-        assert launch.get_kind(p.kind).config_cls is type(cfg), name
+        assert get_kind(p.kind).config is type(cfg), name
 
 
 @pytest.mark.parametrize("family", family_names())
@@ -44,20 +45,20 @@ def test_every_family_runs_from_its_preset(family: str, tmp_path: Path) -> None:
 
 
 def test_task_parameters_are_overridable_and_validated() -> None:
-    cfg = apply_overrides(get_preset("pets-cartpole").make(), [("env_params.pole_length", "1.0")])
-    assert cfg.env_params["pole_length"] == 1.0
+    cfg = apply_overrides(get_preset("pets-cartpole").make(), [("task.env_params.pole_length", "1.0")])
+    assert cfg.task.env_params["pole_length"] == 1.0
     with pytest.raises(ValueError, match="pole_length"):
-        apply_overrides(get_preset("pets-cartpole").make(), [("env_params.pole_length", "-1")])
+        apply_overrides(get_preset("pets-cartpole").make(), [("task.env_params.pole_length", "-1")])
 
 
 CONTINUAL_TINY = [
-    ("tasks", "2"),
+    ("task.tasks", "2"),
     ("episodes", "1"),
-    ("episode_steps", "6"),
+    ("task.episode_steps", "6"),
     ("random_steps", "6"),
     ("train_every", "6"),
     ("train_steps", "2"),
-    ("eval_episodes", "1"),
+    ("eval.episodes", "1"),
     ("pred_horizon", "2"),
     ("model.hidden", "8"),
     ("strategy.hnet.hidden", "4"),
@@ -80,4 +81,4 @@ def test_every_continual_family_runs_from_its_hypercrl_preset(
     summary = launch.start(preset, cfg, tmp_path / "run", progress=False)
     R = summary["reward_matrix"]
     assert len(R) == 2 and all(isinstance(R[i][1], float) for i in range(2))
-    assert cfg.sequence.startswith(family)
+    assert cfg.task.sequence.startswith(family)

@@ -13,8 +13,8 @@ import pytest
 
 TINY = {
     "episodes": 2,
-    "episode_steps": 25,
-    "eval_episodes": 1,
+    "task.episode_steps": 25,
+    "eval.episodes": 1,
     "model.hidden": [16],
     "model.ensemble_size": 2,
     "model.max_epochs": 4,

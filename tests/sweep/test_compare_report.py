@@ -153,15 +153,15 @@ def test_compare_of_run_directories_groups_them_by_preset(local_sweep: Path, tmp
 
 def test_continual_runs_get_reward_matrices_side_by_side_and_forgetting_bars(tmp_path: Path) -> None:
     tiny = [
-        "tasks=2",
-        "episode_steps=15",
+        "task.tasks=2",
+        "task.episode_steps=15",
         "random_steps=30",
         "episodes=1",
         "train_every=20",
         "train_steps=3",
         "buffer_capacity=25",
         "pred_horizon=3",
-        "eval_episodes=1",
+        "eval.episodes=1",
         "planner.population=16",
         "planner.elites=4",
         "planner.iterations=1",

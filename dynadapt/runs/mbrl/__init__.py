@@ -1,7 +1,7 @@
 """Kind ``mbrl``: PETS-style model-based RL with MPC on a learned ensemble (:mod:`.loop`, :mod:`.presets`)."""
 
 from dynadapt.runs.kinds import RunKind
-from dynadapt.runs.mbrl.loop import MBRLConfig, MBRLRun
+from dynadapt.runs.mbrl.loop import MBRLConfig, MBRLRun, PETSSettings
 
 KINDS = (
     RunKind(
@@ -12,4 +12,4 @@ KINDS = (
     ),
 )
 
-__all__ = ["KINDS", "MBRLConfig", "MBRLRun"]
+__all__ = ["KINDS", "MBRLConfig", "MBRLRun", "PETSSettings"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -34,11 +34,10 @@ from dynadapt.runs.settings import Evaluation, OneTask, RunConfig, check
 
 
 @dataclass
-class MBRLConfig(RunConfig):
-    """A PETS-style model-based RL experiment on one task."""
+class PETSSettings:
+    """How a PETS run learns and plans (all of its config but the task, seed and threads); distillation
+    nests these settings for the PETS run it distils."""
 
-    task: OneTask = field(default_factory=OneTask)
-    """The task played."""
     episodes: int = 10
     """Training episodes in total, random ones included."""
     random_episodes: int = 1
@@ -59,13 +58,35 @@ class MBRLConfig(RunConfig):
     """Receding-horizon control and imagined-rollout settings."""
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         check(
             (self.episodes >= 1, "episodes must be >= 1"),
             (0 <= self.random_episodes <= self.episodes, "random_episodes must be in [0, episodes]"),
             (self.train_every >= 0, "train_every must be >= 0"),
             (self.buffer_capacity >= 1, "buffer_capacity must be >= 1"),
         )
+
+    @classmethod
+    def of(cls, cfg: PETSSettings) -> PETSSettings:
+        """The PETS settings of ``cfg`` (e.g. of an :class:`MBRLConfig` preset) alone."""
+        return cls(**{f.name: getattr(cfg, f.name) for f in fields(cls)})
+
+
+@dataclass
+class MBRLConfig(PETSSettings, RunConfig):
+    """A PETS-style model-based RL experiment on one task."""
+
+    task: OneTask = field(default_factory=OneTask)
+    """The task played."""
+
+    def __post_init__(self) -> None:
+        RunConfig.__post_init__(self)
+        PETSSettings.__post_init__(self)
+
+    @classmethod
+    def of(cls, settings: PETSSettings, task: OneTask, seed: int, threads: int) -> MBRLConfig:  # type: ignore[override]
+        """A PETS run of ``settings`` on ``task`` with ``seed`` and ``threads``."""
+        own = {f.name: getattr(settings, f.name) for f in fields(PETSSettings)}
+        return cls(task=task, seed=seed, threads=threads, **own)
 
 
 class MBRLRun(Run[MBRLConfig]):

@@ -1,4 +1,5 @@
-"""Presets of kind ``mbrl``: ``pets-<family>`` (CPU-scale), ``pets-pendulum-paper``, ``pets-cartpole-paper``."""
+"""Presets of kind ``mbrl``: ``pets-<family>`` (CPU-scale) and the published settings
+(``pets-pendulum-paper``, ``pets-cartpole-paper``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Presets of the planner-distillation loop (kind ``"distill"``, :mod:`dynadapt.runs.distill`).
+"""Presets of kind ``distill`` (:mod:`dynadapt.runs.distill.loop`).
 
 Each trains its PETS model inside the run (a nested pets run, fewer episodes than the ``pets-<env>``
 preset: the planner only has to be good, not to show its learning curve; evaluation inside it is off, the
@@ -14,21 +14,25 @@ from dynadapt.models.dynamics import ModelConfig
 from dynadapt.planning.cem import CEMConfig
 from dynadapt.planning.mpc import MPCConfig
 from dynadapt.policy.distill import PolicyConfig
-from dynadapt.runs.distill import DistillConfig
-from dynadapt.runs.mbrl import MBRLConfig
-from dynadapt.runs.presets import (
+from dynadapt.runs.distill.loop import DistillConfig
+from dynadapt.runs.mbrl.loop import MBRLConfig, PETSSettings
+from dynadapt.runs.mbrl.presets import (
     _pets_family,
     pets_cartpole,
     pets_cartpole_paper,
     pets_pendulum,
     pets_pendulum_paper,
-    preset,
 )
+from dynadapt.runs.preset import preset
+from dynadapt.runs.settings import Evaluation, OneTask
 
 
-def _quiet(cfg: MBRLConfig, episodes: int) -> MBRLConfig:
+def _quiet(cfg: MBRLConfig, episodes: int) -> PETSSettings:
     """The PETS part of a distill run: ``episodes`` training episodes, no evaluation episodes."""
-    return dataclasses.replace(cfg, episodes=episodes, eval_episodes=0, target_return=None)
+    quiet = dataclasses.replace(
+        cfg, episodes=episodes, eval=Evaluation(cfg.eval.every, 0), target_return=None
+    )
+    return PETSSettings.of(quiet)
 
 
 @preset(
@@ -44,7 +48,7 @@ def distill_pendulum() -> DistillConfig:
     6 DAgger iterations (a first try with 4, MSE loss, reached -335 against the planner's -245 only at the
     last)."""
     return DistillConfig(
-        env="pendulum",
+        task=OneTask(env="pendulum"),
         pets=_quiet(pets_pendulum(), 7),
         iterations=6,
         episodes_per_iteration=2,
@@ -61,7 +65,7 @@ def distill_pendulum() -> DistillConfig:
 )
 def distill_pendulum_paper() -> DistillConfig:
     return DistillConfig(
-        env="pendulum",
+        task=OneTask(env="pendulum"),
         pets=_quiet(pets_pendulum_paper(), 15),
         iterations=10,
         episodes_per_iteration=5,
@@ -84,7 +88,7 @@ def distill_cartpole() -> DistillConfig:
     evaluation episodes); with the 1+8 here they are 0.984, 0.925, 0.798 (mean 0.90): the iteration chosen
     on 4 validation episodes is a noisy pick, and a policy that misses one swing-up of four loses 25 %."""
     return DistillConfig(
-        env="cartpole",
+        task=OneTask(env="cartpole"),
         pets=_quiet(pets_cartpole(), 6),
         iterations=8,
         episodes_per_iteration=2,
@@ -101,7 +105,7 @@ def distill_cartpole() -> DistillConfig:
 )
 def distill_cartpole_paper() -> DistillConfig:
     return DistillConfig(
-        env="cartpole",
+        task=OneTask(env="cartpole"),
         pets=_quiet(pets_cartpole_paper(), 30),
         iterations=10,
         episodes_per_iteration=5,
@@ -118,7 +122,7 @@ def distill_cartpole_paper() -> DistillConfig:
 )
 def distill_half_cheetah() -> DistillConfig:
     return DistillConfig(
-        env="half_cheetah_body",
+        task=OneTask(env="half_cheetah_body"),
         pets=_quiet(_pets_family("half_cheetah_body", 10, (200, 200, 200), 200, 20), 8),
         iterations=4,
         episodes_per_iteration=1,
@@ -134,17 +138,16 @@ def distill_half_cheetah() -> DistillConfig:
     "Half-cheetah with PETS-scale settings (PE 5x4x200, CEM 500/50/5, H 30, 20 particles), 1+10 iterations",
 )
 def distill_half_cheetah_paper() -> DistillConfig:
-    pets = MBRLConfig(
-        env="half_cheetah_body",
+    pets = PETSSettings(
         episodes=100,
         random_episodes=1,
-        eval_episodes=0,
+        eval=Evaluation(episodes=0),
         model=ModelConfig(ensemble_size=5, hidden=(200, 200, 200, 200), activation="silu", batch_size=32),
         planner=CEMConfig(population=500, elites=50, iterations=5, alpha=0.1),
         mpc=MPCConfig(horizon=30, particles=20, propagation="ts_inf"),
     )
     return DistillConfig(
-        env="half_cheetah_body",
+        task=OneTask(env="half_cheetah_body"),
         pets=pets,
         iterations=10,
         episodes_per_iteration=2,

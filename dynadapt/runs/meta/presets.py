@@ -1,4 +1,4 @@
-"""Presets of the meta-learning loop: ``grbal-``, ``rebal-``, ``mb-``, ``mbde-<family>``.
+"""Presets of kind ``meta``: ``grbal-``, ``rebal-``, ``mb-``, ``mbde-<family>``.
 
 Families: ``pendulum`` (CPU-scale, below), ``half_cheetah_cripple`` and ``ant_cripple`` (GrBAL's disabled
 joint / crippled leg with the release's train/test splits, reference §5.4; short CPU budgets by default, the
@@ -77,8 +77,9 @@ from dynadapt.meta.rebal import ReBALConfig
 from dynadapt.models.dynamics import ModelConfig
 from dynadapt.planning.mpc import MPCConfig
 from dynadapt.planning.rs import RSConfig
-from dynadapt.runs.meta import MetaConfig
-from dynadapt.runs.presets import preset
+from dynadapt.runs.meta.loop import MetaConfig
+from dynadapt.runs.preset import preset
+from dynadapt.runs.settings import Evaluation, Perturbations
 
 PENDULUM_TRAIN_RANGES: dict[str, Any] = {"mass": [0.3, 3.0], "length": [0.5, 1.3]}
 """Training perturbations of the CPU-scale family (uniform per episode and after the change)."""
@@ -88,17 +89,18 @@ PENDULUM_TEST = [{"mass": 3.5, "length": 1.0}, {"mass": 0.2, "length": 0.6}, {"m
 
 def _pendulum(method: str) -> MetaConfig:
     return MetaConfig(
-        env="pendulum",
+        task=Perturbations(
+            env="pendulum",
+            train_tasks=[{}],
+            train_ranges={k: list(v) for k, v in PENDULUM_TRAIN_RANGES.items()},
+            test_tasks=[dict(t) for t in PENDULUM_TEST],
+            switch_at=50,
+        ),
         method=method,  # type: ignore[arg-type]
-        train_tasks=[{}],
-        train_ranges={k: list(v) for k, v in PENDULUM_TRAIN_RANGES.items()},
-        test_tasks=[dict(t) for t in PENDULUM_TEST],
-        switch_at=50,
         iterations=6,
         random_iterations=1,
         episodes_per_iter=4,
-        eval_episodes=6,
-        eval_every=3,
+        eval=Evaluation(every=3, episodes=6),
         de_lr=0.01,
         model=ModelConfig(ensemble_size=1, hidden=(64, 64), activation="relu", head="deterministic", lr=1e-3),
         grbal=GrBALConfig(
@@ -114,13 +116,12 @@ def _pendulum(method: str) -> MetaConfig:
 
 def _mujoco(env: str, method: str) -> MetaConfig:
     return MetaConfig(
-        env=env,
+        task=Perturbations(env=env, episode_steps=200),
         method=method,  # type: ignore[arg-type]
         iterations=3,
         random_iterations=1,
         episodes_per_iter=2,
-        episode_steps=200,
-        eval_episodes=1,
+        eval=Evaluation(every=1, episodes=1),
         model=ModelConfig(ensemble_size=1, hidden=(256, 256), activation="relu", head="deterministic"),
         grbal=GrBALConfig(M=16, K=16, inner_lr=0.001, learn_inner_lr=True, meta_batch=10, max_epochs=20),
         rebal=ReBALConfig(M=16, K=16, rnn_hidden=64, meta_batch=10, max_epochs=20),

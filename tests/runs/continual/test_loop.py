@@ -1,24 +1,22 @@
-"""The continual loop on a tiny pendulum sequence: outputs, bounded buffer, resume."""
+"""The continual loop on a tiny pendulum sequence: outputs, bounded buffer, per-task normalisers."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from dynadapt.continual import STRATEGIES
+from dynadapt.continual import STRATEGIES, continual_metrics
 from dynadapt.planning.cem import CEMConfig
-from dynadapt.runs.continual import ContinualConfig, ContinualRun, continual_metrics
+from dynadapt.runs.continual import ContinualConfig, ContinualRun
 from dynadapt.runs.rundir import RunDir
+from dynadapt.runs.settings import TaskSequence
 
 
 def _cfg(strategy: str = "hypercrl") -> ContinualConfig:
     return ContinualConfig(
-        sequence="pendulum:hypercrl",
-        tasks=2,
-        episode_steps=15,
+        task=TaskSequence(sequence="pendulum:hypercrl", tasks=2, episode_steps=15),
         random_steps=30,
         episodes=1,
         train_every=20,
@@ -41,35 +39,12 @@ def test_tiny_run_writes_matrices_and_drops_old_data(tmp_path: Path, strategy: s
     assert not math.isnan(summary["prediction_error_matrix"][0][1])
     assert len(run.buffer) == 25 and run.buffer.total_added == 45  # bounded: only the last 25 kept
     assert (rundir.plots / "reward_matrix.png").exists() and (rundir.plots / "task_returns.png").exists()
-
-
-def test_resume_from_checkpoint_gives_same_result(tmp_path: Path) -> None:
-    full = ContinualRun(_cfg(), RunDir(tmp_path / "a"), progress=False)
-    full.rundir.create(full.config_dict())
-    ref = full.run()
-    part = ContinualRun(_cfg(), RunDir(tmp_path / "b"), progress=False)
-    part.rundir.create(part.config_dict())
-    part.rows = 0
-    # run three rows, then rebuild from the checkpoint and finish
-    orig = part.save_checkpoint
-    calls = {"n": 0}
-
-    class Stop(Exception):
-        pass
-
-    def stop_after() -> None:
-        orig()
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise Stop
-
-    part.save_checkpoint = stop_after  # type: ignore[method-assign]
-    with pytest.raises(Stop):
-        part.run()
-    again = ContinualRun(_cfg(), RunDir(tmp_path / "b"), progress=False)
-    again.load_checkpoint(again.rundir.checkpoint_path)
-    out = again.run()
-    np.testing.assert_equal(out["reward_matrix"], ref["reward_matrix"])
+    # the model holds each task's own statistics (all 45 transitions of the task), frozen at its end
+    assert run.model.num_tasks == 2
+    for t in range(2):
+        inp, tgt = run.model.normalizers(t)
+        assert inp.count == tgt.count == 45 and inp.frozen and tgt.frozen
+    assert not (run.model.normalizers(0)[0].mean == run.model.normalizers(1)[0].mean).all()
 
 
 def test_metrics_of_a_reward_matrix() -> None:
@@ -82,7 +57,8 @@ def test_metrics_of_a_reward_matrix() -> None:
 def test_random_phase_spans_episodes_beyond_the_time_limit(tmp_path: Path) -> None:
     # Pendulum's time limit is 200 steps: 250 random steps need two episodes, not one cut short.
     cfg = _cfg()
-    cfg.tasks, cfg.episodes, cfg.episode_steps, cfg.random_steps, cfg.buffer_capacity = 1, 0, 0, 250, 300
+    cfg.task.tasks, cfg.task.episode_steps = 1, 0
+    cfg.episodes, cfg.random_steps, cfg.buffer_capacity = 0, 250, 300
     run = ContinualRun(cfg, RunDir(tmp_path / "run"), progress=False)
     run.rundir.create(run.config_dict())
     run.run()

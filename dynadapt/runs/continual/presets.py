@@ -1,7 +1,7 @@
-"""Continual presets: ``<method>-<family>`` (CPU-scale) and ``<method>-<family>-paper`` for every method of
-:data:`dynadapt.continual.STRATEGIES` (hypercrl, hnet, finetune, single, ewc, si, coreset, multitask) and the
-families pendulum, cart-pole, reacher, half-cheetah body, pusher and door; plus ``demo-hypercrl`` and
-``demo-finetune`` (``make demo``: three cart-pole tasks, ≈ 2 minutes each).
+"""Presets of kind ``continual``: ``<method>-<family>`` (CPU-scale) and ``<method>-<family>-paper`` for
+every method of :data:`dynadapt.continual.STRATEGIES` (hypercrl, hnet, finetune, single, ewc, si, coreset,
+multitask) and the families pendulum, cart-pole, reacher, half-cheetah body, pusher and door; plus
+``demo-hypercrl`` and ``demo-finetune`` (``make demo``: three cart-pole tasks, ≈ 2 minutes each).
 
 The ``-paper`` schedules follow reference §4.6 (HyperCRL's ``default_arg.py``): per family the random steps,
 MPC steps per task, "train every" and gradient steps per update, batch, evaluation episodes, CEM settings,
@@ -9,7 +9,6 @@ the target network and the hypernetwork trunk of §4.2, and β = 0.05 (door: 0.5
 published schedule; its paper preset uses the pusher's. CPU-scale presets shrink the networks, episodes
 and populations to a few minutes per run on one core; only cart-pole and pendulum were tuned and
 measured (below), the other four are sized to run end to end and start learning, not tuned.
-Importing this module registers them (import it from ``dynadapt.runs.presets``).
 
 How the CPU-scale settings were chosen (``benchmarks/continual.py``, seed 0, one torch thread):
 
@@ -47,8 +46,9 @@ from dynadapt.models.dynamics import ModelConfig
 from dynadapt.nets.hypernet import HyperNetConfig
 from dynadapt.planning.cem import CEMConfig
 from dynadapt.planning.mpc import MPCConfig
-from dynadapt.runs.continual import ContinualConfig
-from dynadapt.runs.presets import preset
+from dynadapt.runs.continual.loop import ContinualConfig
+from dynadapt.runs.preset import preset
+from dynadapt.runs.settings import Evaluation, TaskSequence
 
 
 @dataclass(frozen=True)
@@ -249,10 +249,8 @@ def continual_config(s: Schedule, strategy: str, **strategy_kw: Any) -> Continua
     if strategy == "hypercrl":
         kw.setdefault("beta", s.beta)
     return ContinualConfig(
-        sequence=s.sequence,
-        tasks=s.tasks,
-        episode_steps=s.episode_steps,
-        eval_episodes=s.eval_episodes,
+        task=TaskSequence(sequence=s.sequence, tasks=s.tasks, episode_steps=s.episode_steps),
+        eval=Evaluation(every=0, episodes=s.eval_episodes),
         episodes=s.episodes,
         random_steps=s.random_steps,
         train_every=s.train_every,

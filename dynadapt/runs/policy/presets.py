@@ -1,4 +1,4 @@
-"""Presets of the policy-learning loops: ``sac-<env>`` and ``mbpo-<env>`` (+ ``-paper`` variants).
+"""Presets of kinds ``sac`` and ``mbpo``: ``sac-<env>`` and ``mbpo-<env>`` (+ ``-paper`` variants).
 
 Envs: ``pendulum``, ``cartpole`` and ``half_cheetah`` (the ``half_cheetah_body`` family with its default
 body). CPU-scale presets (the defaults) shrink the networks, the warm-up and the rollout batch so that a
@@ -33,8 +33,10 @@ from __future__ import annotations
 from dynadapt.models.dynamics import ModelConfig
 from dynadapt.policy.mbpo import MBPOConfig
 from dynadapt.policy.sac import SACConfig
-from dynadapt.runs.policy import MBPORunConfig, SACRunConfig
-from dynadapt.runs.presets import preset
+from dynadapt.runs.policy.mbpo import MBPORunConfig
+from dynadapt.runs.policy.sac import SACRunConfig
+from dynadapt.runs.preset import preset
+from dynadapt.runs.settings import Evaluation, OneTask
 
 _ENVS = {"pendulum": "pendulum", "cartpole": "cartpole", "half_cheetah": "half_cheetah_body"}
 _TARGETS: dict[str, float | None] = {"pendulum": -200.0, "cartpole": 170.0, "half_cheetah": None}
@@ -59,11 +61,10 @@ def _paper_model() -> ModelConfig:
 # --------------------------------------------------------------------------------------------- SAC
 def sac_pendulum() -> SACRunConfig:
     return SACRunConfig(
-        env="pendulum",
+        task=OneTask(env="pendulum"),
         episodes=60,
         random_steps=200,
-        eval_every=1,
-        eval_episodes=3,
+        eval=Evaluation(every=1, episodes=3),
         buffer_capacity=100_000,
         target_return=-200.0,
         sac=SACConfig(hidden=(128, 128)),
@@ -72,11 +73,10 @@ def sac_pendulum() -> SACRunConfig:
 
 def sac_cartpole() -> SACRunConfig:
     return SACRunConfig(
-        env="cartpole",
+        task=OneTask(env="cartpole"),
         episodes=150,
         random_steps=1000,
-        eval_every=5,
-        eval_episodes=2,
+        eval=Evaluation(every=5, episodes=2),
         buffer_capacity=100_000,
         target_return=170.0,
         sac=SACConfig(hidden=(128, 128)),
@@ -85,11 +85,10 @@ def sac_cartpole() -> SACRunConfig:
 
 def sac_half_cheetah() -> SACRunConfig:
     return SACRunConfig(
-        env="half_cheetah_body",
+        task=OneTask(env="half_cheetah_body"),
         episodes=50,
         random_steps=5000,
-        eval_every=5,
-        eval_episodes=1,
+        eval=Evaluation(every=5, episodes=1),
         buffer_capacity=200_000,
         sac=SACConfig(hidden=(128, 128)),
     )
@@ -97,11 +96,10 @@ def sac_half_cheetah() -> SACRunConfig:
 
 def _sac_paper(name: str, episodes: int) -> SACRunConfig:
     return SACRunConfig(
-        env=_ENVS[name],
+        task=OneTask(env=_ENVS[name]),
         episodes=episodes,
         random_steps=5000,
-        eval_every=1,
-        eval_episodes=1 if name == "half_cheetah" else 5,
+        eval=Evaluation(every=1, episodes=1 if name == "half_cheetah" else 5),
         buffer_capacity=1_000_000,
         target_return=_TARGETS[name],
         sac=SACConfig(),
@@ -111,12 +109,11 @@ def _sac_paper(name: str, episodes: int) -> SACRunConfig:
 # -------------------------------------------------------------------------------------------- MBPO
 def mbpo_pendulum() -> MBPORunConfig:
     return MBPORunConfig(
-        env="pendulum",
+        task=OneTask(env="pendulum"),
         episodes=20,
         random_steps=200,
         updates_per_step=20,
-        eval_every=1,
-        eval_episodes=3,
+        eval=Evaluation(every=1, episodes=3),
         buffer_capacity=100_000,
         target_return=-200.0,
         sac=SACConfig(hidden=(128, 128)),
@@ -134,12 +131,11 @@ def mbpo_pendulum() -> MBPORunConfig:
 
 def mbpo_cartpole() -> MBPORunConfig:
     return MBPORunConfig(
-        env="cartpole",
+        task=OneTask(env="cartpole"),
         episodes=40,
         random_steps=1000,
         updates_per_step=10,
-        eval_every=2,
-        eval_episodes=2,
+        eval=Evaluation(every=2, episodes=2),
         buffer_capacity=100_000,
         target_return=170.0,
         sac=SACConfig(hidden=(128, 128)),
@@ -157,12 +153,11 @@ def mbpo_cartpole() -> MBPORunConfig:
 
 def mbpo_half_cheetah() -> MBPORunConfig:
     return MBPORunConfig(
-        env="half_cheetah_body",
+        task=OneTask(env="half_cheetah_body"),
         episodes=20,
         random_steps=2000,
         updates_per_step=5,
-        eval_every=2,
-        eval_episodes=1,
+        eval=Evaluation(every=2, episodes=1),
         buffer_capacity=200_000,
         sac=SACConfig(hidden=(128, 128), target_entropy=-3.0),
         model=ModelConfig(
@@ -182,12 +177,11 @@ def mbpo_half_cheetah() -> MBPORunConfig:
 def _mbpo_paper(name: str) -> MBPORunConfig:
     cheetah = name == "half_cheetah"
     return MBPORunConfig(
-        env=_ENVS[name],
+        task=OneTask(env=_ENVS[name]),
         episodes=400 if cheetah else 50,
         random_steps=5000,
         updates_per_step=40 if cheetah else 20,
-        eval_every=1,
-        eval_episodes=1 if cheetah else 5,
+        eval=Evaluation(every=1, episodes=1 if cheetah else 5),
         buffer_capacity=1_000_000,
         target_return=_TARGETS[name],
         sac=SACConfig(target_entropy=-3.0 if cheetah else None),

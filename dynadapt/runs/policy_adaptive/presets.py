@@ -1,13 +1,13 @@
-"""Presets of MBPO with adaptive models (:mod:`dynadapt.runs.policy_adaptive`), CPU-scale, not tuned:
+"""Presets of kinds ``mbpo-continual`` and ``mbpo-meta`` (MBPO with adaptive models), CPU-scale, not tuned:
 
 * ``mbpo-hypercrl-pendulum`` (kind ``mbpo-continual``): the first three tasks of
   ``pendulum:hypercrl_pendulum2`` (g = 10, 0, 2); per task 5 episodes of 200 steps, the first one
   uniformly random. The generated network and the hypernetwork are those of the CPU continual preset
-  ``hypercrl-pendulum`` (2x32 target, 16-16 trunk, β = 2; :mod:`dynadapt.runs.presets_continual` says
+  ``hypercrl-pendulum`` (2x32 target, 16-16 trunk, β = 2; :mod:`dynadapt.runs.continual.presets` says
   why β exceeds the reference's 0.05), trained every 50 steps for 200 steps of batch 32; MBPO's rollouts
   as in ``mbpo-pendulum`` (400 start states, k = 1 → 5), G = 10, SAC 2x128.
 * ``mbpo-grbal-pendulum`` (kind ``mbpo-meta``): the perturbations of ``grbal-pendulum``
-  (:mod:`dynadapt.runs.presets_meta`: mass ~ U(0.3, 3), length ~ U(0.5, 1.3) per episode; held-out
+  (:mod:`dynadapt.runs.meta.presets`: mass ~ U(0.3, 3), length ~ U(0.5, 1.3) per episode; held-out
   (3.5, 1.0), (0.2, 0.6), (2.0, 1.4)), no mid-episode change; GrBAL's 2x64 model with M = K = 16 and
   learned ψ, meta-trained every 100 steps (at most 10 epochs of 40 outer steps); 400 start states per
   refit (each with θ' adapted on its own episode's 16 preceding transitions), k = 1 → 5, G = 10.
@@ -28,9 +28,11 @@ from dynadapt.models.dynamics import ModelConfig
 from dynadapt.nets.hypernet import HyperNetConfig
 from dynadapt.policy.mbpo import MBPOConfig
 from dynadapt.policy.sac import SACConfig
-from dynadapt.runs.policy_adaptive import MBPOContinualConfig, MBPOMetaConfig
-from dynadapt.runs.presets import preset
-from dynadapt.runs.presets_meta import PENDULUM_TEST, PENDULUM_TRAIN_RANGES
+from dynadapt.runs.meta.presets import PENDULUM_TEST, PENDULUM_TRAIN_RANGES
+from dynadapt.runs.policy_adaptive.continual import MBPOContinualConfig
+from dynadapt.runs.policy_adaptive.meta import MBPOMetaConfig
+from dynadapt.runs.preset import preset
+from dynadapt.runs.settings import Evaluation, Perturbations, TaskSequence
 
 
 def _rollouts(train_freq: int) -> MBPOConfig:
@@ -46,8 +48,7 @@ def _rollouts(train_freq: int) -> MBPOConfig:
 
 def mbpo_hypercrl_pendulum() -> MBPOContinualConfig:
     return MBPOContinualConfig(
-        sequence="pendulum:hypercrl_pendulum2",
-        tasks=3,
+        task=TaskSequence(sequence="pendulum:hypercrl_pendulum2", tasks=3),
         episodes=5,
         random_steps=200,
         updates_per_step=10,
@@ -65,16 +66,17 @@ def mbpo_hypercrl_pendulum() -> MBPOContinualConfig:
 
 def mbpo_grbal_pendulum() -> MBPOMetaConfig:
     return MBPOMetaConfig(
-        env="pendulum",
+        task=Perturbations(
+            env="pendulum",
+            train_tasks=[{}],
+            train_ranges={k: list(v) for k, v in PENDULUM_TRAIN_RANGES.items()},
+            test_tasks=[dict(t) for t in PENDULUM_TEST],
+        ),
         episodes=15,
         random_steps=200,
         updates_per_step=10,
-        eval_every=1,
-        eval_episodes=3,
+        eval=Evaluation(every=1, episodes=3),
         buffer_capacity=100_000,
-        train_tasks=[{}],
-        train_ranges={k: list(v) for k, v in PENDULUM_TRAIN_RANGES.items()},
-        test_tasks=[dict(t) for t in PENDULUM_TEST],
         sac=SACConfig(hidden=(128, 128)),
         model=ModelConfig(ensemble_size=1, hidden=(64, 64), activation="relu", head="deterministic", lr=1e-3),
         grbal=GrBALConfig(

@@ -1,0 +1,16 @@
+"""Kind ``continual``: HyperCRL's continual model-based RL over a task sequence, with every strategy of
+:mod:`dynadapt.continual` (:mod:`.loop`, :mod:`.presets`, :mod:`.plots`)."""
+
+from dynadapt.runs.continual.loop import ContinualConfig, ContinualRun
+from dynadapt.runs.kinds import RunKind
+
+KINDS = (
+    RunKind(
+        "continual",
+        ContinualConfig,
+        ContinualRun,
+        headline=("final_average_return", "average_forgetting"),
+    ),
+)
+
+__all__ = ["KINDS", "ContinualConfig", "ContinualRun"]

@@ -1,0 +1,288 @@
+"""The continual model-based RL loop of HyperCRL (Huang et al. 2021, reference §4.1, §4.6, §4.8).
+
+::
+
+    for each task t of the sequence (task identity given):
+        strategy.before_task(t)                       new embedding / head, targets, fresh optimisers
+        a fresh bounded buffer holds task t's recent data only (older data dropped)
+        `random_steps` steps with uniformly random actions (episodes of at most the episode length),
+        then `episodes` MPC episodes
+        every `train_every` (K) env steps: `train_steps` gradient steps on that buffer
+        every `eval.every` episodes: evaluate every task seen so far (curves)
+        at the end: strategy.after_task(t); evaluate every seen task -> column t of R;
+                    multi-step prediction error on held-out data of every seen task -> column t of P
+
+One step of the run skeleton is the random phase of a task, one MPC episode, or the task's end. Every
+method shares the data, schedule, planner and per-task normalisation (§4.4-4.5: the model's normalisers
+of task t take all of task t's data and freeze when it ends); only the multitask oracle keeps old tasks'
+data. ``summary.json``: R[i][j] (return on task i after training through task j), its metrics (§4.8), P.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from dynadapt.continual import STRATEGIES, ContinualContext, HyperCRLConfig, StrategyConfig
+from dynadapt.continual.metrics import continual_metrics, prediction_error
+from dynadapt.data.buffer import ReplayBuffer, holdout_mask
+from dynadapt.envs import action_bounds
+from dynadapt.errors import DynadaptError
+from dynadapt.models.dynamics import DynamicsModel, ModelConfig
+from dynadapt.planning import PLANNER_CONFIGS, ModelObjective, MPCConfig, PlannerConfig, mpc_agent
+from dynadapt.planning.cem import CEMConfig
+from dynadapt.runs.checkpoint import IndexedTensors, Stateful
+from dynadapt.runs.continual.plots import plot_continual
+from dynadapt.runs.run import Run
+from dynadapt.runs.rundir import RunDir
+from dynadapt.runs.settings import Evaluation, RunConfig, TaskSequence, check
+
+
+def _default_model() -> ModelConfig:
+    return ModelConfig(ensemble_size=1, hidden=(64, 64), activation="relu", head="deterministic")
+
+
+@dataclass
+class ContinualConfig(RunConfig):
+    """A continual model-based RL experiment over a task sequence (HyperCRL protocol)."""
+
+    task: TaskSequence = field(default_factory=TaskSequence)
+    """The task sequence played, one task after the other."""
+    random_steps: int = 200
+    """Steps with uniformly random actions at the start of each task (in episodes of task.episode_steps)."""
+    episodes: int = 5
+    """MPC episodes per task."""
+    train_every: int = 100
+    """K: train every this many env steps of the current task."""
+    train_steps: int = 200
+    """Gradient steps per training session."""
+    batch_size: int = 32
+    """Minibatch size B."""
+    buffer_capacity: int = 2000
+    """Bounded buffer of the current task's most recent transitions (older ones are dropped)."""
+    eval: Evaluation = field(default_factory=lambda: Evaluation(every=0, episodes=1))
+    """Evaluate all seen tasks every eval.every MPC episodes (0: only at each task's end)."""
+    pred_horizon: int = 10
+    """Open-loop steps of the multi-step prediction error."""
+    model: ModelConfig = field(default_factory=_default_model)
+    """Dynamics model (ensemble_size must be 1: one network per task)."""
+    strategy: StrategyConfig = field(default_factory=HyperCRLConfig, metadata={"choices": STRATEGIES})
+    """Continual strategy (choose with strategy=NAME)."""
+    planner: PlannerConfig = field(default_factory=CEMConfig, metadata={"choices": PLANNER_CONFIGS})
+    """Trajectory optimiser (choose with planner=NAME)."""
+    mpc: MPCConfig = field(default_factory=lambda: MPCConfig(horizon=15, particles=1))
+    """Receding-horizon control settings."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check(
+            (self.random_steps >= 1, "random_steps must be >= 1"),
+            (self.episodes >= 0, "episodes must be >= 0"),
+            (self.train_every >= 1, "train_every must be >= 1"),
+            (self.train_steps >= 1, "train_steps must be >= 1"),
+            (self.batch_size >= 1, "batch_size must be >= 1"),
+            (self.buffer_capacity >= 1, "buffer_capacity must be >= 1"),
+            (self.eval.episodes >= 1, "eval.episodes must be >= 1"),
+            (self.pred_horizon >= 1, "pred_horizon must be >= 1"),
+            (self.model.ensemble_size == 1, "model.ensemble_size must be 1 in a continual run"),
+        )
+
+
+class ContinualRun(Run[ContinualConfig]):
+    kind = "continual"
+    state_fields = (
+        "task", "episode", "task_steps", "steps_since_train", "R", "P", "train_times", "curves", "last_train"
+    )  # fmt: skip
+    streams = ("model", "strategy", "plan", "act", "env")
+    plots: ClassVar[Callable[[RunDir], list[Path]]] = staticmethod(plot_continual)
+
+    def build(self) -> None:
+        cfg = self.cfg
+        self.tasks = cfg.task.load()
+        self.family = cfg.task.family
+        self.steps = cfg.task.steps  # per episode
+        self.model = DynamicsModel.for_family(self.family, cfg.model, self.seeds.torch("model"))
+        self.strategy = cfg.strategy.build(self.model, self.seeds.torch("strategy"))
+        task0 = self.tasks[0]
+        env = task0.make()
+        self.low, self.high = action_bounds(env)
+        env.close()
+        self.objective = ModelObjective(
+            self.model.predict, cfg.mpc, self.seeds.torch("plan"), task0.reward_fn(), task0.termination_fn()
+        )
+        self.agent = mpc_agent(cfg.planner, self.objective, self.low, self.high)
+        self.act_rng = self.seeds.numpy("act")
+        self.env_seed = self.seeds.int("env")
+        self.buffer = ReplayBuffer(cfg.buffer_capacity, self.family.obs_dim, self.family.act_dim)
+        self.archive = IndexedTensors()  # the full data of finished tasks (multitask oracle only)
+        self.heldout = IndexedTensors()  # one evaluation episode per finished task (never trained on)
+        n = len(self.tasks)
+        # episode: MPC episodes of the task so far (-1 during its end)
+        self.task = self.episode = self.task_steps = self.steps_since_train = 0
+        self.R = [[math.nan] * n for _ in range(n)]
+        self.P = [[math.nan] * n for _ in range(n)]
+        self.train_times: list[list[float]] = [[] for _ in range(n)]
+        self.curves: list[tuple[int, int, list[float]]] = []
+        self.last_train: dict[str, float] = {}
+
+    def components(self) -> dict[str, Stateful]:
+        names = ("model", "strategy", "buffer", "archive", "heldout")
+        return {name: getattr(self, name) for name in names}
+
+    def restored(self) -> None:
+        if self.episode or self.task_steps:  # in the middle of a task: give the strategy its data again
+            self.strategy.resumed(self.task, self.context())
+
+    def done(self) -> bool:
+        return self.task >= len(self.tasks)
+
+    # ------------------------------------------------------------------------------------------ one step
+    def step(self) -> dict[str, Any]:
+        cfg, t = self.cfg, self.task
+        if self.episode == 0 and self.task_steps == 0:
+            # task t starts: a fresh bounded buffer, fresh normalisers, the strategy's new head / embedding;
+            # random episodes (at most an episode long: a time limit would end it) for `random_steps` steps
+            self.buffer = ReplayBuffer(cfg.buffer_capacity, self.family.obs_dim, self.family.act_dim)
+            self.model.normalizers(t)
+            self.strategy.before_task(t, self.context())
+            collected, rets = 0, list[float]()
+            while collected < cfg.random_steps:
+                seed = self.env_seed + 1000 * t + (500 + len(rets) if rets else 0)
+                ret, length, _ = self.play(t, "random", seed, min(cfg.random_steps - collected, self.steps))
+                collected += length
+                rets.append(ret)
+            if self.steps_since_train:
+                self.train_round(t)
+            row: dict[str, Any] = {"task": t, "episode": 0, "phase": "random"}
+            row["train/return"] = float(np.mean(rets))
+        elif self.episode < cfg.episodes:
+            ret, _, _ = self.play(t, "mpc", self.env_seed + 1000 * t + self.episode + 1, self.steps)
+            self.episode += 1
+            row = {"task": t, "episode": self.episode, "phase": "mpc", "train/return": ret}
+            if cfg.eval.every and self.episode % cfg.eval.every == 0 and self.episode < cfg.episodes:
+                rets = self.evaluate(t)
+                self.curves.append((t, self.episode, rets))
+                row |= {f"eval/task{i}/return": r for i, r in enumerate(rets)}
+        else:
+            # task t ends: the strategy protects it, its statistics freeze, every seen task is evaluated
+            self.strategy.after_task(t, self.context())
+            self.model.freeze_normalizers(t)
+            if cfg.strategy.needs_all_data:
+                self.archive[t] = self.buffer.all()
+            self.episode = -1
+            rets = self.evaluate(t)
+            self.curves.append((t, cfg.episodes, rets))
+            for i, r in enumerate(rets):
+                self.R[i][t] = r
+                params = self.strategy.params_for(i)
+                self.P[i][t] = prediction_error(self.model, params, self.heldout[i], cfg.pred_horizon, i)
+            row = {"task": t, "episode": cfg.episodes, "phase": "task_end"}
+            row |= {f"eval/task{i}/return": r for i, r in enumerate(rets)}
+            row |= {f"model/task{i}/pred_error": self.P[i][t] for i in range(t + 1)}
+            times = self.train_times[t]
+            row["time/train_session_s"] = float(np.mean(times)) if times else math.nan
+            self.task, self.episode, self.task_steps, self.steps_since_train = t + 1, 0, 0, 0
+        return row | {f"train/{k.split('/')[-1]}": v for k, v in self.last_train.items()}
+
+    def play(
+        self, t: int, mode: Literal["random", "mpc", "eval"], seed: int, steps: int
+    ) -> tuple[float, int, dict[str, Tensor]]:
+        """One episode of at most ``steps`` steps on task t; its data is kept unless evaluating. Returns
+        (return, length, its transitions)."""
+        env = self.tasks[t].make()
+        obs, _ = env.reset(seed=seed)
+        if mode != "random":
+            self.plan_on(t)
+        self.agent.reset()
+        total, rec = 0.0, []
+        for n in range(steps):
+            if mode == "random":
+                act = self.act_rng.uniform(self.low, self.high).astype(np.float32)
+            else:
+                act = self.agent.act(obs)
+            next_obs, reward, terminated, truncated, _ = env.step(act)
+            total += float(reward)
+            rec.append((obs, act, next_obs))
+            if mode != "eval":
+                self.buffer.add(obs, act, next_obs, float(reward), terminated, truncated, task_id=t, t=n)
+                o, a, o2 = map(torch.as_tensor, _arrays(rec[-1:]))
+                self.model.observe(o, a, o2, task=t)
+                self.task_steps += 1
+                self.steps_since_train += 1
+                if self.steps_since_train >= self.cfg.train_every:
+                    self.train_round(t)
+                    if mode == "mpc":
+                        self.plan_on(t)  # plan with the new fit
+            obs = next_obs
+            if terminated or truncated:
+                break
+        env.close()
+        return total, len(rec), dict(zip(("obs", "act", "next_obs"), map(torch.as_tensor, _arrays(rec))))
+
+    def plan_on(self, t: int) -> None:
+        """Plan for task t: the strategy's params of t (generated once per training round, H3), the
+        model's normalisers of t, t's reward and termination."""
+        self.objective.params = self.strategy.params_for(t)
+        self.objective.predict = self.model.task_predict(t)
+        self.objective.reward_fn = self.tasks[t].reward_fn()
+        self.objective.termination_fn = self.tasks[t].termination_fn()
+
+    def train_round(self, t: int) -> None:
+        """``train_steps`` gradient steps on task t's bounded buffer, timed in this process's CPU seconds."""
+        start = time.process_time()
+        x, y = self.task_data(t)
+        self.last_train = self.strategy.train_round(t, x, y, self.cfg.train_steps, self.cfg.batch_size)
+        self.steps_since_train = 0
+        self.train_times[t].append(time.process_time() - start)
+
+    def task_data(self, i: int) -> tuple[Tensor, Tensor]:
+        """Training split (75 %, §4.5) of task i, normalised with its statistics."""
+        data = self.buffer.all() if i == self.task else self.archive.get(i)
+        if data is None:
+            raise DynadaptError(f"the data of task {i} is no longer kept")
+        train = ~holdout_mask(data["id"], 0.25)
+        return self.model.transitions({k: v[train] for k, v in data.items()}, task=i)
+
+    def context(self) -> ContinualContext:
+        """What the strategy sees of the loop: every kept task's data, the number of tasks so far."""
+        return ContinualContext(self.task_data, self.task + 1)
+
+    def evaluate(self, upto: int) -> list[float]:
+        """Mean return of ``eval.episodes`` MPC episodes on every task ``0..upto``; at the end of task t,
+        the first episode on t becomes its held-out episode."""
+        out = []
+        for i in range(upto + 1):
+            seed = self.env_seed + 1_000_000 + 10_000 * self.task + 100 * self.episode + 7 * i
+            episodes = [self.play(i, "eval", seed + k, self.steps) for k in range(self.cfg.eval.episodes)]
+            if i == upto == self.task and self.episode == -1 and i not in self.heldout:
+                self.heldout[i] = episodes[0][2]
+            out.append(float(np.mean([ret for ret, _, _ in episodes])))
+        return out
+
+    # --------------------------------------------------------------------------------------- outputs
+    def summary(self) -> dict[str, Any]:
+        return {
+            "kind": "continual",
+            "preset": self.preset,
+            "strategy": type(self.cfg.strategy).name,
+            "sequence": self.cfg.task.sequence,
+            "tasks": [t.label for t in self.tasks],
+            "seed": self.cfg.seed,
+            "reward_matrix": self.R,
+            "prediction_error_matrix": self.P,
+            **continual_metrics(self.R),
+            "curves": [{"task": t, "episode": e, "returns": r} for t, e, r in self.curves],
+        }
+
+
+def _arrays(transitions: list[tuple[Any, Any, Any]]) -> list[np.ndarray]:
+    """``[(obs, act, next_obs), ...]`` -> float32 arrays ``[obs[N, O], act[N, A], next_obs[N, O]]``."""
+    return [np.asarray(v, dtype=np.float32) for v in zip(*transitions)]
