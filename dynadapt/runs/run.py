@@ -48,8 +48,6 @@ class Run(Generic[C]):
     """The run kind's name (``config.json`` records it)."""
     state_fields: ClassVar[tuple[str, ...]] = ()
     """Attributes holding the JSON-safe loop state (counters, evaluation records) saved in checkpoints."""
-    streams: ClassVar[tuple[str, ...]] = ()
-    """TEMPORARY (equivalence check): random streams in their former positional order."""
     plots: ClassVar[Callable[[RunDir], list[Path]]] = staticmethod(
         lambda rundir: [plot_learning_curve(rundir)]
     )
@@ -62,7 +60,7 @@ class Run(Generic[C]):
         self.progress = progress
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.seeds = Seeds(cfg.seed, self.streams)
+        self.seeds = Seeds(cfg.seed)
         self.rows = 0
         """Metrics rows written so far."""
         self.wall = 0.0

@@ -20,15 +20,14 @@ from torch import Tensor
 class Seeds:
     """The named random streams of one run (seed ``seed``)."""
 
-    def __init__(self, seed: int, order: tuple[str, ...] = ()) -> None:
+    def __init__(self, seed: int) -> None:
         self.seed = seed
-        self.order = order  # TEMPORARY (equivalence check): streams named here use their former position
         self.torch_streams: dict[str, torch.Generator] = {}
         self.numpy_streams: dict[str, np.random.Generator] = {}
 
     def int(self, name: str) -> int:
         """The seed of stream ``name`` (a 32-bit integer)."""
-        key = self.order.index(name) if name in self.order else zlib.crc32(name.encode())
+        key = zlib.crc32(name.encode())
         return int(np.random.SeedSequence(self.seed, spawn_key=(key,)).generate_state(1)[0])
 
     def torch(self, name: str) -> torch.Generator:

@@ -101,7 +101,6 @@ class ContinualRun(Run[ContinualConfig]):
     state_fields = (
         "task", "episode", "task_steps", "steps_since_train", "R", "P", "train_times", "curves", "last_train"
     )  # fmt: skip
-    streams = ("model", "strategy", "plan", "act", "env")
     plots: ClassVar[Callable[[RunDir], list[Path]]] = staticmethod(plot_continual)
 
     def build(self) -> None:

@@ -106,7 +106,6 @@ class CountingPredict:
 class DistillRun(Run[DistillConfig]):
     kind = "distill"
     state_fields = ("iteration", "planner_eval", "history", "best")
-    streams = ("plan", "policy", "mix", "random", "env")
     plots: ClassVar[Callable[[RunDir], list[Path]]] = staticmethod(plot_distill)
 
     model: DynamicsModel

@@ -92,7 +92,6 @@ class MBRLConfig(PETSSettings, RunConfig):
 class MBRLRun(Run[MBRLConfig]):
     kind = "mbrl"
     state_fields = ("episode", "env_steps", "steps_since_fit", "evals", "fit")
-    streams = ("model", "plan", "act", "env")
 
     def build(self) -> None:
         cfg, task = self.cfg, self.cfg.task

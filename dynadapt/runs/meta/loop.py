@@ -108,7 +108,6 @@ class MetaConfig(RunConfig):
 class MetaRun(Run[MetaConfig]):
     kind = "meta"
     state_fields = ("iteration", "episode", "returns", "pred_error")
-    streams = ("model", "plan", "act", "task", "env")
     plots: ClassVar[Callable[[RunDir], list[Path]]] = staticmethod(plot_meta)
 
     def build(self) -> None:

@@ -100,7 +100,6 @@ class MBPORun(EvaluatedPolicyRun):
     kind = "mbpo"
     cfg: MBPORunConfig
     state_fields = ("episode", "env_steps", "evals", "k", "fit")
-    streams = ("sac", "model", "rollout", "act", "env")
 
     def build(self) -> None:
         cfg, task = self.cfg, self.cfg.task

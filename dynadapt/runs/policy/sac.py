@@ -61,7 +61,6 @@ class SACRun(EvaluatedPolicyRun):
     kind = "sac"
     cfg: SACRunConfig
     state_fields = ("episode", "env_steps", "evals")
-    streams = ("sac", "model", "rollout", "act", "env")
 
     def build(self) -> None:
         task = self.cfg.task

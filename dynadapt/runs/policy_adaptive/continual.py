@@ -103,7 +103,6 @@ class MBPOContinualRun(PolicyRun):
     kind = "mbpo-continual"
     cfg: MBPOContinualConfig
     state_fields = ("episode", "env_steps", "k", "task", "task_start", "norm_seen", "R")
-    streams = ("sac", "model", "rollout", "act", "env", "strategy")
     plots: ClassVar[Callable[[RunDir], list[Path]]] = staticmethod(plot_continual)
 
     def build(self) -> None:

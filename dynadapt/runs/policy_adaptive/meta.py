@@ -104,7 +104,6 @@ class MBPOMetaRun(EvaluatedPolicyRun):
     kind = "mbpo-meta"
     cfg: MBPOMetaConfig
     state_fields = ("episode", "env_steps", "evals", "k", "meta_fit")
-    streams = ("sac", "model", "rollout", "act", "env", "task")
 
     def build(self) -> None:
         cfg, task = self.cfg, self.cfg.task
