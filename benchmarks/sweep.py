@@ -35,8 +35,8 @@ from dynadapt.io import write_json
 
 SHORT = [
     "episodes=3",
-    "episode_steps=100",
-    "eval_episodes=1",
+    "task.episode_steps=100",
+    "eval.episodes=1",
     "model.hidden=32,32",
     "model.ensemble_size=3",
     "model.max_epochs=10",

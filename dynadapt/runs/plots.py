@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -18,6 +20,28 @@ def _num(v: object) -> float:
     return float(v) if isinstance(v, int | float) else math.nan
 
 
+def plot_band(
+    ax: Any, x: Sequence[float], mean: Sequence[float], std: Sequence[float], style: str, label: str
+) -> None:
+    """``mean`` against ``x`` in ``style`` with a shaded band of one ``std`` either side."""
+    ax.plot(x, mean, style, ms=4, lw=1.5, label=label)
+    ax.fill_between(x, [a - b for a, b in zip(mean, std)], [a + b for a, b in zip(mean, std)], alpha=0.2)
+
+
+def save_curves(fig: Any, ax: Any, path: Path, xlabel: str, ylabel: str, title: str) -> Path:
+    """Label ``ax`` (grid, legend lower right), write ``fig`` to ``path`` and close it; returns ``path``."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def plot_learning_curve(rundir: RunDir) -> Path:
     """Training and evaluation return against environment steps: ``plots/learning_curve.png``."""
     rows = rundir.read_metrics()
@@ -28,23 +52,13 @@ def plot_learning_curve(rundir: RunDir) -> Path:
     ev = [r for r in rows if r.get("eval/return") is not None]
     if ev:
         x = [_num(r["train/env_steps"]) for r in ev]
-        m = [_num(r["eval/return"]) for r in ev]
-        s = [_num(r.get("eval/return_std")) for r in ev]
-        ax.plot(x, m, "s-", ms=4, lw=1.5, label="evaluation (mean)")
-        ax.fill_between(x, [a - b for a, b in zip(m, s)], [a + b for a, b in zip(m, s)], alpha=0.2)
+        mean, std = [_num(r["eval/return"]) for r in ev], [_num(r.get("eval/return_std")) for r in ev]
+        plot_band(ax, x, mean, std, "s-", "evaluation (mean)")
     if cfg.get("target_return") is not None:
         ax.axhline(cfg["target_return"], color="gray", ls="--", lw=1, label="target")
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel("episode return")
-    ax.set_title(f"{cfg.get('preset') or cfg.get('env')} (seed {cfg.get('seed')})")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    rundir.plots.mkdir(parents=True, exist_ok=True)
-    out = rundir.plots / "learning_curve.png"
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    title = f"{cfg.get('preset') or cfg.get('env')} (seed {cfg.get('seed')})"
+    path = rundir.plots / "learning_curve.png"
+    return save_curves(fig, ax, path, "environment steps", "episode return", title)
 
 
 def plot_task_matrix(

@@ -39,31 +39,12 @@ class RunDir:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-
-    # --------------------------------------------------------------------------------------- paths
-    @property
-    def config_path(self) -> Path:
-        return self.path / CONFIG
-
-    @property
-    def metrics_path(self) -> Path:
-        return self.path / METRICS
-
-    @property
-    def summary_path(self) -> Path:
-        return self.path / SUMMARY
-
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.path / CHECKPOINT
-
-    @property
-    def plots(self) -> Path:
-        return self.path / "plots"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.path / "checkpoints"
+        self.config_path = self.path / CONFIG
+        self.metrics_path = self.path / METRICS
+        self.summary_path = self.path / SUMMARY
+        self.checkpoint_path = self.path / CHECKPOINT
+        self.plots = self.path / "plots"
+        self.checkpoints = self.path / "checkpoints"
 
     # ------------------------------------------------------------------------------------- creation
     def create(self, config: dict[str, Any]) -> None:

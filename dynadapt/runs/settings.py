@@ -4,9 +4,10 @@
 * A *task source* says what the agent plays: :class:`OneTask` (a family and its parameters; PETS, SAC,
   MBPO, distillation), :class:`TaskSequence` (a named or user-file sequence; the continual kinds) or
   :class:`Perturbations` (training and held-out perturbations, optionally changing mid-episode; the
-  meta-learning kinds). Each kind's config has a ``task`` field of the source it plays, so an override is
-  ``task.env=cartpole``, ``task.env_params.gravity=12``, ``task.sequence=cartpole:hypercrl`` or
-  ``task.switch_at=50``, and no kind carries a field it does not use or overwrites one the user set.
+  meta-learning kinds); each is a :class:`TaskSource` (its ``family`` and ``steps`` per episode). Each kind's
+  config has a ``task`` field of the source it plays, so an override is ``task.env=cartpole``,
+  ``task.env_params.gravity=12``, ``task.sequence=cartpole:hypercrl`` or ``task.switch_at=50``, and no kind
+  carries a field it does not use or overwrites one the user set.
 * :class:`Evaluation`: how often and with how many episodes a kind evaluates (``eval.every``,
   ``eval.episodes``), for the kinds that evaluate periodically.
 """
@@ -30,6 +31,12 @@ def check(*conditions: tuple[bool, str]) -> None:
             raise DynadaptError(message)
 
 
+def at_least(cfg: Any, **minimums: int) -> list[tuple[bool, str]]:
+    """The conditions of :func:`check` that fields of ``cfg`` are at least their minimums:
+    ``at_least(self, episodes=1)`` is ``[(self.episodes >= 1, "episodes must be >= 1")]``."""
+    return [(getattr(cfg, name) >= low, f"{name} must be >= {low}") for name, low in minimums.items()]
+
+
 @dataclass
 class RunConfig:
     """Fields of every run."""
@@ -43,8 +50,23 @@ class RunConfig:
         check((self.seed >= 0, "seed must be >= 0"), (self.threads >= 0, "threads must be >= 0"))
 
 
+class TaskSource:
+    """What every task source has: the family of its tasks and the length of their episodes."""
+
+    episode_steps: int
+
+    @property
+    def family(self) -> TaskFamily:
+        raise NotImplementedError
+
+    @property
+    def steps(self) -> int:
+        """Steps per episode: ``episode_steps``, or the family's own episode length when it is 0."""
+        return self.episode_steps or self.family.episode_steps
+
+
 @dataclass
-class OneTask:
+class OneTask(TaskSource):
     """One task: a family with fixed physical parameters."""
 
     env: str = "pendulum"
@@ -62,11 +84,6 @@ class OneTask:
     def family(self) -> TaskFamily:
         return get_family(self.env)
 
-    @property
-    def steps(self) -> int:
-        """Steps per episode."""
-        return self.episode_steps or self.family.episode_steps
-
     def make(self) -> gym.Env:
         """The env of the task (with a time limit when ``episode_steps`` is set)."""
         env = self.family.make(**self.env_params)
@@ -77,7 +94,7 @@ class OneTask:
 
 
 @dataclass
-class TaskSequence:
+class TaskSequence(TaskSource):
     """A sequence of tasks of one family, played one after the other (task identity given)."""
 
     sequence: str = "pendulum:hypercrl"
@@ -102,13 +119,9 @@ class TaskSequence:
     def family(self) -> TaskFamily:
         return self.load()[0].task_family
 
-    @property
-    def steps(self) -> int:
-        return self.episode_steps or self.family.episode_steps
-
 
 @dataclass
-class Perturbations:
+class Perturbations(TaskSource):
     """Training and held-out perturbations of one family (meta-learning), optionally changing mid-episode."""
 
     env: str = "pendulum"
@@ -138,10 +151,6 @@ class Perturbations:
     @property
     def family(self) -> TaskFamily:
         return get_family(self.env)
-
-    @property
-    def steps(self) -> int:
-        return self.episode_steps or self.family.episode_steps
 
     def train_pool(self) -> list[dict[str, Any]]:
         """The training perturbations (the family's "train" split when none are given)."""

@@ -1,5 +1,6 @@
 """Kind ``continual``: HyperCRL's continual model-based RL over a task sequence, with every strategy of
-:mod:`dynadapt.continual` (:mod:`.loop`, :mod:`.presets`, :mod:`.plots`)."""
+:mod:`dynadapt.continual` (:mod:`.loop`, what it measures in :mod:`.evaluation`, :mod:`.presets`,
+:mod:`.plots`)."""
 
 from dynadapt.runs.continual.loop import ContinualConfig, ContinualRun
 from dynadapt.runs.kinds import RunKind

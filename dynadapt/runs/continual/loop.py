@@ -28,11 +28,9 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from dynadapt.continual import STRATEGIES, ContinualContext, HyperCRLConfig, StrategyConfig
-from dynadapt.continual.metrics import continual_metrics, prediction_error
 from dynadapt.data.buffer import ReplayBuffer, holdout_mask
 from dynadapt.envs import action_bounds
 from dynadapt.errors import DynadaptError
@@ -40,10 +38,11 @@ from dynadapt.models.dynamics import DynamicsModel, ModelConfig
 from dynadapt.planning import PLANNER_CONFIGS, ModelObjective, MPCConfig, PlannerConfig, mpc_agent
 from dynadapt.planning.cem import CEMConfig
 from dynadapt.runs.checkpoint import IndexedTensors, Stateful
+from dynadapt.runs.continual.evaluation import Episode, prediction_errors, results, returns_row, task_end_row
 from dynadapt.runs.continual.plots import plot_continual
 from dynadapt.runs.run import Run
 from dynadapt.runs.rundir import RunDir
-from dynadapt.runs.settings import Evaluation, RunConfig, TaskSequence, check
+from dynadapt.runs.settings import Evaluation, RunConfig, TaskSequence, at_least, check
 
 
 def _default_model() -> ModelConfig:
@@ -84,14 +83,9 @@ class ContinualConfig(RunConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check(
-            (self.random_steps >= 1, "random_steps must be >= 1"),
-            (self.episodes >= 0, "episodes must be >= 0"),
-            (self.train_every >= 1, "train_every must be >= 1"),
-            (self.train_steps >= 1, "train_steps must be >= 1"),
-            (self.batch_size >= 1, "batch_size must be >= 1"),
-            (self.buffer_capacity >= 1, "buffer_capacity must be >= 1"),
+            *at_least(self, random_steps=1, episodes=0, train_every=1, train_steps=1, batch_size=1),
+            *at_least(self, buffer_capacity=1, pred_horizon=1),
             (self.eval.episodes >= 1, "eval.episodes must be >= 1"),
-            (self.pred_horizon >= 1, "pred_horizon must be >= 1"),
             (self.model.ensemble_size == 1, "model.ensemble_size must be 1 in a continual run"),
         )
 
@@ -133,8 +127,7 @@ class ContinualRun(Run[ContinualConfig]):
         self.last_train: dict[str, float] = {}
 
     def components(self) -> dict[str, Stateful]:
-        names = ("model", "strategy", "buffer", "archive", "heldout")
-        return {name: getattr(self, name) for name in names}
+        return {name: getattr(self, name) for name in ("model", "strategy", "buffer", "archive", "heldout")}
 
     def restored(self) -> None:
         if self.episode or self.task_steps:  # in the middle of a task: give the strategy its data again
@@ -152,68 +145,56 @@ class ContinualRun(Run[ContinualConfig]):
             self.buffer = ReplayBuffer(cfg.buffer_capacity, self.family.obs_dim, self.family.act_dim)
             self.model.normalizers(t)
             self.strategy.before_task(t, self.context())
-            collected, rets = 0, list[float]()
+            collected, episodes = 0, list[Episode]()
             while collected < cfg.random_steps:
-                seed = self.env_seed + 1000 * t + (500 + len(rets) if rets else 0)
-                ret, length, _ = self.play(t, "random", seed, min(cfg.random_steps - collected, self.steps))
-                collected += length
-                rets.append(ret)
+                seed = self.env_seed + 1000 * t + (500 + len(episodes) if episodes else 0)
+                episodes.append(self.play(t, "random", seed, min(cfg.random_steps - collected, self.steps)))
+                collected += len(episodes[-1])
             if self.steps_since_train:
                 self.train_round(t)
-            row: dict[str, Any] = {"task": t, "episode": 0, "phase": "random"}
-            row["train/return"] = float(np.mean(rets))
+            ret = float(np.mean([e.ret for e in episodes]))
+            row = {"task": t, "episode": 0, "phase": "random", "train/return": ret}
         elif self.episode < cfg.episodes:
-            ret, _, _ = self.play(t, "mpc", self.env_seed + 1000 * t + self.episode + 1, self.steps)
+            ret = self.play(t, "mpc", self.env_seed + 1000 * t + self.episode + 1, self.steps).ret
             self.episode += 1
             row = {"task": t, "episode": self.episode, "phase": "mpc", "train/return": ret}
             if cfg.eval.every and self.episode % cfg.eval.every == 0 and self.episode < cfg.episodes:
-                rets = self.evaluate(t)
-                self.curves.append((t, self.episode, rets))
-                row |= {f"eval/task{i}/return": r for i, r in enumerate(rets)}
+                row |= returns_row(self.evaluate(t, self.episode))
         else:
             # task t ends: the strategy protects it, its statistics freeze, every seen task is evaluated
+            # (column t of R) and its prediction error measured on its held-out episode (column t of P)
             self.strategy.after_task(t, self.context())
             self.model.freeze_normalizers(t)
             if cfg.strategy.needs_all_data:
                 self.archive[t] = self.buffer.all()
             self.episode = -1
-            rets = self.evaluate(t)
-            self.curves.append((t, cfg.episodes, rets))
-            for i, r in enumerate(rets):
-                self.R[i][t] = r
-                params = self.strategy.params_for(i)
-                self.P[i][t] = prediction_error(self.model, params, self.heldout[i], cfg.pred_horizon, i)
+            rets = self.evaluate(t, cfg.episodes)
+            errors = prediction_errors(self.model, self.strategy, self.heldout, cfg.pred_horizon, t)
+            for i, (ret, error) in enumerate(zip(rets, errors)):
+                self.R[i][t], self.P[i][t] = ret, error
             row = {"task": t, "episode": cfg.episodes, "phase": "task_end"}
-            row |= {f"eval/task{i}/return": r for i, r in enumerate(rets)}
-            row |= {f"model/task{i}/pred_error": self.P[i][t] for i in range(t + 1)}
-            times = self.train_times[t]
-            row["time/train_session_s"] = float(np.mean(times)) if times else math.nan
+            row |= task_end_row(rets, errors, self.train_times[t])
             self.task, self.episode, self.task_steps, self.steps_since_train = t + 1, 0, 0, 0
         return row | {f"train/{k.split('/')[-1]}": v for k, v in self.last_train.items()}
 
-    def play(
-        self, t: int, mode: Literal["random", "mpc", "eval"], seed: int, steps: int
-    ) -> tuple[float, int, dict[str, Tensor]]:
-        """One episode of at most ``steps`` steps on task t; its data is kept unless evaluating. Returns
-        (return, length, its transitions)."""
+    def play(self, t: int, mode: Literal["random", "mpc", "eval"], seed: int, steps: int) -> Episode:
+        """One episode of at most ``steps`` steps on task t; its data is kept unless evaluating."""
         env = self.tasks[t].make()
         obs, _ = env.reset(seed=seed)
         if mode != "random":
             self.plan_on(t)
         self.agent.reset()
-        total, rec = 0.0, []
+        episode = Episode()
         for n in range(steps):
             if mode == "random":
                 act = self.act_rng.uniform(self.low, self.high).astype(np.float32)
             else:
                 act = self.agent.act(obs)
             next_obs, reward, terminated, truncated, _ = env.step(act)
-            total += float(reward)
-            rec.append((obs, act, next_obs))
+            episode.add(obs, act, next_obs, float(reward))
             if mode != "eval":
                 self.buffer.add(obs, act, next_obs, float(reward), terminated, truncated, task_id=t, t=n)
-                o, a, o2 = map(torch.as_tensor, _arrays(rec[-1:]))
-                self.model.observe(o, a, o2, task=t)
+                self.model.observe(*episode.last(), task=t)
                 self.task_steps += 1
                 self.steps_since_train += 1
                 if self.steps_since_train >= self.cfg.train_every:
@@ -224,7 +205,7 @@ class ContinualRun(Run[ContinualConfig]):
             if terminated or truncated:
                 break
         env.close()
-        return total, len(rec), dict(zip(("obs", "act", "next_obs"), map(torch.as_tensor, _arrays(rec))))
+        return episode
 
     def plan_on(self, t: int) -> None:
         """Plan for task t: the strategy's params of t (generated once per training round, H3), the
@@ -254,34 +235,22 @@ class ContinualRun(Run[ContinualConfig]):
         """What the strategy sees of the loop: every kept task's data, the number of tasks so far."""
         return ContinualContext(self.task_data, self.task + 1)
 
-    def evaluate(self, upto: int) -> list[float]:
-        """Mean return of ``eval.episodes`` MPC episodes on every task ``0..upto``; at the end of task t,
-        the first episode on t becomes its held-out episode."""
+    def evaluate(self, upto: int, at: int) -> list[float]:
+        """Mean return of ``eval.episodes`` MPC episodes on every task ``0..upto``, a point of the curves at
+        episode ``at``; at the end of task t, the first episode on t becomes its held-out episode."""
         out = []
         for i in range(upto + 1):
             seed = self.env_seed + 1_000_000 + 10_000 * self.task + 100 * self.episode + 7 * i
             episodes = [self.play(i, "eval", seed + k, self.steps) for k in range(self.cfg.eval.episodes)]
             if i == upto == self.task and self.episode == -1 and i not in self.heldout:
-                self.heldout[i] = episodes[0][2]
-            out.append(float(np.mean([ret for ret, _, _ in episodes])))
+                self.heldout[i] = episodes[0].tensors()
+            out.append(float(np.mean([e.ret for e in episodes])))
+        self.curves.append((upto, at, out))
         return out
 
     # --------------------------------------------------------------------------------------- outputs
     def summary(self) -> dict[str, Any]:
-        return {
-            "kind": "continual",
-            "preset": self.preset,
-            "strategy": type(self.cfg.strategy).name,
-            "sequence": self.cfg.task.sequence,
-            "tasks": [t.label for t in self.tasks],
-            "seed": self.cfg.seed,
-            "reward_matrix": self.R,
-            "prediction_error_matrix": self.P,
-            **continual_metrics(self.R),
-            "curves": [{"task": t, "episode": e, "returns": r} for t, e, r in self.curves],
-        }
-
-
-def _arrays(transitions: list[tuple[Any, Any, Any]]) -> list[np.ndarray]:
-    """``[(obs, act, next_obs), ...]`` -> float32 arrays ``[obs[N, O], act[N, A], next_obs[N, O]]``."""
-    return [np.asarray(v, dtype=np.float32) for v in zip(*transitions)]
+        cfg = self.cfg
+        run = {"kind": "continual", "preset": self.preset, "strategy": type(cfg.strategy).name}
+        played = {"sequence": cfg.task.sequence, "tasks": [t.label for t in self.tasks], "seed": cfg.seed}
+        return run | played | results(self.R, self.P, self.curves)

@@ -1,5 +1,5 @@
 """Kind ``distill``: DAgger-distil a PETS planner into a feed-forward policy, then compare the two
-(:mod:`.loop`, :mod:`.presets`, :mod:`.plots`)."""
+(:mod:`.loop`, :mod:`.planner`, :mod:`.presets`, :mod:`.plots`)."""
 
 from dynadapt.runs.distill.loop import DistillConfig, DistillRun
 from dynadapt.runs.kinds import RunKind

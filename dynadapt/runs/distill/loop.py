@@ -33,20 +33,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from dynadapt.envs import action_bounds
-from dynadapt.errors import DynadaptError
-from dynadapt.models.dynamics import DynamicsModel
-from dynadapt.planning import ModelObjective, MPCAgent, mpc_agent
 from dynadapt.policy.distill import DistilledPolicy, PolicyConfig, dagger_episode, rollout_return
 from dynadapt.runs.checkpoint import Stateful, TensorDict
+from dynadapt.runs.distill.planner import Planner, load_model, timed_returns, train_pets
 from dynadapt.runs.distill.plots import plot_distill
-from dynadapt.runs.mbrl import MBRLConfig, MBRLRun, PETSSettings
+from dynadapt.runs.mbrl import MBRLConfig, PETSSettings
 from dynadapt.runs.run import Run
 from dynadapt.runs.rundir import RunDir
 from dynadapt.runs.settings import OneTask, RunConfig, check
-from dynadapt.types import Params
 
 
 @dataclass
@@ -90,28 +86,10 @@ class DistillConfig(RunConfig):
         return MBRLConfig.of(self.pets, self.task, self.seed, self.threads)
 
 
-class CountingPredict:
-    """Wraps ``model.predict`` and counts the rows it evaluates (``E x N`` per call) and their FLOPs."""
-
-    def __init__(self, model: DynamicsModel, flops_per_row: int) -> None:
-        self.model = model
-        self.flops_per_row = flops_per_row
-        self.rows = 0
-
-    def __call__(self, params: Params, obs: Tensor, act: Tensor) -> tuple[Tensor, Tensor | None]:
-        self.rows += int(math.prod(obs.shape[:-1]))
-        return self.model.predict(params, obs, act)
-
-
 class DistillRun(Run[DistillConfig]):
     kind = "distill"
-    state_fields = ("iteration", "planner_eval", "history", "best")
     plots: ClassVar[Callable[[RunDir], list[Path]]] = staticmethod(plot_distill)
-
-    model: DynamicsModel
-    """The planner's model (with ``counter`` and ``agent``: set once per process by :meth:`use_planner`)."""
-    counter: CountingPredict
-    agent: MPCAgent
+    state_fields = ("iteration", "planner_eval", "history", "best")
 
     def build(self) -> None:
         cfg, family = self.cfg, self.cfg.task.family
@@ -129,7 +107,8 @@ class DistillRun(Run[DistillConfig]):
         """The aggregated data set: every visited state with the planner's action."""
         self.best_policy = TensorDict()
         """The state of the policy that is best on validation so far (empty: none yet)."""
-        self.planner_ready = False
+        self.planner: Planner | None = None
+        """The MPC planner on the model (built once per process by :meth:`use_planner`)."""
         self.iteration = 0
         """DAgger iterations completed."""
         self.planner_eval: dict[str, Any] | None = None
@@ -145,17 +124,15 @@ class DistillRun(Run[DistillConfig]):
 
     # ------------------------------------------------------------------------------------------ one step
     def step(self) -> dict[str, Any]:
-        self.use_planner()
+        planner = self.use_planner()
         if self.planner_eval is None:
-            return self.evaluate_planner()
+            return self.evaluate_planner(planner)
         cfg, i = self.cfg, self.iteration
         # collect: iteration 0 the planner alone, then the mixture; the planner labels every visited state
         beta, learner = cfg.beta**i if i else 1.0, self.policy.act if i else None
-        seed0, rows0 = self.env_seed + 1000 * i, self.counter.rows
+        seed0, rows0, env, mix = self.env_seed + 1000 * i, planner.counter.rows, self.env, self.mix_rng
         episodes = [
-            dagger_episode(
-                self.env, self.planner_act, learner, beta, self.mix_rng, seed0 + k, self.agent.reset
-            )
+            dagger_episode(env, planner.act, learner, beta, mix, seed0 + k, planner.agent.reset)
             for k in range(cfg.episodes_per_iteration)
         ]
         obs, act = torch.cat([e.obs for e in episodes]), torch.cat([e.labels for e in episodes])
@@ -183,35 +160,24 @@ class DistillRun(Run[DistillConfig]):
         }  # fmt: skip
         self.history.append(rec)
         return {
-            "iteration": self.iteration,
-            "phase": "dagger" if i else "bc",
-            "dagger/beta": beta,
+            "iteration": self.iteration, "phase": "dagger" if i else "bc", "dagger/beta": beta,
             "dagger/expert_fraction": sum(int(e.by_expert.sum()) for e in episodes) / steps,
-            "dagger/dataset": rec["dataset"],
-            "dagger/collect_return": rec["collect_return"],
-            "policy/train_loss": train_loss,
-            "eval/policy_return": rec["policy_return"],
-            "eval/policy_return_std": float(np.std(returns)),
-            "val/policy_return": val,
-            "dagger/best_iteration": self.best,
-            "policy/ms_per_step": policy_ms,
-            "planner/model_rows_per_step": (self.counter.rows - rows0) / steps,
-            "time/fit_s": fit_s,
+            "dagger/dataset": rec["dataset"], "dagger/collect_return": rec["collect_return"],
+            "policy/train_loss": train_loss, "eval/policy_return": rec["policy_return"],
+            "eval/policy_return_std": float(np.std(returns)), "val/policy_return": val,
+            "dagger/best_iteration": self.best, "policy/ms_per_step": policy_ms,
+            "planner/model_rows_per_step": (planner.counter.rows - rows0) / steps, "time/fit_s": fit_s,
             **({"dagger/label_mse_before_fit": pre_mse} if i else {}),
-        }
+        }  # fmt: skip
 
-    def evaluate_planner(self) -> dict[str, Any]:
+    def evaluate_planner(self, planner: Planner) -> dict[str, Any]:
         """Step 0: the planner's returns on the evaluation seeds with its model rows and FLOPs per step,
         and the uniform-random floor on the same seeds."""
-        agent, counter = self.agent, self.counter
-        rows0, plan_ms0, plans0 = counter.rows, agent.mean_plan_ms * agent.num_plans, agent.num_plans
-        runs = [rollout_return(self.env, self.planner_act, s, reset=agent.reset) for s in self.eval_seeds()]
-        rows = (counter.rows - rows0) / sum(n for _, n in runs)
-        plan_ms = (agent.mean_plan_ms * agent.num_plans - plan_ms0) / max(1, agent.num_plans - plans0)
+        returns, rows, plan_ms = planner.evaluate(self.env, self.eval_seeds())
         self.planner_eval = {
-            "returns": [ret for ret, _ in runs],
+            "returns": returns,
             "model_rows_per_step": rows,
-            "flops_per_step": rows * counter.flops_per_row,
+            "flops_per_step": rows * planner.counter.flops_per_row,
             "random_returns": [rollout_return(self.env, self.random_act, s)[0] for s in self.eval_seeds()],
         }
         return {
@@ -224,49 +190,18 @@ class DistillRun(Run[DistillConfig]):
         }
 
     # ----------------------------------------------------------------------------------- the planner
-    def use_planner(self) -> None:
-        """Load the model (``model_path``, or the nested PETS run's, trained or resumed first) and build the
-        MPC agent on it, once per process."""
-        if self.planner_ready:
-            return
-        cfg, family = self.cfg, self.cfg.task.family
-        path = Path(cfg.model_path) if cfg.model_path else self.train_model()
-        if path.is_dir():
-            path = path / "checkpoints" / "model_final.safetensors"
-        if not path.is_file():
-            raise DynadaptError(f"model_path: no model file at {path} (is the pets run finished?)")
-        model = self.model = DynamicsModel.load(path, obs_preproc=family.obs_preproc)
-        if model.family not in (None, family.name):
-            raise DynadaptError(f"model_path: the model was trained on {model.family!r}, not {family.name!r}")
-        if (model.obs_dim, model.act_dim) != (family.obs_dim, family.act_dim):
-            raise DynadaptError(f"model_path: the model's obs/act sizes do not fit {family.name!r}")
-        self.counter = CountingPredict(model, model.flops_per_row() + model.head_flops_per_row())
-        params, task = model.detached_params(), cfg.task.env_params
-        learned = model.reward_spec is not None, model.termination_spec is not None
-        reward_fn = model.learned_reward_fn(params) if learned[0] else family.reward_fn_for(**task)
-        term_fn = model.learned_termination_fn(params) if learned[1] else family.termination_fn_for(**task)
-        objective = ModelObjective(self.counter, cfg.pets.mpc, self.plan_gen, reward_fn, term_fn, params)
-        self.agent = mpc_agent(cfg.pets.planner, objective, self.low, self.high)
-        self.planner_ready = True
-
-    def train_model(self) -> Path:
-        """Run (or resume) the nested PETS run in ``RUN_DIR/pets`` to the end; its final model file."""
-        sub = RunDir(self.rundir.path / "pets")
-        final = sub.checkpoints / "model_final.safetensors"
-        if sub.read_summary() is None or not final.is_file():
-            runner = MBRLRun(self.cfg.pets_run(), sub, preset=f"{self.preset}/pets", progress=self.progress)
-            if not sub.config_path.exists():
-                sub.create(runner.config_dict())
-            elif sub.checkpoint_path.exists():
-                runner.load_checkpoint(sub.checkpoint_path)
+    def use_planner(self) -> Planner:
+        """The planner, built once per process on the model: ``model_path``, or the nested PETS run's (in
+        ``RUN_DIR/pets``, trained or resumed first)."""
+        if self.planner is None:
+            cfg = self.cfg
+            if cfg.model_path:
+                path = Path(cfg.model_path)
             else:
-                sub.truncate_metrics(0)
-            runner.run()
-        return final
-
-    def planner_act(self, obs: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return self.agent.act(obs)
+                path = train_pets(cfg.pets_run(), self.rundir, self.preset, self.progress)
+            model = load_model(path, cfg.task.family)
+            self.planner = Planner.on(model, cfg.pets, cfg.task, self.plan_gen, (self.low, self.high))
+        return self.planner
 
     def random_act(self, obs: np.ndarray) -> np.ndarray:
         return self.random_rng.uniform(self.low, self.high).astype(np.float32)
@@ -280,18 +215,7 @@ class DistillRun(Run[DistillConfig]):
 
     def evaluate_policy(self, seeds: list[int]) -> tuple[list[float], float]:
         """Returns of the policy alone on ``seeds``, and its wall ms per step."""
-        elapsed, steps = 0.0, 0
-
-        def act(obs: np.ndarray) -> np.ndarray:
-            nonlocal elapsed, steps
-            start = time.perf_counter()
-            a = self.policy.act(obs)
-            elapsed += time.perf_counter() - start
-            steps += 1
-            return a
-
-        returns = [rollout_return(self.env, act, seed)[0] for seed in seeds]
-        return returns, 1e3 * elapsed / max(1, steps)
+        return timed_returns(self.env, self.policy.act, seeds)
 
     # --------------------------------------------------------------------------------------- outputs
     def save_outputs(self) -> None:
@@ -299,8 +223,8 @@ class DistillRun(Run[DistillConfig]):
         self.policy.save(self.rundir.checkpoints / "policy_final.safetensors")
 
     def summary(self) -> dict[str, Any]:
-        self.use_planner()  # (a run resumed after its last step has not loaded it yet)
-        cfg, pe, model = self.cfg, self.planner_eval, self.model
+        model = self.use_planner().model  # (a run resumed after its last step has not loaded it yet)
+        cfg, pe = self.cfg, self.planner_eval
         assert pe is not None
         planner, rand = float(np.mean(pe["returns"])), float(np.mean(pe["random_returns"]))
         final = self.history[self.best - 1]

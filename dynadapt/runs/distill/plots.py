@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from dynadapt.runs.plots import plot_band, save_curves
 from dynadapt.runs.rundir import RunDir
 
 
@@ -22,26 +23,16 @@ def plot_distill(rundir: RunDir) -> list[Path]:
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     if it:
         x = [r["iteration"] - 1 for r in it]
-        m = [float(r["eval/policy_return"]) for r in it]
-        s = [float(r.get("eval/policy_return_std") or 0.0) for r in it]
-        ax.plot(x, m, "o-", ms=4, lw=1.5, label="distilled policy")
-        ax.fill_between(x, [a - b for a, b in zip(m, s)], [a + b for a, b in zip(m, s)], alpha=0.2)
-        ax.plot(
-            x, [float(r["dagger/collect_return"]) for r in it], "x--", ms=4, lw=1, label="data collection"
-        )
+        mean = [float(r["eval/policy_return"]) for r in it]
+        std = [float(r.get("eval/policy_return_std") or 0.0) for r in it]
+        plot_band(ax, x, mean, std, "o-", "distilled policy")
+        collect = [float(r["dagger/collect_return"]) for r in it]
+        ax.plot(x, collect, "x--", ms=4, lw=1, label="data collection")
     if planner is not None:
         ax.axhline(float(planner), color="gray", ls="--", lw=1, label="MPC planner")
     summary = rundir.read_summary()
     if summary is not None and summary.get("random_return") is not None:
         ax.axhline(float(summary["random_return"]), color="red", ls=":", lw=1, label="random actions")
-    ax.set_xlabel("DAgger iteration (0: behaviour cloning on planner rollouts)")
-    ax.set_ylabel("evaluation return")
-    ax.set_title(f"{cfg.get('preset') or cfg.get('task', {}).get('env')} (seed {cfg.get('seed')})")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    rundir.plots.mkdir(parents=True, exist_ok=True)
-    out = rundir.plots / "distill.png"
-    fig.savefig(out)
-    plt.close(fig)
-    return [out]
+    title = f"{cfg.get('preset') or cfg.get('task', {}).get('env')} (seed {cfg.get('seed')})"
+    xlabel = "DAgger iteration (0: behaviour cloning on planner rollouts)"
+    return [save_curves(fig, ax, rundir.plots / "distill.png", xlabel, "evaluation return", title)]

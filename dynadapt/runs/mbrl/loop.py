@@ -100,24 +100,15 @@ class MBRLRun(Run[MBRLConfig]):
         self.low, self.high = action_bounds(self.env)
         self.model = DynamicsModel.for_family(family, cfg.model, self.seeds.torch("model"))
         self.buffer = ReplayBuffer(cfg.buffer_capacity, family.obs_dim, family.act_dim)
-        params = self.model.detached_params()  # shares storage: always the current fit
-        learned = cfg.model.learn_reward, cfg.model.learn_termination
-        self.objective = ModelObjective(
-            self.model.predict,
-            cfg.mpc,
-            self.seeds.torch("plan"),
-            self.model.learned_reward_fn(params) if learned[0] else family.reward_fn_for(**task.env_params),
-            self.model.learned_termination_fn(params)
-            if learned[1]
-            else family.termination_fn_for(**task.env_params),
-            params,
-        )
+        m, params = self.model, self.model.detached_params()  # params share storage: always the current fit
+        given = task.as_task()  # the task's own reward and termination, unless the model learns them
+        reward = m.learned_reward_fn(params) if cfg.model.learn_reward else given.reward_fn()
+        done = m.learned_termination_fn(params) if cfg.model.learn_termination else given.termination_fn()
+        self.objective = ModelObjective(m.predict, cfg.mpc, self.seeds.torch("plan"), reward, done, params)
         self.agent = mpc_agent(cfg.planner, self.objective, self.low, self.high)
         self.act_rng = self.seeds.numpy("act")
         self.env_seed = self.seeds.int("env")
-        self.episode = 0
-        self.env_steps = 0
-        self.steps_since_fit = 0
+        self.episode = self.env_steps = self.steps_since_fit = 0
         self.evals: list[tuple[int, float, float]] = []
         """(episode, mean, std) of every evaluation."""
         self.fit: dict[str, Any] | None = None

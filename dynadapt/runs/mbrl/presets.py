@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from dynadapt.models.dynamics import ModelConfig
 from dynadapt.planning.cem import CEMConfig
@@ -14,6 +15,33 @@ from dynadapt.runs.settings import Evaluation, OneTask
 
 
 # ----------------------------------------------------------------------------------------------- PETS
+def _pets(
+    env: str,
+    episodes: int,
+    evaluation: tuple[int, int],
+    hidden: tuple[int, ...],
+    cem: tuple[int, int, int],
+    mpc: tuple[int, int],
+    target_return: float | None = None,
+    **model: Any,
+) -> MBRLConfig:
+    """PETS on ``env`` for ``episodes`` episodes, the first one random; ``evaluation``: (every, episodes);
+    an ensemble of 5 SiLU networks of ``hidden`` units (further :class:`ModelConfig` settings in ``model``);
+    ``cem``: (population, elites, iterations), momentum 0.1; ``mpc``: (horizon, particles), TS-inf."""
+    population, elites, iterations = cem
+    horizon, particles = mpc
+    return MBRLConfig(
+        task=OneTask(env=env),
+        episodes=episodes,
+        random_episodes=1,
+        eval=Evaluation(*evaluation),
+        target_return=target_return,
+        model=ModelConfig(ensemble_size=5, hidden=hidden, activation="silu", **model),
+        planner=CEMConfig(population=population, elites=elites, iterations=iterations, alpha=0.1),
+        mpc=MPCConfig(horizon=horizon, particles=particles, propagation="ts_inf"),
+    )
+
+
 @preset(
     "pets-pendulum",
     "mbrl",
@@ -27,16 +55,7 @@ def pets_pendulum() -> MBRLConfig:
     episodes after the model was already accurate); H = 25 (1.25 s) with three CEM iterations costs about
     the same per step as H = 15 with four.
     """
-    return MBRLConfig(
-        task=OneTask(env="pendulum"),
-        episodes=10,
-        random_episodes=1,
-        eval=Evaluation(every=1, episodes=2),
-        target_return=-200.0,
-        model=ModelConfig(ensemble_size=5, hidden=(64, 64), activation="silu", lr=2e-3, batch_size=64),
-        planner=CEMConfig(population=200, elites=20, iterations=3, alpha=0.1),
-        mpc=MPCConfig(horizon=25, particles=5, propagation="ts_inf"),
-    )
+    return _pets("pendulum", 10, (1, 2), (64, 64), (200, 20, 3), (25, 5), -200.0, lr=2e-3, batch_size=64)
 
 
 @preset(
@@ -45,16 +64,7 @@ def pets_pendulum() -> MBRLConfig:
     "Pendulum with PETS-scale settings: ensemble 5 of 3x200, CEM 400x25, 20 particles",
 )
 def pets_pendulum_paper() -> MBRLConfig:
-    return MBRLConfig(
-        task=OneTask(env="pendulum"),
-        episodes=15,
-        random_episodes=1,
-        eval=Evaluation(every=1, episodes=5),
-        target_return=-200.0,
-        model=ModelConfig(ensemble_size=5, hidden=(200, 200, 200), activation="silu", batch_size=32),
-        planner=CEMConfig(population=400, elites=40, iterations=5, alpha=0.1),
-        mpc=MPCConfig(horizon=25, particles=20, propagation="ts_inf"),
-    )
+    return _pets("pendulum", 15, (1, 5), (200, 200, 200), (400, 40, 5), (25, 20), -200.0, batch_size=32)
 
 
 @preset(
@@ -63,16 +73,7 @@ def pets_pendulum_paper() -> MBRLConfig:
     "PETS-style MPC on cart-pole swing-up (CPU-scale: ensemble 5 of 2x200, CEM 200x20)",
 )
 def pets_cartpole() -> MBRLConfig:
-    return MBRLConfig(
-        task=OneTask(env="cartpole"),
-        episodes=15,
-        random_episodes=1,
-        eval=Evaluation(every=2, episodes=2),
-        target_return=170.0,
-        model=ModelConfig(ensemble_size=5, hidden=(200, 200), activation="silu", batch_size=64),
-        planner=CEMConfig(population=200, elites=20, iterations=4, alpha=0.1),
-        mpc=MPCConfig(horizon=20, particles=5, propagation="ts_inf"),
-    )
+    return _pets("cartpole", 15, (2, 2), (200, 200), (200, 20, 4), (20, 5), 170.0, batch_size=64)
 
 
 @preset(
@@ -81,23 +82,8 @@ def pets_cartpole() -> MBRLConfig:
     "PETS cart-pole (Chua et al. 2018): PE 5x(3x500), CEM 400/40/5, H 25, 20 particles, 50 trials",
 )
 def pets_cartpole_paper() -> MBRLConfig:
-    return MBRLConfig(
-        task=OneTask(env="cartpole"),
-        episodes=51,
-        random_episodes=1,
-        eval=Evaluation(every=5, episodes=5),
-        target_return=170.0,
-        model=ModelConfig(
-            ensemble_size=5,
-            hidden=(500, 500, 500),
-            activation="silu",
-            lr=1e-3,
-            weight_decay=2.5e-4,
-            batch_size=32,
-        ),
-        planner=CEMConfig(population=400, elites=40, iterations=5, alpha=0.1),
-        mpc=MPCConfig(horizon=25, particles=20, propagation="ts_inf"),
-    )
+    training = {"lr": 1e-3, "weight_decay": 2.5e-4, "batch_size": 32}  # of the ensemble, as in PETS
+    return _pets("cartpole", 51, (5, 5), (500, 500, 500), (400, 40, 5), (25, 20), 170.0, **training)
 
 
 # ------------------------------------------------------------------ PETS on the other task families
@@ -105,14 +91,8 @@ def _pets_family(
     env: str, episodes: int, hidden: tuple[int, ...], population: int, horizon: int
 ) -> MBRLConfig:
     """CPU-scale PETS on any family: ensemble 5, CEM N/10 elites, 3 iterations, TS-inf with 5 particles."""
-    return MBRLConfig(
-        task=OneTask(env=env),
-        episodes=episodes,
-        random_episodes=1,
-        eval=Evaluation(every=2, episodes=1),
-        model=ModelConfig(ensemble_size=5, hidden=hidden, activation="silu", batch_size=64),
-        planner=CEMConfig(population=population, elites=population // 10, iterations=3, alpha=0.1),
-        mpc=MPCConfig(horizon=horizon, particles=5, propagation="ts_inf"),
+    return _pets(
+        env, episodes, (2, 1), hidden, (population, population // 10, 3), (horizon, 5), batch_size=64
     )
 
 

@@ -1,5 +1,5 @@
 """Kind ``meta``: meta-training with online adaptation across perturbations (GrBAL, ReBAL, MB, MB+DE,
-continue) (:mod:`.loop`, :mod:`.presets`, :mod:`.plots`)."""
+continue) (:mod:`.loop`, :mod:`.methods`, :mod:`.evaluation`, :mod:`.presets`, :mod:`.plots`)."""
 
 from dynadapt.runs.kinds import RunKind
 from dynadapt.runs.meta.loop import MetaConfig, MetaRun

@@ -28,28 +28,24 @@ from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
 import numpy as np
-import torch
 
 from dynadapt.data.buffer import ReplayBuffer
 from dynadapt.envs import action_bounds, set_task
-from dynadapt.meta.base import Adapter, MetaFitResult
-from dynadapt.meta.grbal import GrBAL, GrBALConfig
-from dynadapt.meta.online import AdaptMode, GradientAdapter
+from dynadapt.meta.base import MetaFitResult
+from dynadapt.meta.grbal import GrBALConfig
 from dynadapt.meta.rebal import ReBAL, ReBALConfig
 from dynadapt.models.dynamics import DynamicsModel, FitResult, ModelConfig
 from dynadapt.planning import PLANNER_CONFIGS, ModelObjective, MPCConfig, PlannerConfig, mpc_agent
 from dynadapt.planning.rs import RSConfig
 from dynadapt.runs.checkpoint import Stateful
+from dynadapt.runs.meta.evaluation import Pair, PredictionErrors, episode_tasks, seeded
+from dynadapt.runs.meta.methods import METHODS, Method, make_adapter, make_learner
 from dynadapt.runs.meta.plots import evaluated, plot_meta
 from dynadapt.runs.run import Run
 from dynadapt.runs.rundir import RunDir
 from dynadapt.runs.settings import Evaluation, Perturbations, RunConfig, check
 
-Method = Literal["grbal", "rebal", "mb", "mbde", "continue"]
-METHODS: tuple[str, ...] = ("grbal", "rebal", "mb", "mbde", "continue")
 Mode = Literal["random", "mpc", "eval"]
-Pair = tuple[dict[str, Any], dict[str, Any]]
-"""A held-out evaluation episode's perturbations: before and after the change."""
 
 
 @dataclass
@@ -117,48 +113,29 @@ class MetaRun(Run[MetaConfig]):
         self.low, self.high = action_bounds(self.env)
         gen = self.seeds.torch("model")  # the model's init and every fit's batches, meta-learner's included
         self.model = DynamicsModel.for_family(family, cfg.model, gen)
-        self.learner: GrBAL | ReBAL | None = None
-        if cfg.method in ("grbal", "rebal"):
-            self.learner = (GrBAL if cfg.method == "grbal" else ReBAL)(
-                self.model, getattr(cfg, cfg.method), gen
-            )
-        self.adapter = self.make_adapter()
+        self.learner = make_learner(cfg, self.model, gen)
+        self.adapter = make_adapter(cfg, self.model, self.learner)
         self.buffer = ReplayBuffer(cfg.buffer_capacity, family.obs_dim, family.act_dim)
-        self.objective = ModelObjective(
-            self.learner.predict if isinstance(self.learner, ReBAL) else self.model.predict,
-            cfg.mpc,
-            self.seeds.torch("plan"),
-            family.reward_fn_for(**self.train_tasks[0]),  # set at every change of perturbation
-            family.termination_fn,
-        )
+        predict = self.learner.predict if isinstance(self.learner, ReBAL) else self.model.predict
+        reward_fn = family.reward_fn_for(**self.train_tasks[0])  # set at every change of perturbation
+        plan_gen = self.seeds.torch("plan")
+        self.objective = ModelObjective(predict, cfg.mpc, plan_gen, reward_fn, family.termination_fn)
         self.agent = mpc_agent(cfg.planner, self.objective, self.low, self.high)
         self.act_rng, self.task_rng = self.seeds.numpy("act"), self.seeds.numpy("task")
         self.env_seed = self.seeds.int("env")
-        self.iteration = 0
-        self.episode = 0
+        self.iteration, self.episode = 0, 0
         self.returns: list[list[float | None]] = []
         """[training, held-out] evaluation return after each iteration (None: not evaluated)."""
         self.pred_error: dict[str, dict[str, float]] = {"change": {}, "switch": {}}
         """Last evaluation's mean one-step error by steps since a change / since the mid-episode change."""
-        self.errors: dict[str, dict[int, list[float]]] = {"change": {}, "switch": {}}
-
-    def make_adapter(self) -> Adapter:
-        cfg, window = self.cfg, self.cfg.grbal.adapt_from or self.cfg.grbal.M
-        if isinstance(self.learner, ReBAL):
-            return self.learner.make_adapter()
-        if isinstance(self.learner, GrBAL):
-            lr, steps = self.learner.step_size, cfg.grbal.inner_steps
-            return GradientAdapter(self.model, cfg.grbal.M, lr, steps, min_window=window)
-        modes: dict[str, AdaptMode] = {"mb": "none", "mbde": "reset", "continue": "continue"}
-        mode = modes[cfg.method]
-        return GradientAdapter(self.model, cfg.grbal.M, cfg.de_lr, cfg.de_steps, mode=mode, min_window=window)
+        self.errors = PredictionErrors(self.objective, self.model)
 
     def components(self) -> dict[str, Stateful]:
         learner: dict[str, Stateful] = {"learner": self.learner} if self.learner is not None else {}
         return {"model": self.model, **learner, "buffer": self.buffer}
 
     def restored(self) -> None:
-        self.adapter = self.make_adapter()
+        self.adapter = make_adapter(self.cfg, self.model, self.learner)
 
     def done(self) -> bool:
         return self.iteration >= self.cfg.iterations
@@ -174,15 +151,12 @@ class MetaRun(Run[MetaConfig]):
         fit = self.fit()  # meta-train (grbal, rebal) or fit (mb, mbde, continue); clears adapted parameters
         self.iteration += 1
         # evaluate on the training and on the held-out perturbations (no data kept)
-        self.errors = {"change": {}, "switch": {}}
+        self.errors.clear()
         every = cfg.eval.every
         due = self.iteration == cfg.iterations or (every > 0 and self.iteration % every == 0)
         train, test = (self.evaluate(held_out) if due else math.nan for held_out in (False, True))
         self.returns.append([evaluated(train), evaluated(test)])
-        self.pred_error = {
-            k: {str(s): float(np.mean(v)) for s, v in sorted(curve.items())}
-            for k, curve in self.errors.items()
-        }
+        self.pred_error = self.errors.means()
         return {
             "iteration": self.iteration,
             "phase": mode,
@@ -222,8 +196,8 @@ class MetaRun(Run[MetaConfig]):
                     self.objective.params = self.adapter.params()
                 act = self.agent.act(obs)  # ... then plan with the adapted parameters
             next_obs, reward, terminated, truncated, _ = self.env.step(act)
-            if mode == "eval" and tasks is not None:
-                self.record_error(obs, act, next_obs, since_change, switched)
+            if mode == "eval" and tasks is not None:  # the error of the parameters just planned with
+                self.errors.record(obs, act, next_obs, since_change, switched)
             total += float(reward)
             self.adapter.observe(obs, act, next_obs)
             if mode != "eval":
@@ -232,30 +206,14 @@ class MetaRun(Run[MetaConfig]):
             obs, steps, since_change = next_obs, steps + 1, since_change + 1
             if terminated or truncated:
                 break
-        plan_ms = (self.agent.mean_plan_ms * self.agent.num_plans - plan0) / steps
-        adapt_ms = (self.adapter.adapt_ms_total - adapt0) / steps
-        timed = mode != "random"
-        return {
-            "return": total,
-            "plan_ms": plan_ms if timed else math.nan,
-            "adapt_ms": adapt_ms if timed else math.nan,
-        }
+        timed = mode != "random"  # random actions neither plan nor adapt
+        plan_ms = (self.agent.mean_plan_ms * self.agent.num_plans - plan0) / steps if timed else math.nan
+        adapt_ms = (self.adapter.adapt_ms_total - adapt0) / steps if timed else math.nan
+        return {"return": total, "plan_ms": plan_ms, "adapt_ms": adapt_ms}
 
     def set_task(self, task: dict[str, Any]) -> None:
         set_task(self.env, **task)
         self.objective.reward_fn = self.cfg.task.family.reward_fn_for(**task)
-
-    def record_error(self, obs: Any, act: Any, next_obs: Any, since_change: int, switched: bool) -> None:
-        """Normalised one-step MSE of the parameters the agent just planned with."""
-        with torch.no_grad():
-            o = torch.as_tensor(obs, dtype=torch.float32).view(1, 1, -1)
-            a = torch.as_tensor(act, dtype=torch.float32).view(1, 1, -1)
-            pred, _ = self.objective.predict(self.objective.params, o, a)
-            diff = pred.view(-1) - torch.as_tensor(next_obs, dtype=torch.float32)
-            err = float(((diff / self.model.target_norm.std) ** 2).mean())
-        self.errors["change"].setdefault(since_change, []).append(err)
-        if switched:
-            self.errors["switch"].setdefault(since_change, []).append(err)
 
     def fit(self) -> dict[str, float]:
         """Meta-train (grbal, rebal) or fit (mb, mbde, continue) on all data; drop every adapted parameter."""
@@ -268,22 +226,12 @@ class MetaRun(Run[MetaConfig]):
         pool, offset = (self.test_tasks, 2_000_000) if held_out else (self.train_tasks, 1_000_000)
         if not pool or self.cfg.eval.episodes == 0:
             return math.nan
-        rng = np.random.default_rng(self.env_seed + offset + self.iteration)
-        # the planner's noise during evaluation comes from its own seed, and training's generator state is
-        # restored afterwards: evaluating (or not, eval.every) never changes what training collects
-        gen = self.objective.generator
-        state = gen.get_state()
-        gen.manual_seed(self.env_seed + offset + 7919 * self.iteration)
-        out = []
-        try:
-            for k in range(self.cfg.eval.episodes):
-                # held-out tasks in turn, each changing into the next one: every task and change is played
-                tasks = (pool[k % len(pool)], pool[(k + 1) % len(pool)]) if held_out else None
-                seed = self.env_seed + offset + 1000 * self.iteration + k
-                out.append(self.play("eval", seed, rng, tasks)["return"])
-        finally:
-            gen.set_state(state)
-        return float(np.mean(out))
+        base, episodes = self.env_seed + offset, episode_tasks(pool, self.cfg.eval.episodes, held_out)
+        rng = np.random.default_rng(base + self.iteration)
+        with seeded(self.objective.generator, base + 7919 * self.iteration):  # the planner's noise: its own
+            seeds = [base + 1000 * self.iteration + k for k in range(len(episodes))]
+            returns = [self.play("eval", seed, rng, tasks)["return"] for seed, tasks in zip(seeds, episodes)]
+        return float(np.mean(returns))
 
     # --------------------------------------------------------------------------------------- outputs
     def console(self, row: dict[str, Any]) -> str:
@@ -294,22 +242,14 @@ class MetaRun(Run[MetaConfig]):
         )
 
     def summary(self) -> dict[str, Any]:
-        last = self.returns[-1] if self.returns else [None, None]
+        cfg, last = self.cfg, self.returns[-1] if self.returns else [None, None]
         return {
-            "kind": "meta",
-            "preset": self.preset,
-            "env": self.cfg.task.env,
-            "method": self.cfg.method,
-            "seed": self.cfg.seed,
-            "iterations": self.iteration,
-            "env_steps": self.buffer.total_added,
+            "kind": "meta", "preset": self.preset, "env": cfg.task.env, "method": cfg.method,
+            "seed": cfg.seed, "iterations": self.iteration, "env_steps": self.buffer.total_added,
             "final_return_train": math.nan if last[0] is None else last[0],
             "final_return_test": math.nan if last[1] is None else last[1],
-            "return_train": [r[0] for r in self.returns],
-            "return_test": [r[1] for r in self.returns],
+            "return_train": [r[0] for r in self.returns], "return_test": [r[1] for r in self.returns],
             "pred_error_by_steps_since_change": self.pred_error["change"],
             "pred_error_by_steps_since_switch": self.pred_error["switch"],
-            "train_tasks": self.train_tasks,
-            "test_tasks": self.test_tasks,
-            "switch_at": self.cfg.task.switch_at,
-        }
+            "train_tasks": self.train_tasks, "test_tasks": self.test_tasks, "switch_at": cfg.task.switch_at,
+        }  # fmt: skip

@@ -87,15 +87,19 @@ PENDULUM_TEST = [{"mass": 3.5, "length": 1.0}, {"mass": 0.2, "length": 0.6}, {"m
 """Held-out perturbations, outside the training box (see the module docstring)."""
 
 
+def pendulum_perturbations(switch_at: int = 0) -> Perturbations:
+    """The CPU-scale family: training ranges, one training task and the held-out tasks (fresh copies),
+    changing at step ``switch_at`` (0: never)."""
+    ranges = {k: list(v) for k, v in PENDULUM_TRAIN_RANGES.items()}
+    held_out = [dict(t) for t in PENDULUM_TEST]
+    return Perturbations(
+        env="pendulum", train_tasks=[{}], train_ranges=ranges, test_tasks=held_out, switch_at=switch_at
+    )
+
+
 def _pendulum(method: str) -> MetaConfig:
     return MetaConfig(
-        task=Perturbations(
-            env="pendulum",
-            train_tasks=[{}],
-            train_ranges={k: list(v) for k, v in PENDULUM_TRAIN_RANGES.items()},
-            test_tasks=[dict(t) for t in PENDULUM_TEST],
-            switch_at=50,
-        ),
+        task=pendulum_perturbations(switch_at=50),
         method=method,  # type: ignore[arg-type]
         iterations=6,
         random_iterations=1,

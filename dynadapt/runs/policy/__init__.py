@@ -1,5 +1,7 @@
 """Kinds ``sac`` (soft actor-critic, :mod:`.sac`) and ``mbpo`` (model-based policy optimisation,
-:mod:`.mbpo`); their shared parts in :mod:`.base`, presets in :mod:`.presets`, figures in :mod:`.plots`."""
+:mod:`.mbpo`); presets in :mod:`.presets`, figures in :mod:`.plots`. What every SAC-based kind (these and
+:mod:`dynadapt.runs.policy_adaptive`'s) shares: config fields in :mod:`.settings`, the training episode in
+:mod:`.base`, the periodic evaluation in :mod:`.evaluation`, MBPO's model phase in :mod:`.rollouts`."""
 
 from dynadapt.runs.kinds import RunKind
 from dynadapt.runs.policy.mbpo import MBPORun, MBPORunConfig

@@ -1,19 +1,25 @@
 """What the SAC-based kinds (``sac``, ``mbpo``, ``mbpo-continual``, ``mbpo-meta``) share.
 
-:class:`PolicyRun` holds SAC, its real replay buffer and the env, and supplies the pieces each kind's
-``step`` is written with: a uniformly random warm-up action, one env step stored in the real buffer, G SAC
-updates, a deterministic evaluation episode, the SAC settings of the summary and the progress line.
-:class:`Means` averages the metrics logged many times per episode (one per SAC update or rollout phase).
-:class:`EvaluatedPolicyRun` adds the periodic evaluation of the kinds that have one (``sac``, ``mbpo``,
-``mbpo-meta``; ``mbpo-continual`` evaluates every seen task at each task's end instead).
+:class:`PolicyRun` holds SAC, its real replay buffer and the env, and plays one training episode the same
+way for every kind (:meth:`PolicyRun.train_episode`)::
+
+    for each env step:
+        [the kind's model phase: refit the model and roll it out when due (see :mod:`.rollouts`)]
+        act: uniformly random during the random phase, then a ~ π(·|s) (s with the task input, if any)
+        store the transition in the real buffer
+        after the random phase: G SAC updates, each on a fresh minibatch (the kind's)
+
+It also writes the summary (the kind supplies what it played, its results and settings) and the progress
+line. :class:`Means` averages the metrics logged many times per episode (one per SAC update or rollout
+phase). The periodic evaluation of the kinds that have one is :mod:`.evaluation`'s, the model phase of the
+MBPO kinds :mod:`.rollouts`'.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -23,31 +29,21 @@ from torch import Tensor
 from dynadapt.data.buffer import ReplayBuffer
 from dynadapt.envs import TaskFamily, action_bounds
 from dynadapt.errors import DynadaptError
-from dynadapt.policy.sac import SAC, SACConfig
+from dynadapt.policy.sac import SAC
 from dynadapt.runs.policy.plots import plot_policy
+from dynadapt.runs.policy.settings import PolicySettings
 from dynadapt.runs.run import Run
 from dynadapt.runs.rundir import RunDir
-from dynadapt.runs.settings import Evaluation, check
 from dynadapt.types import ObsPreproc
 
-
-class PolicySettings(Protocol):
-    """The fields of a SAC-based kind's config that :class:`PolicyRun` reads (each config declares them)."""
-
-    episodes: int
-    random_steps: int
-    updates_per_step: int
-    buffer_capacity: int
-    sac: SACConfig
-
-
-def check_policy_settings(cfg: PolicySettings) -> None:
-    check(
-        (cfg.episodes >= 1, "episodes must be >= 1"),
-        (cfg.random_steps >= 0, "random_steps must be >= 0"),
-        (cfg.updates_per_step >= 0, "updates_per_step must be >= 0"),
-        (cfg.buffer_capacity >= 1, "buffer_capacity must be >= 1"),
-    )
+CONSOLE = (
+    ("train/return", "return {:9.2f}"),
+    ("train/env_steps", "steps {:>7}"),
+    ("sac/alpha", "alpha {:.3f}"),
+    ("model/val_loss", "model val {:.4g}"),
+    ("mbpo/rollout_length", "k {:.0f}"),
+)
+"""The parts of the progress line after the episode: (metric, format), where the row has the metric."""
 
 
 def context_features(obs_preproc: ObsPreproc, obs_dim: int) -> ObsPreproc:
@@ -106,14 +102,45 @@ class PolicyRun(Run[Any]):
         self.episode = 0
         self.env_steps = 0
 
-    # ------------------------------------------------------------------------------------ pieces
+    # ------------------------------------------------------------------------------ one training episode
+    def train_episode(self) -> dict[str, Any]:
+        """One training episode (the module docstring's loop); its row: counts, return, mean metrics."""
+        obs, _ = self.env.reset(seed=self.env_seed + self.episode)
+        ret, t, done, logged = 0.0, 0, False, Means()
+        while not done:
+            logged.add(*self.model_phase())
+            act = self.random_action() if self.warmup() else self.sac.act(self.policy_input(obs)).numpy()
+            obs, reward, done = self.env_step(obs, act, t)
+            ret, t = ret + reward, t + 1
+            if not self.warmup():
+                logged.add(*[self.sac.update(self.sac_batch()) for _ in range(self.cfg.updates_per_step)])
+        self.episode += 1
+        counts = {"episode": self.episode, "train/env_steps": self.env_steps}
+        return counts | {"train/return": ret, "train/length": t} | logged.result()
+
+    def model_phase(self) -> list[dict[str, float]]:
+        """The metrics of the model work due before this env step (none: SAC is model-free)."""
+        return []
+
+    def phase_start(self) -> int:
+        """Env steps at the start of the current random phase (0: the run's start)."""
+        return 0
+
+    def since_warmup(self) -> int:
+        """Env steps since the end of the random phase (negative during it)."""
+        return self.env_steps - self.phase_start() - self.cfg.random_steps
+
     def warmup(self) -> bool:
         """Whether the run is in its random phase (the first ``random_steps`` env steps): random actions
         and no gradient steps."""
-        return self.env_steps < self.cfg.random_steps
+        return self.since_warmup() < 0
 
     def random_action(self) -> np.ndarray:
         return self.act_rng.uniform(self.low, self.high).astype(np.float32)
+
+    def policy_input(self, obs: np.ndarray) -> np.ndarray:
+        """The policy's input for an env observation (the observation itself: no task input)."""
+        return obs
 
     def env_step(self, obs: np.ndarray, act: np.ndarray, t: int) -> tuple[np.ndarray, float, bool]:
         """Execute ``act`` at step ``t`` of the episode and store the transition in the real buffer;
@@ -125,18 +152,9 @@ class PolicyRun(Run[Any]):
         self.env_steps += 1
         return next_obs, float(reward), bool(terminated or truncated)
 
-    def sac_updates(self, batch: Callable[[], dict[str, Tensor]]) -> list[dict[str, float]]:
-        """``updates_per_step`` SAC gradient steps, each on a fresh minibatch; their metrics."""
-        return [self.sac.update(batch()) for _ in range(self.cfg.updates_per_step)]
-
-    def episode_row(self, ret: float, length: int) -> dict[str, Any]:
-        """The metrics row of the training episode just played (return ``ret``, ``length`` steps)."""
-        return {
-            "episode": self.episode,
-            "train/env_steps": self.env_steps,
-            "train/return": ret,
-            "train/length": length,
-        }
+    def sac_batch(self) -> dict[str, Tensor]:
+        """The minibatch of one SAC update (here: real transitions)."""
+        return self.buffer.sample(self.cfg.sac.batch_size, self.sac.generator)
 
     @torch.no_grad()
     def deterministic_return(self, env: gym.Env, seed: int, context: np.ndarray | None = None) -> float:
@@ -154,6 +172,20 @@ class PolicyRun(Run[Any]):
     def total_episodes(self) -> int:
         return self.cfg.episodes
 
+    def summary(self) -> dict[str, Any]:
+        """Kind, preset, what was played, seed, counts, the kind's results and its settings."""
+        counts = {"episodes": self.episode, "env_steps": self.env_steps, "gradient_steps": self.sac.updates}
+        head = {"kind": self.kind, "preset": self.preset, **self.played(), "seed": self.cfg.seed}
+        return head | counts | self.results() | {"settings": self.settings()}
+
+    def played(self) -> dict[str, Any]:
+        """What the run played (summary keys before the seed)."""
+        raise NotImplementedError
+
+    def results(self) -> dict[str, Any]:
+        """The kind's results in the summary (after the counts)."""
+        return {}
+
     def settings(self) -> dict[str, Any]:
         """The settings reported in the summary."""
         cfg = self.cfg
@@ -165,82 +197,11 @@ class PolicyRun(Run[Any]):
         }
 
     def console(self, row: dict[str, Any]) -> str:
-        parts = [
-            f"ep {row['episode']:>3}/{self.total_episodes()}",
-            f"return {row['train/return']:9.2f}",
-            f"steps {row['train/env_steps']:>7}",
-        ]
-        if "sac/alpha" in row:
-            parts.append(f"alpha {row['sac/alpha']:.3f}")
-        if "model/val_loss" in row:
-            parts.append(f"model val {row['model/val_loss']:.4g}")
-        if "mbpo/rollout_length" in row:
-            parts.append(f"k {row['mbpo/rollout_length']:.0f}")
+        parts = [f"ep {row['episode']:>3}/{self.total_episodes()}"]
+        parts += [fmt.format(row[key]) for key, fmt in CONSOLE if key in row]
         if "eval/return" in row:
             parts.append(f"eval {row['eval/return']:.2f} ± {row['eval/return_std']:.2f}")
         return " | ".join([*parts, f"{row['time/wall_s']:.0f}s"])
 
     def save_outputs(self) -> None:
         self.sac.save(self.rundir.checkpoints / "policy_final.safetensors")
-
-
-# ------------------------------------------------------------------------------- periodic evaluation
-class EvaluatedSettings(PolicySettings, Protocol):
-    """The fields of a kind evaluated every ``eval.every`` episodes (sac, mbpo, mbpo-meta)."""
-
-    eval: Evaluation
-    target_return: float | None
-    stop_at_target: bool
-
-
-class EvaluatedPolicyRun(PolicyRun):
-    """A SAC-based kind evaluated every ``eval.every`` episodes and after the last; its evaluation record
-    ``evals`` holds ``(episode, env_steps, mean, std)`` of every evaluation."""
-
-    cfg: EvaluatedSettings
-
-    def build_policy(self, family: TaskFamily, env: gym.Env, context_dim: int = 0) -> None:
-        super().build_policy(family, env, context_dim)
-        self.evals: list[tuple[int, int, float, float]] = []
-
-    def done(self) -> bool:
-        cfg = self.cfg
-        return self.episode >= cfg.episodes or (cfg.stop_at_target and self.reached() is not None)
-
-    def evaluation(self) -> dict[str, float]:
-        """When due, ``eval.episodes`` deterministic episodes (recorded in ``evals``); their metrics."""
-        cfg, episode = self.cfg, self.episode
-        if cfg.eval.episodes == 0:
-            return {}
-        if not (episode == cfg.episodes or (cfg.eval.every > 0 and episode % cfg.eval.every == 0)):
-            return {}
-        seed = self.env_seed + 1_000_000 + 1000 * episode
-        returns = [self.eval_episode(k, seed + k) for k in range(cfg.eval.episodes)]
-        mean, std = float(np.mean(returns)), float(np.std(returns))
-        self.evals.append((episode, self.env_steps, mean, std))
-        return {"eval/return": mean, "eval/return_std": std}
-
-    def eval_episode(self, k: int, seed: int) -> float:
-        """The return of evaluation episode ``k`` (reset with ``seed``)."""
-        return self.deterministic_return(self.env, seed)
-
-    def reached(self) -> int | None:
-        """Env steps at the first evaluation whose mean reached ``target_return`` (None: not reached)."""
-        target = self.cfg.target_return
-        if target is None:
-            return None
-        return next((steps for _, steps, mean, _ in self.evals if mean >= target), None)
-
-    def eval_results(self) -> dict[str, Any]:
-        """The evaluation part of the summary."""
-        final = self.evals[-1] if self.evals else (0, 0, math.nan, math.nan)
-        return {
-            "final_eval_return": final[2],
-            "final_eval_return_std": final[3],
-            "best_eval_return": max((m for _, _, m, _ in self.evals), default=math.nan),
-            "target_return": self.cfg.target_return,
-            "env_steps_to_target": self.reached(),
-            "eval": [
-                {"episode": ep, "env_steps": st, "return": m, "return_std": s} for ep, st, m, s in self.evals
-            ],
-        }

@@ -30,11 +30,15 @@ under load (four 25 s fits and 10,000 updates).
 
 from __future__ import annotations
 
+from dataclasses import fields
+from functools import partial
+
 from dynadapt.models.dynamics import ModelConfig
 from dynadapt.policy.mbpo import MBPOConfig
 from dynadapt.policy.sac import SACConfig
 from dynadapt.runs.policy.mbpo import MBPORunConfig
 from dynadapt.runs.policy.sac import SACRunConfig
+from dynadapt.runs.policy.settings import EvaluatedSettings
 from dynadapt.runs.preset import preset
 from dynadapt.runs.settings import Evaluation, OneTask
 
@@ -42,7 +46,33 @@ _ENVS = {"pendulum": "pendulum", "cartpole": "cartpole", "half_cheetah": "half_c
 _TARGETS: dict[str, float | None] = {"pendulum": -200.0, "cartpole": 170.0, "half_cheetah": None}
 
 
+def rollouts(epoch: int, train_freq: int, starts: int, schedule: tuple[int, ...], retain: int) -> MBPOConfig:
+    """MBPO's rollout settings: epoch length, refit interval, start states per refit, k's schedule and the
+    epochs of rollouts kept; 5 % real data in SAC's minibatches."""
+    return MBPOConfig(
+        epoch_length=epoch,
+        model_train_freq=train_freq,
+        rollout_batch_size=starts,
+        rollout_schedule=schedule,
+        retain_epochs=retain,
+        real_ratio=0.05,
+    )
+
+
+cpu_rollouts = partial(rollouts, 200, starts=400, schedule=(0, 10, 1, 5), retain=5)
+"""The CPU pendulum rollouts given the refit interval: epochs of 200 steps, 400 start states per refit,
+k = 1 -> 5, 5 epochs of rollouts kept."""
+
+
+def _cpu_model(hidden: tuple[int, ...], batch_size: int, max_epochs: int) -> ModelConfig:
+    """A CPU-scale ensemble: 5 members, 3 elites."""
+    return ModelConfig(
+        ensemble_size=5, num_elites=3, hidden=hidden, batch_size=batch_size, max_epochs=max_epochs
+    )
+
+
 def _paper_model() -> ModelConfig:
+    """MBPO's ensemble: 7 members (5 elites) of 4x200 swish."""
     return ModelConfig(
         ensemble_size=7,
         num_elites=5,
@@ -58,176 +88,108 @@ def _paper_model() -> ModelConfig:
     )
 
 
-# --------------------------------------------------------------------------------------------- SAC
-def sac_pendulum() -> SACRunConfig:
+def _sac(
+    env: str,
+    episodes: int,
+    random_steps: int,
+    evaluation: tuple[int, int],
+    buffer: int,
+    sac: SACConfig | None = None,
+) -> SACRunConfig:
+    """SAC on ``env`` with ``evaluation`` = (eval.every, eval.episodes) and the env's target (default SAC:
+    CPU-scale, 2x128)."""
+    every, eval_episodes = evaluation
     return SACRunConfig(
-        task=OneTask(env="pendulum"),
-        episodes=60,
-        random_steps=200,
-        eval=Evaluation(every=1, episodes=3),
-        buffer_capacity=100_000,
-        target_return=-200.0,
-        sac=SACConfig(hidden=(128, 128)),
-    )
-
-
-def sac_cartpole() -> SACRunConfig:
-    return SACRunConfig(
-        task=OneTask(env="cartpole"),
-        episodes=150,
-        random_steps=1000,
-        eval=Evaluation(every=5, episodes=2),
-        buffer_capacity=100_000,
-        target_return=170.0,
-        sac=SACConfig(hidden=(128, 128)),
-    )
-
-
-def sac_half_cheetah() -> SACRunConfig:
-    return SACRunConfig(
-        task=OneTask(env="half_cheetah_body"),
-        episodes=50,
-        random_steps=5000,
-        eval=Evaluation(every=5, episodes=1),
-        buffer_capacity=200_000,
-        sac=SACConfig(hidden=(128, 128)),
-    )
-
-
-def _sac_paper(name: str, episodes: int) -> SACRunConfig:
-    return SACRunConfig(
-        task=OneTask(env=_ENVS[name]),
+        task=OneTask(env=_ENVS[env]),
         episodes=episodes,
-        random_steps=5000,
-        eval=Evaluation(every=1, episodes=1 if name == "half_cheetah" else 5),
-        buffer_capacity=1_000_000,
-        target_return=_TARGETS[name],
-        sac=SACConfig(),
+        random_steps=random_steps,
+        eval=Evaluation(every=every, episodes=eval_episodes),
+        buffer_capacity=buffer,
+        target_return=_TARGETS[env],
+        sac=sac or SACConfig(hidden=(128, 128)),
     )
 
 
-# -------------------------------------------------------------------------------------------- MBPO
+def _mbpo(like: SACRunConfig, updates_per_step: int, model: ModelConfig, mbpo: MBPOConfig) -> MBPORunConfig:
+    """MBPO with the task, budget, warm-up, evaluation, buffer, target and SAC of ``like``."""
+    shared = {f.name: getattr(like, f.name) for f in fields(EvaluatedSettings)}
+    shared["updates_per_step"] = updates_per_step
+    return MBPORunConfig(task=like.task, model=model, mbpo=mbpo, **shared)
+
+
+# ------------------------------------------------------------------------------------------- CPU-scale
+@preset("sac-pendulum", "sac", "SAC on Pendulum (CPU-scale: 2x128, 60 episodes, target -200)")
+def sac_pendulum() -> SACRunConfig:
+    return _sac("pendulum", 60, 200, (1, 3), 100_000)
+
+
+@preset("sac-cartpole", "sac", "SAC on cart-pole swing-up (CPU-scale: 2x128, 150 episodes)")
+def sac_cartpole() -> SACRunConfig:
+    return _sac("cartpole", 150, 1000, (5, 2), 100_000)
+
+
+@preset("sac-half_cheetah", "sac", "SAC on the half-cheetah (CPU-scale: 2x128, 50 episodes)")
+def sac_half_cheetah() -> SACRunConfig:
+    return _sac("half_cheetah", 50, 5000, (5, 1), 200_000)
+
+
+@preset(
+    "mbpo-pendulum",
+    "mbpo",
+    "MBPO on Pendulum (CPU-scale: ensemble 5 of 2x200, G 20, k 1->5, 400 rollouts / 50 steps)",
+)
 def mbpo_pendulum() -> MBPORunConfig:
-    return MBPORunConfig(
-        task=OneTask(env="pendulum"),
-        episodes=20,
-        random_steps=200,
-        updates_per_step=20,
-        eval=Evaluation(every=1, episodes=3),
-        buffer_capacity=100_000,
-        target_return=-200.0,
-        sac=SACConfig(hidden=(128, 128)),
-        model=ModelConfig(ensemble_size=5, num_elites=3, hidden=(200, 200), batch_size=256, max_epochs=100),
-        mbpo=MBPOConfig(
-            epoch_length=200,
-            model_train_freq=50,
-            rollout_batch_size=400,
-            rollout_schedule=(0, 10, 1, 5),
-            retain_epochs=5,
-            real_ratio=0.05,
-        ),
-    )
+    like = _sac("pendulum", 20, 200, (1, 3), 100_000)
+    return _mbpo(like, 20, _cpu_model((200, 200), 256, 100), cpu_rollouts(50))
 
 
+@preset("mbpo-cartpole", "mbpo", "MBPO on cart-pole swing-up (CPU-scale: ensemble 5 of 2x200, G 10)")
 def mbpo_cartpole() -> MBPORunConfig:
-    return MBPORunConfig(
-        task=OneTask(env="cartpole"),
-        episodes=40,
-        random_steps=1000,
-        updates_per_step=10,
-        eval=Evaluation(every=2, episodes=2),
-        buffer_capacity=100_000,
-        target_return=170.0,
-        sac=SACConfig(hidden=(128, 128)),
-        model=ModelConfig(ensemble_size=5, num_elites=3, hidden=(200, 200), batch_size=64, max_epochs=100),
-        mbpo=MBPOConfig(
-            epoch_length=200,
-            model_train_freq=50,
-            rollout_batch_size=400,
-            rollout_schedule=(0, 15, 1, 5),
-            retain_epochs=5,
-            real_ratio=0.05,
-        ),
-    )
+    like = _sac("cartpole", 40, 1000, (2, 2), 100_000)
+    return _mbpo(like, 10, _cpu_model((200, 200), 64, 100), rollouts(200, 50, 400, (0, 15, 1, 5), 5))
 
 
+@preset(
+    "mbpo-half_cheetah",
+    "mbpo",
+    "MBPO on the half-cheetah (CPU-scale: ensemble 5 of 3x200, G 5, k 1, refit per episode)",
+)
 def mbpo_half_cheetah() -> MBPORunConfig:
-    return MBPORunConfig(
-        task=OneTask(env="half_cheetah_body"),
-        episodes=20,
-        random_steps=2000,
-        updates_per_step=5,
-        eval=Evaluation(every=2, episodes=1),
-        buffer_capacity=200_000,
-        sac=SACConfig(hidden=(128, 128), target_entropy=-3.0),
-        model=ModelConfig(
-            ensemble_size=5, num_elites=3, hidden=(200, 200, 200), batch_size=256, max_epochs=20
-        ),
-        mbpo=MBPOConfig(
-            epoch_length=1000,
-            model_train_freq=1000,
-            rollout_batch_size=10_000,
-            rollout_schedule=(20, 150, 1, 1),
-            retain_epochs=1,
-            real_ratio=0.05,
-        ),
-    )
+    like = _sac("half_cheetah", 20, 2000, (2, 1), 200_000, SACConfig(hidden=(128, 128), target_entropy=-3.0))
+    mbpo = rollouts(1000, 1000, 10_000, (20, 150, 1, 1), 1)
+    return _mbpo(like, 5, _cpu_model((200, 200, 200), 256, 20), mbpo)
+
+
+# ----------------------------------------------------------------------------------------------- paper
+def _sac_paper(name: str, episodes: int) -> SACRunConfig:
+    return _sac(name, episodes, 5000, (1, 1 if name == "half_cheetah" else 5), 1_000_000, SACConfig())
 
 
 def _mbpo_paper(name: str) -> MBPORunConfig:
     cheetah = name == "half_cheetah"
-    return MBPORunConfig(
-        task=OneTask(env=_ENVS[name]),
-        episodes=400 if cheetah else 50,
-        random_steps=5000,
-        updates_per_step=40 if cheetah else 20,
-        eval=Evaluation(every=1, episodes=1 if cheetah else 5),
-        buffer_capacity=1_000_000,
-        target_return=_TARGETS[name],
-        sac=SACConfig(target_entropy=-3.0 if cheetah else None),
-        model=_paper_model(),
-        mbpo=MBPOConfig(
-            epoch_length=1000,
-            model_train_freq=250,
-            rollout_batch_size=100_000,
-            rollout_schedule=(20, 150, 1, 1) if cheetah else (20, 150, 1, 15),
-            retain_epochs=1,
-            real_ratio=0.05,
-        ),
+    like = _sac(
+        name,
+        400 if cheetah else 50,
+        5000,
+        (1, 1 if cheetah else 5),
+        1_000_000,
+        SACConfig(target_entropy=-3.0 if cheetah else None),
     )
+    mbpo = rollouts(1000, 250, 100_000, (20, 150, 1, 1) if cheetah else (20, 150, 1, 15), 1)
+    return _mbpo(like, 40 if cheetah else 20, _paper_model(), mbpo)
 
 
-preset("sac-pendulum", "sac", "SAC on Pendulum (CPU-scale: 2x128, 60 episodes, target -200)")(sac_pendulum)
-preset("sac-cartpole", "sac", "SAC on cart-pole swing-up (CPU-scale: 2x128, 150 episodes)")(sac_cartpole)
-preset("sac-half_cheetah", "sac", "SAC on the half-cheetah (CPU-scale: 2x128, 50 episodes)")(sac_half_cheetah)
-preset("sac-pendulum-paper", "sac", "SAC on Pendulum, paper settings (2x256, 50 episodes)")(
-    lambda: _sac_paper("pendulum", 50)
-)
-preset("sac-cartpole-paper", "sac", "SAC on cart-pole, paper settings (2x256, 100 episodes)")(
-    lambda: _sac_paper("cartpole", 100)
-)
-preset("sac-half_cheetah-paper", "sac", "SAC on the half-cheetah, paper settings (2x256, 400k steps)")(
-    lambda: _sac_paper("half_cheetah", 400)
-)
-preset(
-    "mbpo-pendulum",
-    "mbpo",
-    "MBPO on Pendulum (CPU-scale: ensemble 5 of 2x200, G 20, k 1->5, 400 rollouts / 50 steps)",
-)(mbpo_pendulum)
-preset("mbpo-cartpole", "mbpo", "MBPO on cart-pole swing-up (CPU-scale: ensemble 5 of 2x200, G 10)")(
-    mbpo_cartpole
-)
-preset(
-    "mbpo-half_cheetah",
-    "mbpo",
-    "MBPO on the half-cheetah (CPU-scale: ensemble 5 of 3x200, G 5, k 1, refit per episode)",
-)(mbpo_half_cheetah)
-preset("mbpo-pendulum-paper", "mbpo", "MBPO on Pendulum with MBPO's Hopper settings (G 20, k 1->15)")(
-    lambda: _mbpo_paper("pendulum")
-)
-preset("mbpo-cartpole-paper", "mbpo", "MBPO on cart-pole with MBPO's Hopper settings (G 20, k 1->15)")(
-    lambda: _mbpo_paper("cartpole")
-)
-preset("mbpo-half_cheetah-paper", "mbpo", "MBPO on the half-cheetah, paper settings (G 40, 400 epochs)")(
-    lambda: _mbpo_paper("half_cheetah")
-)
+_SAC_PAPER = {
+    "pendulum": (50, "SAC on Pendulum, paper settings (2x256, 50 episodes)"),
+    "cartpole": (100, "SAC on cart-pole, paper settings (2x256, 100 episodes)"),
+    "half_cheetah": (400, "SAC on the half-cheetah, paper settings (2x256, 400k steps)"),
+}
+_MBPO_PAPER = {
+    "pendulum": "MBPO on Pendulum with MBPO's Hopper settings (G 20, k 1->15)",
+    "cartpole": "MBPO on cart-pole with MBPO's Hopper settings (G 20, k 1->15)",
+    "half_cheetah": "MBPO on the half-cheetah, paper settings (G 40, 400 epochs)",
+}
+for _env, (_episodes, _description) in _SAC_PAPER.items():
+    preset(f"sac-{_env}-paper", "sac", _description)(partial(_sac_paper, _env, _episodes))
+for _env, _description in _MBPO_PAPER.items():
+    preset(f"mbpo-{_env}-paper", "mbpo", _description)(partial(_mbpo_paper, _env))

@@ -30,7 +30,6 @@ task's buffer (no prediction-error matrix here). One step of the run skeleton is
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,52 +45,37 @@ from dynadapt.continual.hypercrl import HyperCRL
 from dynadapt.continual.metrics import continual_metrics
 from dynadapt.data.buffer import ReplayBuffer
 from dynadapt.errors import DynadaptError
-from dynadapt.models.dynamics import DynamicsModel, ModelConfig
 from dynadapt.policy.adaptive import context_obs, with_context
-from dynadapt.policy.mbpo import FIELDS, MBPOConfig, ModelPool, branched_rollout, rollout_length, start_states
-from dynadapt.policy.sac import SACConfig
+from dynadapt.policy.mbpo import FIELDS, start_states
 from dynadapt.runs.checkpoint import Stateful
-from dynadapt.runs.policy.base import Means, PolicyRun, check_policy_settings
-from dynadapt.runs.policy.mbpo import mbpo_settings
+from dynadapt.runs.policy.base import PolicyRun
+from dynadapt.runs.policy.rollouts import RolloutRun
+from dynadapt.runs.policy.settings import ModelSettings
 from dynadapt.runs.policy_adaptive.plots import plot_continual
 from dynadapt.runs.rundir import RunDir
-from dynadapt.runs.settings import RunConfig, TaskSequence, check
+from dynadapt.runs.settings import TaskSequence, check
+from dynadapt.types import Params, PredictFn
 
 
 @dataclass
-class MBPOContinualConfig(RunConfig):
+class MBPOContinualConfig(ModelSettings):
     """MBPO over a task sequence with HyperCRL's task-conditioned hypernetwork as the model."""
 
-    task: TaskSequence = field(default_factory=lambda: TaskSequence(sequence="pendulum:hypercrl_pendulum2"))
-    """The task sequence (task.sequence, task.tasks) and the episode length."""
     episodes: int = 5
     """Episodes per task (its random steps included)."""
     random_steps: int = 200
     """Uniformly random steps at the start of every task (in its first episodes); SAC updates pause."""
-    updates_per_step: int = 20
-    """SAC gradient steps per env step (G)."""
+    task: TaskSequence = field(default_factory=lambda: TaskSequence(sequence="pendulum:hypercrl_pendulum2"))
+    """The task sequence (task.sequence, task.tasks) and the episode length."""
     eval_episodes: int = 3
     """Deterministic episodes per seen task at the end of every task (at least one)."""
-    buffer_capacity: int = 1_000_000
-    """Size of each task's real replay buffer."""
     train_steps: int = 200
     """HyperCRL gradient steps per model training session (minibatches of model.batch_size)."""
-    sac: SACConfig = field(default_factory=SACConfig)
-    """Soft actor-critic settings."""
-    model: ModelConfig = field(
-        default_factory=lambda: ModelConfig(
-            ensemble_size=1, hidden=(64, 64), activation="relu", head="deterministic"
-        )
-    )
-    """Generated (target) dynamics network (ensemble_size must be 1: one network per task)."""
     strategy: HyperCRLConfig = field(default_factory=HyperCRLConfig)
     """HyperCRL settings (beta=0: the unregularised hypernetwork)."""
-    mbpo: MBPOConfig = field(default_factory=MBPOConfig)
-    """Model rollout settings."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_policy_settings(self)
         check(
             (self.eval_episodes >= 0, "eval_episodes must be >= 0"),
             (self.model.ensemble_size == 1, "mbpo-continual needs model.ensemble_size=1"),
@@ -99,27 +83,23 @@ class MBPOContinualConfig(RunConfig):
         )
 
 
-class MBPOContinualRun(PolicyRun):
+class MBPOContinualRun(RolloutRun):
     kind = "mbpo-continual"
     cfg: MBPOContinualConfig
     state_fields = ("episode", "env_steps", "k", "task", "task_start", "norm_seen", "R")
     plots: ClassVar[Callable[[RunDir], list[Path]]] = staticmethod(plot_continual)
+    unreported: ClassVar[tuple[str, ...]] = ("nonfinite", "model_buffer")
 
     def build(self) -> None:
         cfg = self.cfg
         self.tasks = cfg.task.load()
-        family = cfg.task.family
-        self.model = DynamicsModel.for_family(family, cfg.model, self.seeds.torch("model"))
+        family, d = cfg.task.family, cfg.strategy.hnet.emb_dim
+        self.build_model(family, context_dim=d)
         self.strategy_gen = self.seeds.torch("strategy")
         strategy = cfg.strategy.build(self.model, self.strategy_gen)
         assert isinstance(strategy, HyperCRL)
         self.strategy: HyperCRL = strategy
-        d = cfg.strategy.hnet.emb_dim
         self.build_policy(family, self.make_env(0), context_dim=d)
-        self.rollout_gen = self.seeds.torch("rollout")
-        self.k = rollout_length(0, cfg.mbpo.rollout_schedule)
-        """The current rollout length."""
-        self.pool = ModelPool(cfg.mbpo.pool_capacity(self.k), family.obs_dim + d, family.act_dim)
         self.reward_fn, self.termination_fn = self.tasks[0].reward_fn(), self.tasks[0].termination_fn()
         n = len(self.tasks)
         self.task = 0
@@ -146,18 +126,7 @@ class MBPOContinualRun(PolicyRun):
         cfg = self.cfg
         if self.episode % cfg.episodes == 0:
             self.start_task(self.episode // cfg.episodes)
-        obs, _ = self.env.reset(seed=self.env_seed + self.episode)
-        ret, t, done, logged = 0.0, 0, False, Means()
-        while not done:
-            if self.training_due():
-                logged.add(self.train_and_roll_out())
-            act = self.random_action() if self.warmup() else self.sac.act(self.with_task(obs)).numpy()
-            obs, reward, done = self.env_step(obs, act, t)
-            ret, t = ret + reward, t + 1
-            if not self.warmup():
-                logged.add(*self.sac_updates(self.mixed_batch))
-        self.episode += 1
-        row = {"task": self.task, **self.episode_row(ret, t), **logged.result()}
+        row = {"task": self.task} | self.train_episode()
         return row | (self.end_task() if self.episode % cfg.episodes == 0 else {})
 
     def start_task(self, t: int) -> None:
@@ -168,53 +137,33 @@ class MBPOContinualRun(PolicyRun):
         self.use_task(t)
         self.strategy.before_task(t, self.context())
 
-    def warmup(self) -> bool:
-        return self.env_steps - self.task_start < self.cfg.random_steps
+    def phase_start(self) -> int:
+        return self.task_start
 
-    def training_due(self) -> bool:
-        """Every model_train_freq env steps of the task from the end of its random phase."""
-        since = self.env_steps - self.task_start - self.cfg.random_steps
-        return since >= 0 and since % self.cfg.mbpo.model_train_freq == 0 and len(self.buffer) > 0
+    def model_used(self) -> bool:
+        return True  # the hypernetwork learns task t even when SAC takes no model data
 
-    def train_and_roll_out(self) -> dict[str, float]:
-        """Train the hypernetwork on task t, set k and the model buffer's size, add rollouts in W_t."""
-        cfg, m, t = self.cfg, self.cfg.mbpo, self.task
-        fit_s = time.perf_counter()
-        metrics = self.train_model()
-        fit_s = time.perf_counter() - fit_s
-        since = self.env_steps - self.task_start - cfg.random_steps
-        self.k = rollout_length(since // m.epoch_length, m.rollout_schedule)
-        self.pool.resize(m.pool_capacity(self.k))
-        rollout_s = time.perf_counter()
-        params = self.strategy.params_for(t)  # W_t = h(e_t; θ), [1, ...]
-        obs0 = start_states(self.buffer, m.rollout_batch_size, self.rollout_gen)
-        predict, reward_fn, termination_fn = self.model.task_predict(t), self.reward_fn, self.termination_fn
-        data, stats = branched_rollout(
-            self.policy, predict, params, obs0, self.k, reward_fn, termination_fn, self.rollout_gen
-        )
-        self.pool.add(with_context(data, self.ctx(t)))
-        return metrics | {
-            "mbpo/rollout_length": float(self.k),
-            "mbpo/mean_rollout_steps": stats["mean_length"],
-            "mbpo/model_reward": float(data["reward"].mean()),
-            "time/fit_s": fit_s,
-            "time/rollout_s": time.perf_counter() - rollout_s,
-        }
-
-    def train_model(self) -> dict[str, float]:
+    def fit_model(self) -> dict[str, float]:
         """Merge the new data into task t's normalisers, then ``train_steps`` HyperCRL updates."""
         cfg, t = self.cfg, self.task
         new = self.buffer.since(self.norm_seen)
         self.norm_seen = self.buffer.total_added
         self.model.observe(new["obs"], new["act"], new["next_obs"], task=t)
         x, y = self.model.transitions(self.buffer.all(), task=t)
-        metrics: dict[str, float] = {}
-        for _ in range(cfg.train_steps):
-            n = min(cfg.model.batch_size, x.shape[0])
-            idx = torch.randint(0, x.shape[0], (n,), generator=self.strategy_gen)
-            metrics = self.strategy.update(t, x[idx], y[idx])
-        self.strategy.end_round(t)
+        metrics = self.strategy.train_round(t, x, y, cfg.train_steps, cfg.model.batch_size)
         return {f"model/{k.split('/')[-1]}": v for k, v in metrics.items()}
+
+    def rollout_starts(self) -> tuple[Tensor, Params]:
+        """Task t's real states, rolled out in the generated model W_t = h(e_t; θ) ([1, ...])."""
+        obs0 = start_states(self.buffer, self.cfg.mbpo.rollout_batch_size, self.rollout_gen)
+        return obs0, self.strategy.params_for(self.task)
+
+    def rollout_predict(self) -> PredictFn:
+        return self.model.task_predict(self.task)
+
+    def stored(self, data: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The rollouts with ``e_t`` appended to s and s'."""
+        return with_context(data, self.ctx(self.task))
 
     def mixed_batch(self) -> dict[str, Tensor]:
         """``⌊B · real_ratio⌋`` real transitions of the current task (with ``e_t``), the rest model data."""
@@ -243,9 +192,8 @@ class MBPOContinualRun(PolicyRun):
         """Mean return of ``eval_episodes`` deterministic episodes on task i, the policy given ``e_i``."""
         env, e_i = self.make_env(i), self.ctx(i).numpy()
         seed = self.env_seed + 1_000_000 + 10_000 * self.task + 100 * i
-        returns = [
-            self.deterministic_return(env, seed + k, e_i) for k in range(max(1, self.cfg.eval_episodes))
-        ]
+        episodes = max(1, self.cfg.eval_episodes)
+        returns = [self.deterministic_return(env, seed + k, e_i) for k in range(episodes)]
         env.close()
         return float(np.mean(returns))
 
@@ -273,7 +221,7 @@ class MBPOContinualRun(PolicyRun):
         """The policy's task input: the detached embedding ``e_t[D]``."""
         return self.strategy.hnet.embeddings[t].detach().clone()
 
-    def with_task(self, obs: np.ndarray) -> np.ndarray:
+    def policy_input(self, obs: np.ndarray) -> np.ndarray:
         """The policy's input ``[s, e_t]`` for an env observation."""
         return np.concatenate([obs, self.ctx(self.task).numpy()]).astype(np.float32)
 
@@ -285,21 +233,20 @@ class MBPOContinualRun(PolicyRun):
     def total_episodes(self) -> int:
         return self.cfg.episodes * len(self.tasks)
 
-    def summary(self) -> dict[str, Any]:
+    def played(self) -> dict[str, Any]:
         cfg = self.cfg
+        context = f"hypernetwork task embedding e_t (D = {cfg.strategy.hnet.emb_dim})"
         return {
-            "kind": self.kind,
-            "preset": self.preset,
             "sequence": cfg.task.sequence,
             "tasks": [t.label for t in self.tasks],
-            "seed": cfg.seed,
-            "policy_context": f"hypernetwork task embedding e_t (D = {cfg.strategy.hnet.emb_dim})",
-            "episodes": self.episode,
-            "env_steps": self.env_steps,
-            "gradient_steps": self.sac.updates,
-            "reward_matrix": self.R,
-            **continual_metrics(self.R),
-            "settings": self.settings()
-            | mbpo_settings(cfg.model, cfg.mbpo)
-            | {"beta": cfg.strategy.beta, "train_steps": cfg.train_steps},
+            "policy_context": context,
         }
+
+    def results(self) -> dict[str, Any]:
+        return {"reward_matrix": self.R, **continual_metrics(self.R)}
+
+    def settings(self) -> dict[str, Any]:
+        return super().settings() | {"beta": self.cfg.strategy.beta, "train_steps": self.cfg.train_steps}
+
+    def save_outputs(self) -> None:  # the generated networks live in the strategy: the policy only
+        PolicyRun.save_outputs(self)

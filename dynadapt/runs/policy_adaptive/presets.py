@@ -22,77 +22,61 @@ the last episode (best -571; -1362 after the random episode; the MPC preset ``gr
 
 from __future__ import annotations
 
+from typing import Any
+
 from dynadapt.continual import HyperCRLConfig
 from dynadapt.meta.grbal import GrBALConfig
 from dynadapt.models.dynamics import ModelConfig
 from dynadapt.nets.hypernet import HyperNetConfig
-from dynadapt.policy.mbpo import MBPOConfig
 from dynadapt.policy.sac import SACConfig
-from dynadapt.runs.meta.presets import PENDULUM_TEST, PENDULUM_TRAIN_RANGES
+from dynadapt.runs.meta.presets import pendulum_perturbations
+from dynadapt.runs.policy.presets import cpu_rollouts
 from dynadapt.runs.policy_adaptive.continual import MBPOContinualConfig
 from dynadapt.runs.policy_adaptive.meta import MBPOMetaConfig
 from dynadapt.runs.preset import preset
-from dynadapt.runs.settings import Evaluation, Perturbations, TaskSequence
+from dynadapt.runs.settings import Evaluation, TaskSequence
 
 
-def _rollouts(train_freq: int) -> MBPOConfig:
-    return MBPOConfig(
-        epoch_length=200,
-        model_train_freq=train_freq,
-        rollout_batch_size=400,
-        rollout_schedule=(0, 10, 1, 5),
-        retain_epochs=5,
-        real_ratio=0.05,
-    )
+def _cpu_scale(episodes: int, buffer_capacity: int, train_freq: int) -> dict[str, Any]:
+    """What both presets share: a one-episode random warm-up, G = 10, SAC 2x128 and the rollouts of
+    ``mbpo-pendulum`` (refit every ``train_freq`` steps)."""
+    sac = SACConfig(hidden=(128, 128))
+    shared = {"random_steps": 200, "updates_per_step": 10, "sac": sac, "mbpo": cpu_rollouts(train_freq)}
+    return shared | {"episodes": episodes, "buffer_capacity": buffer_capacity}
 
 
-def mbpo_hypercrl_pendulum() -> MBPOContinualConfig:
-    return MBPOContinualConfig(
-        task=TaskSequence(sequence="pendulum:hypercrl_pendulum2", tasks=3),
-        episodes=5,
-        random_steps=200,
-        updates_per_step=10,
-        eval_episodes=3,
-        buffer_capacity=2000,
-        train_steps=200,
-        sac=SACConfig(hidden=(128, 128)),
-        model=ModelConfig(
-            ensemble_size=1, hidden=(32, 32), activation="relu", head="deterministic", batch_size=32
-        ),
-        strategy=HyperCRLConfig(beta=2.0, hnet=HyperNetConfig(hidden=(16, 16))),
-        mbpo=_rollouts(50),
-    )
-
-
-def mbpo_grbal_pendulum() -> MBPOMetaConfig:
-    return MBPOMetaConfig(
-        task=Perturbations(
-            env="pendulum",
-            train_tasks=[{}],
-            train_ranges={k: list(v) for k, v in PENDULUM_TRAIN_RANGES.items()},
-            test_tasks=[dict(t) for t in PENDULUM_TEST],
-        ),
-        episodes=15,
-        random_steps=200,
-        updates_per_step=10,
-        eval=Evaluation(every=1, episodes=3),
-        buffer_capacity=100_000,
-        sac=SACConfig(hidden=(128, 128)),
-        model=ModelConfig(ensemble_size=1, hidden=(64, 64), activation="relu", head="deterministic", lr=1e-3),
-        grbal=GrBALConfig(
-            M=16, K=16, inner_lr=0.01, meta_batch=16, steps_per_epoch=40, max_epochs=10, patience=4
-        ),
-        mbpo=_rollouts(100),
-    )
-
-
-preset(
+@preset(
     "mbpo-hypercrl-pendulum",
     "mbpo-continual",
     "MBPO on 3 pendulum gravities with HyperCRL's generated models; the policy sees the task embedding",
-)(mbpo_hypercrl_pendulum)
-preset(
+)
+def mbpo_hypercrl_pendulum() -> MBPOContinualConfig:
+    model = ModelConfig(
+        ensemble_size=1, hidden=(32, 32), activation="relu", head="deterministic", batch_size=32
+    )
+    return MBPOContinualConfig(
+        task=TaskSequence(sequence="pendulum:hypercrl_pendulum2", tasks=3),
+        eval_episodes=3,
+        train_steps=200,
+        model=model,
+        strategy=HyperCRLConfig(beta=2.0, hnet=HyperNetConfig(hidden=(16, 16))),
+        **_cpu_scale(5, 2000, 50),
+    )
+
+
+@preset(
     "mbpo-grbal-pendulum",
     "mbpo-meta",
     "MBPO across pendulum masses/lengths; rollouts use GrBAL's model adapted on each start's episode window",
-)(mbpo_grbal_pendulum)
+)
+def mbpo_grbal_pendulum() -> MBPOMetaConfig:
+    grbal = GrBALConfig(
+        M=16, K=16, inner_lr=0.01, meta_batch=16, steps_per_epoch=40, max_epochs=10, patience=4
+    )
+    return MBPOMetaConfig(
+        task=pendulum_perturbations(),
+        eval=Evaluation(every=1, episodes=3),
+        model=ModelConfig(ensemble_size=1, hidden=(64, 64), activation="relu", head="deterministic", lr=1e-3),
+        grbal=grbal,
+        **_cpu_scale(15, 100_000, 100),
+    )

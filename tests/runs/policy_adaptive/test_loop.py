@@ -93,7 +93,7 @@ def test_continual_rollouts_use_each_tasks_generated_params_and_the_policy_sees_
     assert not torch.allclose(pred0[0], second["next_obs"][:, :o], atol=1e-3)
     # the policy's input is [s, e_t], in the env and in SAC's minibatches
     obs = np.zeros(o, dtype=np.float32)
-    assert np.array_equal(run.with_task(obs)[o:], run.ctx(1).numpy())
+    assert np.array_equal(run.policy_input(obs)[o:], run.ctx(1).numpy())
     assert not torch.equal(run.ctx(0), run.ctx(1))
     batch = run.mixed_batch()
     assert batch["obs"].shape == (run.cfg.sac.batch_size, o + d)
