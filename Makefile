@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: install demo test lint typecheck pytest bench clean
+.PHONY: install demo test lint typecheck pytest check-claims bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest -n 2 -q
+
+## The learning-to-threshold tests (marked slow; the README's learning claims at test scale): tens of minutes.
+check-claims: $(STAMP)
+	$(BIN)/pytest -m slow -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/mbrl.py

@@ -4,9 +4,11 @@ For every method and seed it runs the preset ``<method>-<family>`` in this proce
 (plus any ``key=value`` overrides, applied to every run), and writes, per method, the mean and standard
 deviation over seeds of:
 
-* the final average return  mean_i R(i, T) (R[i][j]: return on task i after training through task j);
-* the retention ("forgetting" in the reference) of every earlier task, R̃(i, T) / R̃(i, i), its mean
-  (average forgetting) and its minimum over the earlier tasks (the worst forgetting);
+* the final average return (ACC) mean_i R(i, T) (R[i][j]: return on task i after training through task j)
+  and BWT;
+* the forgetting of every earlier task (Chaudhry et al. 2018: the drop from its best return before the
+  last task, in return units) and its mean;
+* the floor-normalised retention of every earlier task, its mean and its minimum (the worst task);
 * the forward transfer R̃(i, i) / R̃_single(i) when ``single`` is among the methods;
 * the ratio of the mean training-session time of the last task to that of the first (and to that of the
   second task, the first one with a regulariser);
@@ -15,18 +17,19 @@ deviation over seeds of:
 and checks the claims of issue 5 (see ``CLAIMS`` below).
 
 **Normalisation.** Reference §4.8: ratios of returns are undefined or misleading when returns can be
-≤ 0 (pendulum returns are all negative: a ratio R(i, T)/R(i, i) > 1 would then mean *worse*). As for the
-reference's door results (R̃ = (R − min_i)/(max_i − min_i), min_i a low single-task return), every return
-is shifted by a per-task floor before a ratio is taken: ``floor_i`` is the mean return of uniformly random
-actions on task i (``--floor-episodes`` episodes with fixed seeds, the same for every method)::
+≤ 0 (pendulum returns are all negative: a ratio R(i, T)/R(i, i) > 1 would then mean *worse*). Every run
+measures the floor of each task, ``floor_i``, the mean return of uniformly random actions from the task's
+evaluation start states (the same for every method with one seed), and its summary holds the metrics of
+:func:`dynadapt.continual.metrics.continual_metrics`; the retention read here is the run's
+``retention_floor_normalised`` (null where R(i, i) <= floor_i: no gain over random actions to keep), with
+no second definition::
 
-    retention_i = (R(i, T) − floor_i) / (R(i, i) − floor_i)       earlier tasks i < T
-    transfer_i  = (R(i, i) − floor_i) / (R_single(i, i) − floor_i)
+    retention_i = (R(i, T) − floor_i) / (R(i, i) − floor_i)          earlier tasks i < T (the run's)
+    transfer_i  = (R(i, i) − floor_i) / (R_single(i, i) − floor_i)   (here, with the run's floors)
 
-The scale (max_i − min_i) cancels in a ratio, so only the floor matters; retention 0.9 means that 90 % of
-what the agent had gained over random actions on task i survives the later tasks. A ratio whose
-denominator is below ``--min-gain`` (no gain over random actions to keep) is reported as null and left out of
-the means. For all-positive families (cart-pole) the raw ratios R(i, T)/R(i, i) are reported too.
+Retention 0.9 means that 90 % of what the agent had gained over random actions on task i survives the
+later tasks. A transfer whose denominator is below ``--min-gain`` is reported as null and left out of the
+means.
 
     python benchmarks/continual.py                                        # cart-pole, 7 methods x 3 seeds
     python benchmarks/continual.py --preset-family pendulum --methods hypercrl finetune --seeds 0
@@ -56,7 +59,7 @@ from dynadapt.runs.rundir import RunDir
 
 METHODS = ["hypercrl", "finetune", "coreset", "ewc", "si", "multitask", "single"]
 CLAIMS = {
-    "hypercrl_average_forgetting": "HyperCRL's mean retention R̃(i,T)/R̃(i,i) over earlier tasks >= 0.9",
+    "hypercrl_average_retention": "HyperCRL's mean retention R̃(i,T)/R̃(i,i) over earlier tasks >= 0.9",
     "finetune_forgets": "finetune keeps at most 70 % (loses >= 30 %) on some earlier task",
     "hypercrl_beats_coreset_ewc_si": "HyperCRL's final average return >= coreset's, EWC's and SI's",
     "hypercrl_session_time_bounded": "HyperCRL: last task's training session <= 1.15 x the first's",
@@ -69,34 +72,15 @@ TIME_RATIO = 1.15
 RUN_LIMIT_S = 30 * 60.0
 
 
-def random_floor(cfg: Any, episodes: int) -> list[float]:
-    """Mean return of uniformly random actions on each task of ``cfg``'s sequence (fixed seeds)."""
-    out = []
-    for i, task in enumerate(cfg.task.load()):
-        env = task.make()
-        steps = cfg.task.steps
-        rng = np.random.default_rng(12345 + i)
-        low, high = env.action_space.low, env.action_space.high  # type: ignore[attr-defined]
-        rets = []
-        for k in range(episodes):
-            env.reset(seed=54321 + 100 * i + k)
-            total = 0.0
-            for _ in range(steps):
-                _, r, terminated, truncated, _ = env.step(rng.uniform(low, high).astype(np.float32))
-                total += float(r)
-                if terminated or truncated:
-                    break
-            rets.append(total)
-        env.close()
-        out.append(float(np.mean(rets)))
-    return out
-
-
 def ratio(num: float, den: float, floor: float, min_gain: float) -> float | None:
     """``(num − floor) / (den − floor)``, None when ``den − floor < min_gain`` or a value is missing."""
     if any(v is None or not math.isfinite(v) for v in (num, den, floor)) or den - floor < min_gain:
         return None
     return (num - floor) / (den - floor)
+
+
+def _finite(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
 
 
 def mean_std(values: list[float | None]) -> dict[str, Any]:
@@ -125,12 +109,8 @@ def run_one(
         wall = float(rows[-1].get("time/wall_s", wall))
     R = [[math.nan if v is None else float(v) for v in row] for row in summary["reward_matrix"]]
     t_n = len(R)
-    floor = random_floor(cfg, args.floor_episodes)
-    retention = [ratio(R[i][t_n - 1], R[i][i], floor[i], args.min_gain) for i in range(t_n - 1)]
+    retention = [_finite(v) for v in summary["retention_floor_normalised"]]  # null: undefined
     kept = [r for r in retention if r is not None]
-    raw = None
-    if all(R[i][j] > 0 for i in range(t_n) for j in range(i, t_n)):
-        raw = [R[i][t_n - 1] / R[i][i] for i in range(t_n - 1)]
     ends = {int(r["task"]): r for r in rows if r.get("phase") == "task_end"}  # mean session CPU s per task
     times = [float(ends[i]["time/train_session_s"]) for i in range(t_n)]
     return {
@@ -143,17 +123,19 @@ def run_one(
         "cpu_s_this_invocation": cpu,
         "load_average": list(os.getloadavg()),
         "reward_matrix": R,
-        "random_floor": floor,
-        "final_average_return": float(np.mean([R[i][t_n - 1] for i in range(t_n)])),
+        "random_floor": summary["random_returns"],
+        "final_average_return": summary["acc"],
         "retention": retention,
-        "average_retention": float(np.mean(kept)) if kept else None,
+        "average_retention": summary["average_retention_floor_normalised"],
         "worst_retention": float(min(kept)) if kept else None,
-        "retention_raw": raw,
+        "forgetting": summary["forgetting"],
+        "average_forgetting": summary["average_forgetting"],
         "bwt": summary["bwt"],
         "train_session_s": times,
         "session_ratio_last_first": times[-1] / times[0] if len(times) > 1 and times[0] else None,
         "session_ratio_last_second": times[-1] / times[1] if len(times) > 2 and times[1] else None,
         "prediction_error_matrix": summary["prediction_error_matrix"],
+        "model_error_growth": summary["model_error_growth"],
     }
 
 
@@ -168,18 +150,17 @@ def aggregate(runs: list[dict[str, Any]], methods: list[str], args: Any) -> dict
         entry: dict[str, Any] = {
             "seeds": [r["seed"] for r in rs],
             "final_average_return": mean_std([r["final_average_return"] for r in rs]),
-            "average_forgetting": mean_std([r["average_retention"] for r in rs]),
-            "worst_forgetting": mean_std([r["worst_retention"] for r in rs]),
-            "forgetting_per_task": [mean_std([r["retention"][i] for r in rs]) for i in range(t_n - 1)],
+            "bwt": mean_std([r["bwt"] for r in rs]),
+            "average_forgetting": mean_std([r["average_forgetting"] for r in rs]),
+            "forgetting_per_task": [mean_std([r["forgetting"][i] for r in rs]) for i in range(t_n - 1)],
+            "average_retention": mean_std([r["average_retention"] for r in rs]),
+            "worst_retention": mean_std([r["worst_retention"] for r in rs]),
+            "retention_per_task": [mean_std([r["retention"][i] for r in rs]) for i in range(t_n - 1)],
             "session_ratio_last_first": mean_std([r["session_ratio_last_first"] for r in rs]),
             "session_ratio_last_second": mean_std([r["session_ratio_last_second"] for r in rs]),
             "wall_s": mean_std([r["wall_s"] for r in rs]),
             "max_wall_s": max(r["wall_s"] for r in rs),
         }
-        if all(r["retention_raw"] is not None for r in rs):
-            entry["forgetting_raw_per_task"] = [
-                mean_std([r["retention_raw"][i] for r in rs]) for i in range(t_n - 1)
-            ]
         if singles:
             ft = []
             for r in rs:
@@ -201,9 +182,9 @@ def check_claims(per: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, A
         return per[m][key]["mean"] if m in per else None
 
     out: dict[str, Any] = {}
-    hc = mean("hypercrl", "average_forgetting")
-    out["hypercrl_average_forgetting"] = {"value": hc, "pass": None if hc is None else hc >= RETENTION_MIN}
-    ft = mean("finetune", "worst_forgetting")
+    hc = mean("hypercrl", "average_retention")
+    out["hypercrl_average_retention"] = {"value": hc, "pass": None if hc is None else hc >= RETENTION_MIN}
+    ft = mean("finetune", "worst_retention")
     out["finetune_forgets"] = {"value": ft, "pass": None if ft is None else ft <= FINETUNE_MAX}
     ret = {m: mean(m, "final_average_return") for m in ("hypercrl", "coreset", "ewc", "si")}
     present = {m: v for m, v in ret.items() if v is not None}
@@ -244,8 +225,9 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--out", default="benchmarks/results/continual.json")
     ap.add_argument("--workdir", default=None, help="keep the run directories here (default: a temp dir)")
-    ap.add_argument("--floor-episodes", type=int, default=5, help="random-action episodes per task floor")
-    ap.add_argument("--min-gain", type=float, default=1.0, help="smallest R(i,i) − floor a ratio divides by")
+    ap.add_argument(
+        "--min-gain", type=float, default=1.0, help="smallest R_single(i,i) − floor a transfer divides by"
+    )
     ap.add_argument("overrides", nargs="*", help="key=value overrides applied to every run")
     args = ap.parse_args()
     overrides = parse_override_args(args.overrides)
@@ -261,7 +243,7 @@ def main() -> None:
             "methods_requested": args.methods,
             "seeds_requested": args.seeds,
             "overrides": args.overrides,
-            "normalisation": "ratios of R - floor_i; floor_i: mean return of random actions on task i",
+            "normalisation": "ratios of R - floor_i; floor_i: the run's random_returns (random actions)",
             "machine": {
                 "threads": torch.get_num_threads(),
                 "platform": platform.platform(),

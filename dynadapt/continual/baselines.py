@@ -8,8 +8,9 @@ shared by all tasks. Adam (lr 1e-3) trains trunk and heads.
 =============  ===================================================================================
 finetune       keep training the trunk on the current task; no protection
 single         a fresh trunk and head per task (one model per task), the reference for forward transfer
-ewc            + λ·½ Σ_{i<t} Σ_k F_{i,k} (θ_k − θ*_{i,k})², empirical diagonal Fisher from batch-size-1
-               gradients over task i's training data; trunk only (Kirkpatrick et al. 2017; λ = 1e4)
+ewc            + λ·½ Σ_{i<t} Σ_k F_{i,k} (θ_k − θ*_{i,k})², empirical diagonal Fisher of the Gaussian
+               log-likelihood from batch-size-1 gradients over task i's training data; trunk only
+               (Kirkpatrick et al. 2017; λ = 1e4 with the reference's batch-summed loss; see :class:`EWC`)
 si             + c Σ_k Ω_k (θ_k − θ̃_k)², Ω_k += W_k / ((Δθ_k)² + ξ), W_k = −Σ_steps g_k Δθ_k with g the
                task-loss gradient; trunk only (Zenke, Poole, Ganguli 2017; c = 0.1, ξ = 1e-3)
 coreset        after each task keep M random training transitions; every step replays all of them
@@ -220,7 +221,7 @@ class EWCConfig(SharedNetConfig):
 
     name: ClassVar[str] = "ewc"
     lam: float = 1e4
-    """Penalty weight λ (reference: 10,000)."""
+    """Penalty weight λ (reference: 10,000, with the reference's Fisher and batch-summed loss; see EWC)."""
     fisher_samples: int = 200
     """Batch-size-1 gradients averaged for the Fisher (the reference uses the whole train split)."""
 
@@ -242,31 +243,78 @@ def empirical_fisher(loss_fn: Any, params: Params, x: Tensor, y: Tensor) -> Para
     return {k: v / max(x.shape[0], 1) for k, v in fisher.items()}
 
 
+def gaussian_nll(model: DynamicsModel, params: Params, x: Tensor, y: Tensor) -> Tensor:
+    """``Σ_n ½ Σ_d [(μ_nd − y_nd)² e^{−ℓ_nd} + ℓ_nd]``: the negative log-likelihood (up to a constant) of
+    ``y[N, O]`` under the model's Gaussian at ``x[N, F + A]`` with single-network ``params [1, ...]``; the
+    deterministic head has ``ℓ = 0`` (unit variance): ``½ Σ (μ − y)²``. The quantity EWC's Fisher is the
+    squared gradient of (HyperCRL's ``ContinualLearner.estimate_fisher``). Scalar."""
+    mean, logvar = model.forward_normalized(params, x.unsqueeze(0))
+    sq = (mean - y.unsqueeze(0)) ** 2
+    if logvar is None:
+        return 0.5 * sq.sum()
+    return 0.5 * (sq * torch.exp(-logvar) + logvar).sum()
+
+
 class EWC(SharedNet):
+    """Offline EWC as in HyperCRL's reference (``hypercrl/model/regularizer.py``, adapted from van de Ven's
+    ``continual-learning``; reference §4.4, §11.3). Its loss on a minibatch of ``B`` transitions of task t::
+
+        L_ref   = Σ_b L_b + λ · ½ Σ_{i<t} Σ_k F_{i,k} (θ_k − θ*_{i,k})²                   (λ = 10⁴)
+        L_b     = (1/O) Σ_d (μ_bd − y_bd)²                  (MSE head; the task loss of one transition)
+                  (1/O) Σ_d [(μ_bd − y_bd)² e^{−ℓ_bd} + ℓ_bd]           (Gaussian head, ℓ the log-variance)
+        F_{i,k} = mean_n (∂ nll_n / ∂θ_k)²,   nll_n = ½ Σ_d [(μ_nd − y_nd)² e^{−ℓ_nd} + ℓ_nd]
+
+    with F over task i's training transitions n at the end of task i (θ*_i the trunk then) and ``ℓ = 0``
+    for the MSE head. F is the Fisher of the Gaussian log-likelihood *summed* over the O output dimensions
+    with its ½ (:func:`gaussian_nll`), not of the training loss, whose mean over dimensions would give
+    (2/O)² F.
+
+    dynadapt's task loss is the batch *mean* of ``L_b`` (``DynamicsModel.loss``, shared by every strategy),
+    so this strategy minimises ``L_ref / B``::
+
+        mean_b L_b + λ / (2B) · Σ_{i<t} Σ_k F_{i,k} (θ_k − θ*_{i,k})²
+
+    with F exactly the reference's: the same minimiser, and Adam's steps are invariant to the scale of the
+    loss (up to ε; no gradient clip by default), so λ = 10⁴ means what it means in the reference. The
+    penalty is divided by B rather than the task loss multiplied by B so that ``train/loss`` stays
+    comparable across strategies.
+
+    Kept differences: the Fisher averages ``fisher_samples`` random training transitions (the reference
+    uses the whole split and divides by N − 1, an off-by-one); the targets are dynadapt's z-scored Δ (the
+    reference's are raw), so F is in normalised units; the Gaussian head's bound penalty
+    ``0.01 (Σℓmax − Σℓmin)`` enters once per batch mean here, once per batch sum there.
+    """
+
     cfg: EWCConfig
 
     def __init__(self, cfg: EWCConfig, model: DynamicsModel, generator: torch.Generator) -> None:
         super().__init__(cfg, model, generator)
         self.fishers: list[Params] = []
         self.anchors: list[Params] = []
+        self._batch = 1
+        """B, the size of the minibatch being trained on (set by :meth:`update`)."""
+
+    def update(self, t: int, x: Tensor, y: Tensor) -> dict[str, float]:
+        self._batch = x.shape[0]
+        return super().update(t, x, y)
 
     def penalty(self, t: int) -> Tensor:
-        """``λ · ½ Σ_i Σ_k F_{i,k} (θ_k − θ*_{i,k})²`` over the trunk."""
+        """``λ / (2B) · Σ_i Σ_k F_{i,k} (θ_k − θ*_{i,k})²`` over the trunk, B the current minibatch size."""
         total = torch.zeros(())
         for fisher, anchor in zip(self.fishers, self.anchors):
             for k, v in self.trunk.items():
                 total = total + (fisher[k] * (v - anchor[k]) ** 2).sum()
-        return self.cfg.lam * 0.5 * total
+        return self.cfg.lam / (2 * self._batch) * total
 
     def after_task(self, t: int, ctx: ContinualContext) -> None:
         x, y = ctx.task_data(t)
         idx = torch.randperm(x.shape[0], generator=self.generator)[: self.cfg.fisher_samples]
         head = {k: v.detach() for k, v in self.heads[self.head_index(t)].items()}
 
-        def loss_fn(trunk: Params, xi: Tensor, yi: Tensor) -> Tensor:
-            return self.task_loss(trunk | head, xi, yi)
+        def nll(trunk: Params, xi: Tensor, yi: Tensor) -> Tensor:
+            return gaussian_nll(self.model, trunk | head, xi, yi)
 
-        self.fishers.append(empirical_fisher(loss_fn, self.trunk, x[idx], y[idx]))
+        self.fishers.append(empirical_fisher(nll, self.trunk, x[idx], y[idx]))
         self.anchors.append({k: v.detach().clone() for k, v in self.trunk.items()})
 
     def state_dict(self) -> dict[str, Tensor]:

@@ -89,7 +89,10 @@ class ModelConfig:
     grad_clip: float = 10.0
     """Clip the global gradient norm per step (0 disables)."""
     bootstrap: bool = False
-    """Train each member on a bootstrap resample of the training set (PETS) instead of a permutation."""
+    """Train each member on its own bootstrap resample of the training split (PETS, MBPO): n rows drawn
+    with replacement once per fit, reshuffled every epoch. Default False: every member sees a permutation
+    of the whole training split each epoch (members differ by initialisation and minibatch order only);
+    the PETS-scale ``-paper`` presets set it."""
     num_elites: int = 0
     """Members with the lowest validation loss kept as elites (0 = all members)."""
     logvar_bound_coef: float = 0.01
@@ -493,6 +496,8 @@ class DynamicsModel:
         Without ``steps``: epochs over the training split until no member improves its held-out loss by
         more than 1 % for ``patience`` epochs (or ``max_epochs``); each member's best parameters are
         restored at the end. With ``steps``: exactly that many minibatch steps, no early stopping.
+        An epoch is one pass over a fresh permutation of the training split per member, or with
+        ``cfg.bootstrap`` over the member's bootstrap sample, drawn once at the start of the fit.
         ``progress(epoch, val_loss)`` is called after every epoch.
         """
         if len(buffer) == 0:
@@ -547,11 +552,13 @@ class DynamicsModel:
         since_improved = 0
         total_steps, epoch, train_loss = 0, 0, math.nan
         max_epochs = self.cfg.max_epochs if steps is None else math.ceil(steps / batches_per_epoch)
+        # PETS (``BNN.train``): each member's bootstrap sample is drawn once per fit and only reshuffled
+        # every epoch, so a member never sees the rows left out of its sample (pitfall M10)
+        sample = torch.randint(0, n, (e, n), generator=self.generator) if self.cfg.bootstrap else None
         for epoch in range(1, max_epochs + 1):
-            if self.cfg.bootstrap:
-                order = torch.randint(0, n, (e, n), generator=self.generator)
-            else:
-                order = torch.argsort(torch.rand(e, n, generator=self.generator), dim=1)
+            order = torch.argsort(torch.rand(e, n, generator=self.generator), dim=1)
+            if sample is not None:
+                order = sample.gather(1, order)
             losses = []
             for b in range(batches_per_epoch):
                 if steps is not None and total_steps >= steps:

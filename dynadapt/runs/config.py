@@ -114,6 +114,14 @@ def _convert(value: str, tp: Any, path: str) -> Any:
         return tuple(_convert(s, elem, path) for s in items)
     if origin is list:
         elem = args[0] if args else str
+        if typing.get_origin(elem) is dict:  # a list of objects, as JSON: task.test_tasks=[{"mass": 2.0}]
+            try:
+                loaded = json.loads(value)
+            except json.JSONDecodeError:
+                raise DynadaptError(f"{path} expects a JSON list of objects, got {value!r}") from None
+            if not (isinstance(loaded, list) and all(isinstance(v, dict) for v in loaded)):
+                raise DynadaptError(f"{path} expects a JSON list of objects, got {value!r}")
+            return loaded
         text = value.strip().strip("[]")
         return [_convert(s.strip(), elem, path) for s in text.split(",") if s.strip()]
     if origin is dict:

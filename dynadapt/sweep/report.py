@@ -2,8 +2,9 @@
 
 The page needs nothing but itself: the plots are embedded as base64 PNG ``data:`` URIs, the style is
 inline, there is no script and no external link. It holds the sweep's grid and trial states (with the
-errors of failed trials), the comparison table of :mod:`dynadapt.sweep.compare` (regenerated), its plots,
-and the resolved config of every method.
+errors of failed trials), the comparison tables of :mod:`dynadapt.sweep.compare` (regenerated: mean with
+its t-interval and IQM with its bootstrap interval per figure, probability of improvement per pair of
+methods), its plots, and the resolved config of every method.
 """
 
 from __future__ import annotations
@@ -17,13 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from dynadapt.io import atomic_write_text
-from dynadapt.sweep.compare import Comparison, cell, compare
+from dynadapt.sweep.compare import (
+    TABLE_NOTE,
+    Comparison,
+    bootstrap_note,
+    compare,
+    figure_rows,
+    improvement_note,
+    improvement_rows,
+)
 from dynadapt.sweep.manifest import Manifest, is_sweep_dir
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;
        color: #222; padding: 0 1em; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; border-bottom: 1px solid #ccc; padding-bottom: .2em; }
+h3 { font-size: 1em; }
 table { border-collapse: collapse; margin: .5em 0 1.5em; font-size: .85em; }
 th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; } tr:nth-child(even) td { background: #fafafa; }
@@ -50,24 +60,50 @@ def _img(path: Path, caption: str) -> str:
 
 CAPTIONS = {
     "learning_curves": "Learning curves: mean over seeds, shaded ± one standard deviation.",
-    "headline": "Headline figure per method: bar = mean, error bar = sd, dots = individual seeds.",
-    "reward_matrices": "Continual runs: reward matrix R[i][j] per method (mean over seeds), side by side.",
-    "forgetting": "Continual runs: forgetting R(i,T)/R(i,i) per old task (mean ± sd, dots = seeds).",
+    "headline": (
+        "Headline figure per method: bar = mean, error bar = sd, dots = individual seeds, diamond = "
+        "interquartile mean with its 95% stratified bootstrap confidence interval."
+    ),
+    "reward_matrices": (
+        "Continual runs: reward matrix R[i][j] per method (mean over seeds), the return on task i after "
+        "training task j, side by side (higher is better)."
+    ),
+    "prediction_error_matrices": (
+        "Continual runs: prediction-error matrix per method (mean over seeds), the multi-step prediction "
+        "error of the model on held-out data of task i after training task j: retention at the level of "
+        "the model (lower is better; colours reversed so that better is bright, as in the reward matrices)."
+    ),
+    "forgetting": (
+        "Continual runs, per old task i (bar = mean, error bar = sd, dots = seeds): forgetting, the drop "
+        "max_l R(i,l) − R(i,T) from the best return before the last task in return units (Chaudhry et al. "
+        "2018; lower is better, 0 = nothing lost, below 0 = improved), recomputed from each run's reward "
+        "matrix; and, where the runs measured the random-action floor, the floor-normalised retention "
+        "(R(i,T) − floor_i)/(R(i,i) − floor_i) (higher is better; 1 = kept, 0 = back to random actions)."
+    ),
 }
 
 
-def _comparison_table(c: Comparison) -> str:
-    head = "".join(f"<th>{_e(m.label)} (n={len(m.runs)})</th>" for m in c.methods)
-    rows = []
-    for f in c.figures:
-        cells = "".join(f'<td class="num">{_e(cell(m.stats.get(f)))}</td>' for m in c.methods)
-        rows.append(f"<tr><th>{_e(f)}</th>{cells}</tr>")
-    return (
-        f'<table class="comparison"><thead><tr><th>figure</th>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
-        "<p>Cells: mean ± half-width of the 95% Student-t confidence interval over seeds (sample standard "
-        "deviation in brackets).</p>"
+def _table(rows: list[list[str]], cls: str) -> str:
+    """An HTML table of the rows of :func:`figure_rows` or :func:`improvement_rows` (first row: header,
+    first column: row names)."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in rows[0])
+    body = "".join(
+        f"<tr><th>{_e(row[0])}</th>" + "".join(f'<td class="num">{_e(c)}</td>' for c in row[1:]) + "</tr>"
+        for row in rows[1:]
     )
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _comparison_table(c: Comparison) -> str:
+    parts = [_table(figure_rows(c.methods, c.figures), "comparison"), f"<p>{_e(TABLE_NOTE)}</p>"]
+    for imp in c.improvements:
+        parts += [
+            f"<h3>P(row &gt; column): {_e(imp.figure)}</h3>",
+            _table(improvement_rows(imp), "improvement"),
+            f"<p>{_e(improvement_note(imp.figure))}</p>",
+        ]
+    parts.append(f"<p>{_e(bootstrap_note(c.methods))}</p>")
+    return "\n".join(parts)
 
 
 def _trials_table(manifest: Manifest) -> str:

@@ -1,3 +1,4 @@
+import functools
 import math
 
 import numpy as np
@@ -5,9 +6,19 @@ import pytest
 import torch
 
 from dynadapt.data import ReplayBuffer
+from dynadapt.data.buffer import holdout_mask
 from dynadapt.errors import CorruptFileError, DynadaptError
 from dynadapt.models import DynamicsModel, ModelConfig, Normalizer
 from dynadapt.nets import forward
+
+EPS32 = torch.finfo(torch.float32).eps
+EPS64 = torch.finfo(torch.float64).eps
+
+
+def as_float64(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The same parameter values in float64 (comparisons of two computation paths then hold to a few
+    hundred float64 ulps on any CPU)."""
+    return {k: v.detach().double() for k, v in params.items()}
 
 
 def linear_system_buffer(n: int = 600, seed: int = 0) -> ReplayBuffer:
@@ -91,6 +102,51 @@ def test_logvar_is_soft_bounded() -> None:
     assert (logvar >= model.params["min_logvar"].unsqueeze(1) - 1e-3).all()
 
 
+def _softplus(z: float) -> float:
+    return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
+
+
+def test_gaussian_loss_is_the_soft_bounded_nll_plus_the_bound_penalty_by_hand() -> None:
+    """Per member: mean over rows and dims of (μ − y)² e^{−ℓ} + ℓ, ℓ the raw log-variance soft-bounded
+    by the member's ℓmax, ℓmin (ℓ = ℓmax − softplus(ℓmax − ℓ̃), then ℓmin + softplus(ℓ − ℓmin)), plus
+    0.01·(Σℓmax − Σℓmin) (PETS; reference §1.1), element by element in float64; the MSE head's loss is the
+    mean squared error."""
+    cfg = ModelConfig(ensemble_size=2, hidden=(5,), activation="tanh", head="gaussian")
+    model = DynamicsModel(2, 1, cfg, generator=torch.Generator().manual_seed(0))
+    p = as_float64(model.params)
+    p["layers.1.weight"] = 8 * p["layers.1.weight"]  # raw log-variances beyond both bounds
+    p["max_logvar"] = torch.tensor([[0.3, 0.5], [0.1, -0.2]], dtype=torch.float64)
+    p["min_logvar"] = torch.tensor([[-1.0, -2.0], [-0.5, -1.5]], dtype=torch.float64)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 6, 3, generator=g, dtype=torch.float64)
+    y = torch.randn(2, 6, 2, generator=g, dtype=torch.float64)
+    loss = model.loss(p, x, y)
+    above = below = 0
+    for e in range(2):
+        w0, b0, w1, b1 = (p[f"layers.{i}.{k}"][e].tolist() for i in (0, 1) for k in ("weight", "bias"))
+        hi, lo = p["max_logvar"][e].tolist(), p["min_logvar"][e].tolist()
+        total = 0.0
+        for n in range(6):
+            xs = x[e, n].tolist()
+            h = [math.tanh(sum(xs[i] * w0[i][j] for i in range(3)) + b0[j]) for j in range(5)]
+            out = [sum(h[j] * w1[j][k] for j in range(5)) + b1[k] for k in range(4)]
+            for d in range(2):
+                mu, raw = out[d], out[2 + d]
+                above, below = above + (raw > hi[d] + 1), below + (raw < lo[d] - 1)
+                lv = hi[d] - _softplus(hi[d] - raw)
+                lv = lo[d] + _softplus(lv - lo[d])
+                total += (mu - float(y[e, n, d])) ** 2 * math.exp(-lv) + lv
+        hand = total / 12 + 0.01 * (sum(hi) - sum(lo))
+        assert float(loss[e]) == pytest.approx(hand, rel=1e3 * EPS64)
+    assert above > 0 and below > 0  # both soft bounds are exercised
+    mse_model = DynamicsModel(2, 1, ModelConfig(ensemble_size=2, hidden=(5,), head="deterministic"))
+    q = as_float64(mse_model.params)
+    mean = forward(mse_model.spec, q, x)
+    torch.testing.assert_close(
+        mse_model.loss(q, x, y), ((mean - y) ** 2).mean(dim=(1, 2)), rtol=1e3 * EPS64, atol=0.0
+    )
+
+
 def test_predict_uses_preprocessing_and_normalisation() -> None:
     cfg = ModelConfig(ensemble_size=2, hidden=(8,))
     model = DynamicsModel(
@@ -103,11 +159,12 @@ def test_predict_uses_preprocessing_and_normalisation() -> None:
     )
     assert model.spec.in_dim == 5
     model.fit(linear_system_buffer(200))
-    obs, act = torch.randn(2, 7, 2), torch.randn(2, 7, 1)
+    p = as_float64(model.params)
+    obs, act = torch.randn(2, 7, 2, dtype=torch.float64), torch.randn(2, 7, 1, dtype=torch.float64)
     x = model.input_norm.normalize(torch.cat([obs.sin(), obs.cos(), act], -1))
-    out = forward(model.spec, model.params, x)
+    out = forward(model.spec, p, x)
     expected = obs + out[..., :2] * model.target_norm.std + model.target_norm.mean
-    torch.testing.assert_close(model.predict(model.params, obs, act)[0], expected)
+    torch.testing.assert_close(model.predict(p, obs, act)[0], expected, rtol=1e3 * EPS64, atol=1e3 * EPS64)
 
 
 def test_fixed_steps_and_determinism() -> None:
@@ -119,12 +176,116 @@ def test_fixed_steps_and_determinism() -> None:
         assert torch.equal(a.params[k], b.params[k])
 
 
-def test_early_stopping_restores_best_members() -> None:
+def _rows_seen(
+    model: DynamicsModel, buf: ReplayBuffer, monkeypatch: pytest.MonkeyPatch
+) -> list[torch.Tensor]:
+    """Fit ``model`` on ``buf`` (no held-out data) and return, for every epoch, the training rows each
+    member was trained on, in order: ``[E, n]`` indices into the buffer."""
+    seen: list[torch.Tensor] = []
+    ends: list[int] = []
+    loss = model.loss
+
+    def recording_loss(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        seen.append(x.detach().clone())
+        return loss(params, x, y)
+
+    monkeypatch.setattr(model, "loss", recording_loss)
+    model.fit(buf, progress=lambda epoch, _: ends.append(len(seen)))
+    x_all, _ = model.transitions(buf.all())
+    out = []
+    for start, end in zip([0, *ends[:-1]], ends):
+        rows = torch.cat(seen[start:end], dim=1)  # [E, n, D]
+        match = (rows[:, :, None, :] == x_all[None, None]).all(-1)  # [E, n, N]
+        assert (match.sum(-1) == 1).all()  # every row is one buffer row
+        out.append(match.to(torch.int64).argmax(-1))
+    return out
+
+
+def test_bootstrap_sample_is_drawn_once_per_fit_and_differs_between_members(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PETS draws each member's bootstrap sample once per fit and reshuffles it every epoch (pitfall M10):
+    over a fit a member never sees a row outside its sample, and members' samples differ."""
+    n, epochs = 120, 6
+    buf = linear_system_buffer(n)
+    cfg = functools.partial(
+        ModelConfig, ensemble_size=3, hidden=(8,), batch_size=16, max_epochs=epochs, holdout_ratio=0.0
+    )
+    model = DynamicsModel(2, 1, cfg(bootstrap=True), generator=torch.Generator().manual_seed(0))
+    fits = [_rows_seen(model, buf, monkeypatch) for _ in range(2)]
+    for per_epoch in fits:
+        assert len(per_epoch) == epochs
+        sample = per_epoch[0].sort(dim=1).values  # [E, n], with repeats
+        for idx in per_epoch[1:]:
+            assert torch.equal(idx.sort(dim=1).values, sample)  # the same rows, as often, every epoch
+            assert not torch.equal(idx, per_epoch[0])  # reshuffled
+        for e in range(3):
+            distinct = sample[e].unique().numel()
+            assert 0.5 * n < distinct < 0.8 * n  # a bootstrap sample: ~1 − 1/e of the rows
+            seen = torch.cat([idx[e] for idx in per_epoch]).unique()
+            assert torch.equal(seen, sample[e].unique())  # nothing outside the sample over the whole fit
+        assert not torch.equal(sample[0], sample[1]) and not torch.equal(sample[1], sample[2])
+    assert not torch.equal(fits[0][0].sort(dim=1).values, fits[1][0].sort(dim=1).values)  # new fit, new draw
+    # without bootstrap every member sees every training row exactly once per epoch
+    plain = DynamicsModel(2, 1, cfg(), generator=torch.Generator().manual_seed(0))
+    for idx in _rows_seen(plain, buf, monkeypatch):
+        assert torch.equal(idx.sort(dim=1).values, torch.arange(n).expand(3, n))
+
+
+def test_early_stopping_restores_each_members_best_weights_not_the_last(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Member 0's weights are destroyed after epoch 2, every member's after epoch 4 with training frozen
+    (lr 0), so the last epochs are far worse and the members' best epochs differ: the fit must end with
+    each member's parameters of its own best epoch (the last one that improved its held-out MSE by more
+    than 1 %), not the last ones, nor those of the epoch where the ensemble as a whole was best."""
     buf = linear_system_buffer(300)
     model = small_model(patience=2)
-    result = model.fit(buf)
-    assert result.epochs <= model.cfg.max_epochs
-    assert result.val_loss == pytest.approx(np.mean(result.val_loss_members))
+    data = buf.all()
+    snapshots: list[dict[str, torch.Tensor]] = []
+    val: list[torch.Tensor] = []
+
+    def held_out_mse() -> torch.Tensor:
+        x, y = model.transitions(data)
+        held = holdout_mask(data["id"], model.cfg.holdout_ratio)
+        e = model.cfg.ensemble_size
+        with torch.no_grad():
+            return model.mse(model.params, x[held].expand(e, -1, -1), y[held].expand(e, -1, -1))
+
+    def progress(epoch: int, _: float) -> None:
+        snapshots.append({k: v.detach().clone() for k, v in model.params.items()})
+        val.append(held_out_mse())
+        if epoch in (2, 4):
+            members = slice(0, 1) if epoch == 2 else slice(None)
+            with torch.no_grad():
+                for k, v in model.params.items():
+                    if k.startswith("layers."):
+                        noise = torch.randn(v.shape, generator=torch.Generator().manual_seed(epoch))
+                        v[members] += noise[members]
+        if epoch == 4:
+            for group in model.optimizer.param_groups:
+                group["lr"] = 0.0
+
+    initial = {k: v.detach().clone() for k, v in model.params.items()}
+    model.update_normalizers(buf)  # the fit's statistics (the buffer does not change)
+    best = held_out_mse()
+    result = model.fit(buf, progress=progress)
+    assert result.epochs == 6  # 4 improving epochs, then patience 2 without improvement
+    assert (val[-1] > 10 * torch.stack(val).min(0).values).all()  # the last epoch is far worse than the best
+    best_epochs = []
+    for e in range(model.cfg.ensemble_size):
+        best_params, best_e, best_epoch = {k: v[e] for k, v in initial.items()}, float(best[e]), 0
+        for epoch, (snap, v) in enumerate(zip(snapshots, val), start=1):
+            if (best_e - float(v[e])) / best_e > 0.01:
+                best_params, best_e, best_epoch = {k: t[e] for k, t in snap.items()}, float(v[e]), epoch
+        best_epochs.append(best_epoch)
+        assert best_params["layers.0.weight"].ne(snapshots[-1]["layers.0.weight"][e]).any()
+        for k, v in best_params.items():
+            assert torch.equal(model.params[k][e], v), (e, k)
+        # the same float32 computation again (MKL may sum in another order): a few ulps of a mean of 120 terms
+        assert result.val_loss_members[e] == pytest.approx(best_e, rel=16 * EPS32)
+    assert best_epochs == [2, 4, 4]
+    assert result.val_loss == pytest.approx(np.mean(result.val_loss_members), rel=4 * EPS32)
 
 
 def test_save_load_round_trip(tmp_path) -> None:
@@ -180,13 +341,14 @@ def linear_system_buffer_of_dims(obs_dim: int, act_dim: int) -> ReplayBuffer:
 def test_multi_step_rollout_chains_one_step_predictions() -> None:
     model = small_model("deterministic")
     model.fit(linear_system_buffer(300), steps=20)
-    obs0, actions = torch.randn(4, 2), torch.randn(4, 6, 1)
-    traj = model.rollout(obs0, actions)
+    p = as_float64(model.params)
+    obs0, actions = torch.randn(4, 2, dtype=torch.float64), torch.randn(4, 6, 1, dtype=torch.float64)
+    traj = model.rollout(obs0, actions, p)
     assert traj.shape == (3, 4, 6, 2)
     obs = obs0.expand(3, 4, 2)
     for h in range(6):
-        obs, _ = model.predict(model.params, obs, actions[:, h].expand(3, 4, 1))
-        torch.testing.assert_close(traj[:, :, h], obs.detach())
+        obs, _ = model.predict(p, obs, actions[:, h].expand(3, 4, 1))
+        torch.testing.assert_close(traj[:, :, h], obs, rtol=1e3 * EPS64, atol=1e3 * EPS64)
 
 
 # ------------------------------------------------------------------------------ per-task normalisers
@@ -210,16 +372,17 @@ def test_per_task_normalizers_are_independent_and_selected_by_id() -> None:
     torch.testing.assert_close(tgt1.mean, torch.full((2,), -2.0))
     assert not torch.allclose(inp0.mean, inp1.mean)
     # features, predict, task_predict and rollout use the statistics of the task asked for
-    eo, ea = obs.expand(3, -1, -1), act.expand(3, -1, -1)
+    eo, ea = obs.expand(3, -1, -1).double(), act.expand(3, -1, -1).double()
+    p = as_float64(model.params)
     x1 = inp1.normalize(torch.cat([eo, ea], -1))
     assert torch.equal(model.features(eo, ea, task=1), x1)
-    expected = eo + forward(model.spec, model.params, x1) * tgt1.std + tgt1.mean
-    mean1 = model.predict(model.params, eo, ea, task=1)[0]
-    torch.testing.assert_close(mean1, expected)
-    assert torch.equal(model.task_predict(1)(model.params, eo, ea)[0], mean1)
-    assert not torch.allclose(model.predict(model.params, eo, ea)[0], mean1)
-    traj = model.rollout(obs, act[:, None], task=1)
-    assert torch.equal(traj[:, :, 0], mean1.detach())
+    expected = eo + forward(model.spec, p, x1) * tgt1.std + tgt1.mean
+    mean1 = model.predict(p, eo, ea, task=1)[0]
+    torch.testing.assert_close(mean1, expected, rtol=1e3 * EPS64, atol=1e3 * EPS64)
+    assert torch.equal(model.task_predict(1)(p, eo, ea)[0], mean1)
+    assert not torch.allclose(model.predict(p, eo, ea)[0], mean1)
+    traj = model.rollout(obs.double(), act[:, None].double(), p, task=1)
+    assert torch.equal(traj[:, :, 0], mean1)
     # freezing one task's statistics leaves the other's growing; input_norm / target_norm are read-only
     model.freeze_normalizers(1)
     model.observe(obs, act, obs, task=1)

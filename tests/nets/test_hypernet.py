@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import torch
 
@@ -15,13 +17,28 @@ def _gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+# two evaluation orders of the same float64 sums (a hypernetwork, then the generated network): a few
+# hundred float64 ulps of values ~1 at most
+TOL64 = 1e3 * torch.finfo(torch.float64).eps
+
+
+@pytest.fixture
+def float64() -> Iterator[None]:
+    """Hypernetworks (θ, embeddings) and inputs built in float64, the default dtype."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
 @pytest.mark.parametrize("chunk", [0, 7])
-def test_generated_params_equal_module_loaded_with_them(chunk: int) -> None:
+def test_generated_params_equal_module_loaded_with_them(chunk: int, float64: None) -> None:
     spec = MLPSpec(5, 3, (8, 6), "relu")
     hnet = HyperNetwork(mlp_targets(spec), HyperNetConfig(hidden=(4,), chunk_size=chunk), generator=_gen())
     for _ in range(3):
         hnet.add_task()
     params = hnet.generate([2])
+    assert params["layers.0.weight"].dtype == torch.float64
     module = torch.nn.Sequential(
         torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3)
     )
@@ -32,12 +49,12 @@ def test_generated_params_equal_module_loaded_with_them(chunk: int) -> None:
             layer.bias.copy_(params[f"layers.{i}.bias"][0])
     x = torch.randn(11, 5, generator=_gen(1))
     single = {k: v[0] for k, v in params.items()}
-    torch.testing.assert_close(forward(spec, single, x), module(x))
+    torch.testing.assert_close(forward(spec, single, x), module(x), rtol=TOL64, atol=TOL64)
     # the stacked E = 1 layout the dynamics model uses
-    torch.testing.assert_close(forward(spec, params, x[None])[0], module(x))
+    torch.testing.assert_close(forward(spec, params, x[None])[0], module(x), rtol=TOL64, atol=TOL64)
 
 
-def test_batched_over_tasks_equals_one_by_one_and_vmap() -> None:
+def test_batched_over_tasks_equals_one_by_one_and_vmap(float64: None) -> None:
     spec = MLPSpec(4, 2, (5,), "relu")
     hnet = HyperNetwork(mlp_targets(spec, logvar_dim=2), HyperNetConfig(hidden=(6, 6)), generator=_gen())
     for _ in range(4):
@@ -48,8 +65,8 @@ def test_batched_over_tasks_equals_one_by_one_and_vmap() -> None:
     for t in range(4):
         one = hnet.generate([t])
         for k in batch:
-            torch.testing.assert_close(batch[k][t], one[k][0])
-            torch.testing.assert_close(vm[k][t, 0], one[k][0])
+            torch.testing.assert_close(batch[k][t], one[k][0], rtol=TOL64, atol=TOL64)
+            torch.testing.assert_close(vm[k][t, 0], one[k][0], rtol=TOL64, atol=TOL64)
     assert batch["max_logvar"].shape == (4, 2)
 
 
@@ -158,7 +175,7 @@ def test_embeddings_grow_and_freeze_unless_plastic() -> None:
     assert float(big.embeddings[0].detach().std()) == pytest.approx(1.0, rel=0.05)
 
 
-def test_weights_cache_until_invalidated() -> None:
+def test_weights_cache_until_invalidated(float64: None) -> None:
     hnet = HyperNetwork(_layer_targets(3, 2), HyperNetConfig(hidden=(4,)), generator=_gen())
     hnet.add_task()
     w1 = hnet.weights(0)
@@ -167,7 +184,7 @@ def test_weights_cache_until_invalidated() -> None:
         hnet.theta["head.w.bias"].add_(1.0)
     assert hnet.weights(0) is w1  # stale until invalidated, by contract
     hnet.invalidate_cache()
-    torch.testing.assert_close(hnet.weights(0)["w"], w1["w"] + 1.0)
+    torch.testing.assert_close(hnet.weights(0)["w"], w1["w"] + 1.0, rtol=TOL64, atol=TOL64)
 
 
 def test_state_dict_round_trip_and_sizes() -> None:

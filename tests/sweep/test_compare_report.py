@@ -16,7 +16,24 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dynadapt.sweep.compare import compare, numeric_figures
+from dynadapt.sweep.compare import (
+    Run,
+    aggregate,
+    compare,
+    group,
+    improvements,
+    label_tasks,
+    markdown_table,
+    numeric_figures,
+)
+from dynadapt.sweep.compare_plots import (
+    forgetting_of,
+    plot_forgetting,
+    plot_headline,
+    plot_prediction_error_matrices,
+    plot_reward_matrices,
+    retention_of,
+)
 from dynadapt.sweep.stats import describe, t_quantile
 from tests.sweep.conftest import dynadapt, summaries
 
@@ -54,11 +71,35 @@ def test_compare_aggregates_every_numeric_figure_over_seeds(local_sweep: Path, t
         assert st.ci95 == pytest.approx(T975[1] * statistics.stdev(values) / math.sqrt(2), rel=1e-4)
         # every numeric figure of the summaries is there
         assert set(numeric_figures(runs[f"{name}__s0"])) <= set(m.stats)
+        # the IQM (n = 2: nothing trimmed, the mean) with its bootstrap interval, within the seeds' range
+        iv = m.iqm["final_eval_return"]
+        assert iv.estimate == pytest.approx(statistics.mean(values))
+        assert min(values) <= iv.low <= iv.estimate <= iv.high <= max(values)
+        assert {r.task for r in m.runs} == {m.label.split("-")[1].split()[0]}  # pendulum / cartpole
     assert result.figures[0] == "final_eval_return"
     md = (tmp_path / "cmp" / "compare.md").read_text()
     assert "| final_eval_return |" in md and "pets-cartpole mpc.horizon=4 (n=2)" in md
+    assert "| final_eval_return IQM |" in md and "## P(row > column): final_eval_return" in md
     data = json.loads((tmp_path / "cmp" / "compare.json").read_text())
     assert len(data["methods"]) == 4 and data["methods"][0]["stats"]["final_eval_return"]["n"] == 2
+    assert data["bootstrap"]["seed"] == 0 and data["bootstrap"]["resamples"] >= 1000
+    assert set(data["tasks"]) == {"pendulum", "cartpole"}
+    assert set(data["methods"][0]["iqm"]["final_eval_return"]) == {"estimate", "low", "high"}
+    # P(row > column): the methods of one environment against each other, not across environments
+    (poi,) = data["probability_of_improvement"]
+    assert poi["figure"] == "final_eval_return" and len(poi["methods"]) == 4
+    env = [label.split()[0] for label in poi["methods"]]
+    for a in range(4):
+        for b in range(4):
+            cell = poi["p"][a][b]
+            if a == b or env[a] != env[b]:
+                assert cell is None
+            else:  # P(A > B) + P(B > A) = 1 (ties count 1/2 both ways)
+                assert cell["estimate"] + poi["p"][b][a]["estimate"] == pytest.approx(1.0)
+                assert cell["low"] <= cell["estimate"] <= cell["high"]
+    # the same numbers again (fixed bootstrap seed)
+    again = compare([local_sweep], tmp_path / "cmp2")
+    assert again.markdown == result.markdown
     assert {p.name for p in result.plots} == {"learning_curves.png", "headline.png"}
 
 
@@ -95,6 +136,9 @@ def test_report_is_self_contained_and_renders_its_plots_in_chromium(
     for name in (
         "pets-pendulum mpc.horizon=3",
         "final_eval_return",
+        "final_eval_return IQM",
+        "P(row &gt; column): final_eval_return",
+        "bootstrap intervals: 10000 resamples, seed 0",
         "resolved configs",
         "&quot;horizon&quot;",
     ):
@@ -117,7 +161,8 @@ def test_report_is_self_contained_and_renders_its_plots_in_chromium(
     dom = subprocess.run(
         [CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120
     ).stdout
-    assert dom.count("<img") == 2 and dom.count("<table") == 2  # the trials and the comparison
+    # the trials, the comparison, P(row > column) of the headline figure
+    assert dom.count("<img") == 2 and dom.count("<table") == 3
     shot = tmp_path / "shot.png"
     subprocess.run(
         [CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1280,2600", url],
@@ -151,7 +196,7 @@ def test_compare_of_run_directories_groups_them_by_preset(local_sweep: Path, tmp
     assert [m.label for m in result.methods] == ["pets-cartpole"] and len(result.methods[0].runs) == 2
 
 
-def test_continual_runs_get_reward_matrices_side_by_side_and_forgetting_bars(tmp_path: Path) -> None:
+def test_continual_runs_get_reward_and_prediction_error_matrices_and_forgetting_bars(tmp_path: Path) -> None:
     tiny = [
         "task.tasks=2",
         "task.episode_steps=15",
@@ -174,9 +219,89 @@ def test_continual_runs_get_reward_matrices_side_by_side_and_forgetting_bars(tmp
     assert [m.label for m in result.methods] == ["hypercrl-pendulum", "finetune-pendulum"]
     assert result.figures[0] == "final_average_return" and "average_forgetting" in result.figures
     plots = {p.stem: Image.open(p) for p in result.plots}
-    assert set(plots) == {"learning_curves", "headline", "reward_matrices", "forgetting"}
-    matrices = plots["reward_matrices"]
-    assert matrices.width > 1.8 * matrices.height  # two matrices side by side (and a colour bar)
+    assert set(plots) == {
+        "learning_curves",
+        "headline",
+        "reward_matrices",
+        "prediction_error_matrices",
+        "forgetting",
+    }
+    for name in ("reward_matrices", "prediction_error_matrices"):
+        matrices = plots[name]
+        assert matrices.width > 1.8 * matrices.height  # two matrices side by side (and a colour bar)
+    # forgetting (return units) and, where defined (some task gained over random actions), the
+    # floor-normalised retention in a second panel
+    retention = [x for m in result.methods for r in m.runs for x in retention_of(r.summary) or []]
+    two_panels = plots["forgetting"].width > 1.6 * plots["forgetting"].height
+    assert two_panels == any(math.isfinite(x) for x in retention)
     for img in plots.values():
         share, colours = busy(img)
         assert share > 0.03 and colours > 30, (share, colours)
+    for m in result.methods:
+        for r in m.runs:
+            # the plotted forgetting is the summary's: the drop from the best earlier return
+            assert forgetting_of(r.summary) == pytest.approx(r.summary["forgetting"], nan_ok=True)
+            written = [math.nan if x is None else x for x in r.summary["retention_floor_normalised"]]
+            assert retention_of(r.summary) == pytest.approx(written, nan_ok=True)
+    assert [imp.figure for imp in result.improvements] == ["final_average_return"]
+    assert "## P(row > column): final_average_return" in result.markdown
+
+
+def _run(tmp_path: Path, method: str, seed: int, summary: dict) -> Run:
+    return Run(tmp_path / f"{method}{seed}", method, seed, "continual", summary, {"task": {"tasks": 2}})
+
+
+def test_continual_plots_of_older_summaries_show_what_is_there(tmp_path: Path) -> None:
+    """Summaries written before the forgetting changed meaning (a ratio, no retention, no prediction-error
+    matrix), or with no reward matrix at all: plots of what they hold, no crash."""
+    old = {
+        "final_average_return": 10.0,
+        "reward_matrix": [[10.0, 6.0], [None, 12.0]],
+        "forgetting": [0.6],  # the former ratio R(i,T)/R(i,i): not plotted
+        "average_forgetting": 0.6,
+    }
+    bare = {"final_average_return": 3.0, "forgetting": [0.5]}
+    runs = [
+        _run(tmp_path, "old", 0, old),
+        _run(tmp_path, "old", 1, {**old, "reward_matrix": [[8.0, 8.0], [None, 9.0]]}),
+        _run(tmp_path, "bare", 0, bare),
+    ]
+    label_tasks(runs)
+    methods = group(runs)
+    assert aggregate(methods)[0] == "final_average_return"
+    assert forgetting_of(old) == [4.0] and retention_of(old) is None and forgetting_of(bare) is None
+    out = tmp_path / "plots"
+    out.mkdir()
+    assert plot_forgetting(methods, out / "f.png") is not None  # one panel: the forgetting from R
+    assert plot_reward_matrices(methods, out / "r.png") is not None
+    assert plot_prediction_error_matrices(methods, out / "p.png") is None
+    assert plot_headline(methods, out / "h.png") is not None
+    img = Image.open(out / "f.png")
+    assert img.width < 1.6 * img.height
+    md = markdown_table(methods, aggregate(methods), improvements(methods))
+    assert "P(row > column): final_average_return" in md and "| average_forgetting |" in md
+
+
+def test_runs_of_a_method_on_several_tasks_are_strata(tmp_path: Path) -> None:
+    """One method run on two variants of an environment (e.g. run directories of one preset with other
+    task parameters): the tasks get distinct labels, the bootstrap resamples within each, and P(A > B)
+    compares runs on the same task only."""
+
+    def run(method: str, seed: int, gravity: float, ret: float) -> Run:
+        cfg = {"task": {"env": "pendulum", "env_params": {"gravity": gravity}}}
+        return Run(tmp_path / f"{method}{seed}", method, seed, "mbrl", {"final_eval_return": ret}, cfg)
+
+    runs = [run("a", s, g, r) for s, (g, r) in enumerate([(10, 1.0), (10, 2.0), (12, 100.0), (12, 101.0)])]
+    runs += [run("b", s, g, r) for s, (g, r) in enumerate([(10, 0.0), (10, 3.0), (12, 99.0), (12, 98.0)])]
+    sections = label_tasks(runs)
+    assert len(sections) == 2 and all(label.startswith("pendulum #") for label in sections)
+    methods = group(runs)
+    aggregate(methods)
+    a = methods[0]
+    assert a.iqm["final_eval_return"].estimate == (2.0 + 100.0) / 2
+    assert 50.5 <= a.iqm["final_eval_return"].low <= a.iqm["final_eval_return"].high <= 51.5
+    (imp,) = improvements(methods)
+    p = imp.p[0][1]
+    assert p is not None and p.estimate == pytest.approx((0.5 + 1.0) / 2)
+    md = markdown_table(methods, ["final_eval_return"], [imp])
+    assert "Tasks per method: a: pendulum #" in md and "×2" in md

@@ -10,7 +10,7 @@ KINDS = (
         "continual",
         ContinualConfig,
         ContinualRun,
-        headline=("final_average_return", "average_forgetting"),
+        headline=("final_average_return", "average_retention_floor_normalised", "average_forgetting"),
     ),
 )
 

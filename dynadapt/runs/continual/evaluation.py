@@ -1,6 +1,7 @@
 """What a continual run measures: the record of an episode, the metrics rows of an evaluation of every seen
 task, the multi-step prediction errors of a task's end (column t of the matrix P) and the results of the
-summary (R, P, the metrics of R of reference §4.8, the curves)."""
+summary (R, the random-action floors and the metrics of R of
+:func:`~dynadapt.continual.metrics.continual_metrics`; P and the growth of its errors; the curves)."""
 
 from __future__ import annotations
 
@@ -65,14 +66,30 @@ def task_end_row(returns: list[float], errors: list[float], train_times: list[fl
     return row | {"time/train_session_s": float(np.mean(train_times)) if train_times else math.nan}
 
 
+def model_error_growth(P: list[list[float]]) -> list[float]:
+    """``P[i][T−1] / P[i][i]`` for every earlier task i < T−1: the factor by which the multi-step prediction
+    error of task i's model grew from the end of task i to the end of the sequence (model-level forgetting:
+    lower is better, 1 = as accurate as when task i ended; errors are >= 0, so the ratio reads one way)."""
+    t_n = len(P)
+    return [P[i][t_n - 1] / P[i][i] if P[i][i] > 0 else math.nan for i in range(t_n - 1)]
+
+
 def results(
-    R: list[list[float]], P: list[list[float]], curves: list[tuple[int, int, list[float]]]
+    R: list[list[float]],
+    P: list[list[float]],
+    curves: list[tuple[int, int, list[float]]],
+    random_returns: list[float],
 ) -> dict[str, Any]:
     """The results of a continual run in its summary: R[i][j] (return on task i after training through task
-    j), its metrics (§4.8), P (the prediction errors) and the evaluation curves."""
+    j), its metrics with the random-action floors ``random_returns``, P (the prediction errors), the growth
+    of the earlier tasks' errors (``model_error_growth`` and its mean) and the evaluation curves."""
+    growth = model_error_growth(P)
+    finite = [g for g in growth if math.isfinite(g)]
     return {
         "reward_matrix": R,
+        **continual_metrics(R, random_returns=random_returns),
         "prediction_error_matrix": P,
-        **continual_metrics(R),
+        "model_error_growth": growth,
+        "average_model_error_growth": float(np.mean(finite)) if finite else math.nan,
         "curves": [{"task": t, "episode": e, "returns": r} for t, e, r in curves],
     }

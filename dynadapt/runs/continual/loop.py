@@ -9,13 +9,18 @@
         then `episodes` MPC episodes
         every `train_every` (K) env steps: `train_steps` gradient steps on that buffer
         every `eval.every` episodes: evaluate every task seen so far (curves)
-        at the end: strategy.after_task(t); evaluate every seen task -> column t of R;
-                    multi-step prediction error on held-out data of every seen task -> column t of P
+        at the end: strategy.after_task(t); t's random-action floor; evaluate every seen task -> column t
+                    of R; multi-step prediction error on held-out data of every seen task -> column t of P
+
+Every evaluation of task i (and its floor: uniformly random actions) starts `eval.episodes` episodes from
+the same states, planned with the same planner seeds, so that R(i, i) and R(i, T) differ by the model
+alone and every method run with one seed sees the same states (common random numbers).
 
 One step of the run skeleton is the random phase of a task, one MPC episode, or the task's end. Every
 method shares the data, schedule, planner and per-task normalisation (§4.4-4.5: the model's normalisers
 of task t take all of task t's data and freeze when it ends); only the multitask oracle keeps old tasks'
-data. ``summary.json``: R[i][j] (return on task i after training through task j), its metrics (§4.8), P.
+data. ``summary.json``: R[i][j] (return on task i after training through task j), the floors, the metrics
+of R (:func:`~dynadapt.continual.metrics.continual_metrics`), P and the growth of its prediction errors.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import numpy as np
 from torch import Tensor
 
 from dynadapt.continual import STRATEGIES, ContinualContext, HyperCRLConfig, StrategyConfig
+from dynadapt.continual.metrics import random_return, start_seeds
 from dynadapt.data.buffer import ReplayBuffer, holdout_mask
 from dynadapt.envs import action_bounds
 from dynadapt.errors import DynadaptError
@@ -68,7 +74,8 @@ class ContinualConfig(RunConfig):
     buffer_capacity: int = 2000
     """Bounded buffer of the current task's most recent transitions (older ones are dropped)."""
     eval: Evaluation = field(default_factory=lambda: Evaluation(every=0, episodes=1))
-    """Evaluate all seen tasks every eval.every MPC episodes (0: only at each task's end)."""
+    """Evaluate all seen tasks every eval.every MPC episodes (0: only at each task's end), eval.episodes
+    episodes per task from its fixed start states (also those of its random-action floor)."""
     pred_horizon: int = 10
     """Open-loop steps of the multi-step prediction error."""
     model: ModelConfig = field(default_factory=_default_model)
@@ -93,7 +100,8 @@ class ContinualConfig(RunConfig):
 class ContinualRun(Run[ContinualConfig]):
     kind = "continual"
     state_fields = (
-        "task", "episode", "task_steps", "steps_since_train", "R", "P", "train_times", "curves", "last_train"
+        "task", "episode", "task_steps", "steps_since_train", "R", "P", "train_times", "curves", "last_train",
+        "random_returns",
     )  # fmt: skip
     plots: ClassVar[Callable[[RunDir], list[Path]]] = staticmethod(plot_continual)
 
@@ -114,6 +122,8 @@ class ContinualRun(Run[ContinualConfig]):
         self.agent = mpc_agent(cfg.planner, self.objective, self.low, self.high)
         self.act_rng = self.seeds.numpy("act")
         self.env_seed = self.seeds.int("env")
+        self.eval_seed = self.seeds.int("eval")  # the evaluation start states (and planner seeds)
+        self.floor_rng = self.seeds.numpy("floor")  # the random actions of the floors
         self.buffer = ReplayBuffer(cfg.buffer_capacity, self.family.obs_dim, self.family.act_dim)
         self.archive = IndexedTensors()  # the full data of finished tasks (multitask oracle only)
         self.heldout = IndexedTensors()  # one evaluation episode per finished task (never trained on)
@@ -122,6 +132,7 @@ class ContinualRun(Run[ContinualConfig]):
         self.task = self.episode = self.task_steps = self.steps_since_train = 0
         self.R = [[math.nan] * n for _ in range(n)]
         self.P = [[math.nan] * n for _ in range(n)]
+        self.random_returns = [math.nan] * n
         self.train_times: list[list[float]] = [[] for _ in range(n)]
         self.curves: list[tuple[int, int, list[float]]] = []
         self.last_train: dict[str, float] = {}
@@ -161,18 +172,21 @@ class ContinualRun(Run[ContinualConfig]):
             if cfg.eval.every and self.episode % cfg.eval.every == 0 and self.episode < cfg.episodes:
                 row |= returns_row(self.evaluate(t, self.episode))
         else:
-            # task t ends: the strategy protects it, its statistics freeze, every seen task is evaluated
-            # (column t of R) and its prediction error measured on its held-out episode (column t of P)
+            # task t ends: the strategy protects it, its statistics freeze, its random-action floor, every
+            # seen task is evaluated (column t of R), its prediction error on its held-out episode (P)
             self.strategy.after_task(t, self.context())
             self.model.freeze_normalizers(t)
             if cfg.strategy.needs_all_data:
                 self.archive[t] = self.buffer.all()
             self.episode = -1
+            seeds = start_seeds(self.eval_seed, t, cfg.eval.episodes)
+            self.random_returns[t] = random_return(self.tasks[t].make, seeds, self.floor_rng, self.steps)
             rets = self.evaluate(t, cfg.episodes)
             errors = prediction_errors(self.model, self.strategy, self.heldout, cfg.pred_horizon, t)
             for i, (ret, error) in enumerate(zip(rets, errors)):
                 self.R[i][t], self.P[i][t] = ret, error
             row = {"task": t, "episode": cfg.episodes, "phase": "task_end"}
+            row |= {f"eval/task{t}/random_return": self.random_returns[t]}
             row |= task_end_row(rets, errors, self.train_times[t])
             self.task, self.episode, self.task_steps, self.steps_since_train = t + 1, 0, 0, 0
         return row | {f"train/{k.split('/')[-1]}": v for k, v in self.last_train.items()}
@@ -183,6 +197,8 @@ class ContinualRun(Run[ContinualConfig]):
         obs, _ = env.reset(seed=seed)
         if mode != "random":
             self.plan_on(t)
+        if mode == "eval":  # the planner's numbers too depend on the start state's seed only
+            self.objective.generator.manual_seed(seed)
         self.agent.reset()
         episode = Episode()
         for n in range(steps):
@@ -236,15 +252,17 @@ class ContinualRun(Run[ContinualConfig]):
         return ContinualContext(self.task_data, self.task + 1)
 
     def evaluate(self, upto: int, at: int) -> list[float]:
-        """Mean return of ``eval.episodes`` MPC episodes on every task ``0..upto``, a point of the curves at
-        episode ``at``; at the end of task t, the first episode on t becomes its held-out episode."""
-        out = []
+        """Mean return of ``eval.episodes`` MPC episodes from the fixed start states of every task ``0..upto``
+        (:func:`~dynadapt.continual.metrics.start_seeds`), a point of the curves at episode ``at``; at the end
+        of task t, the first episode on t becomes its held-out episode."""
+        out, kept = [], self.objective.generator.get_state()  # the planner's stream of training
         for i in range(upto + 1):
-            seed = self.env_seed + 1_000_000 + 10_000 * self.task + 100 * self.episode + 7 * i
-            episodes = [self.play(i, "eval", seed + k, self.steps) for k in range(self.cfg.eval.episodes)]
+            seeds = start_seeds(self.eval_seed, i, self.cfg.eval.episodes)
+            episodes = [self.play(i, "eval", seed, self.steps) for seed in seeds]
             if i == upto == self.task and self.episode == -1 and i not in self.heldout:
                 self.heldout[i] = episodes[0].tensors()
             out.append(float(np.mean([e.ret for e in episodes])))
+        self.objective.generator.set_state(kept)
         self.curves.append((upto, at, out))
         return out
 
@@ -253,4 +271,4 @@ class ContinualRun(Run[ContinualConfig]):
         cfg = self.cfg
         run = {"kind": "continual", "preset": self.preset, "strategy": type(cfg.strategy).name}
         played = {"sequence": cfg.task.sequence, "tasks": [t.label for t in self.tasks], "seed": cfg.seed}
-        return run | played | results(self.R, self.P, self.curves)
+        return run | played | results(self.R, self.P, self.curves, self.random_returns)

@@ -1,5 +1,6 @@
 """The continual figures, regenerated from a finished run's ``summary.json``: the reward matrix, the
-prediction-error matrix and the per-task evaluation returns across the sequence."""
+prediction-error matrix and the per-task evaluation returns across the sequence (with each task's
+random-action floor)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from dynadapt.runs.rundir import RunDir
 
 
 def plot_continual(rundir: RunDir) -> list[Path]:
-    """Reward-matrix heatmap, per-task return curves with task boundaries, prediction-error matrix."""
+    """Reward-matrix heatmap, per-task return curves with task boundaries and random-action floors (dashed,
+    where the summary has them), prediction-error matrix."""
     summary = rundir.read_summary()
     if summary is None:
         raise DynadaptError(f"{rundir.path}: the continual plots need the finished run's summary.json")
@@ -30,6 +32,7 @@ def plot_continual(rundir: RunDir) -> list[Path]:
     episodes = max((c["episode"] for c in summary["curves"]), default=0) or 1
     fig, ax = plt.subplots(figsize=(7, 3.5))
     n = len(summary["reward_matrix"])
+    floors = summary.get("random_returns") or [None] * n
     for i in range(n):
         pts = [
             (c["task"] * episodes + c["episode"], c["returns"][i])
@@ -37,10 +40,12 @@ def plot_continual(rundir: RunDir) -> list[Path]:
             if len(c["returns"]) > i
         ]
         if pts:
-            ax.plot(*zip(*pts), marker="o", ms=3, label=f"task {i}")
+            (line,) = ax.plot(*zip(*pts), marker="o", ms=3, label=f"task {i}")
+            if floors[i] is not None:
+                ax.hlines(floors[i], pts[0][0], n * episodes, colors=line.get_color(), ls="--", lw=0.8)
     for t in range(1, n):
         ax.axvline(t * episodes, color="grey", ls=":", lw=1)
-    ax.set_xlabel("MPC episodes (task boundaries dotted)")
+    ax.set_xlabel("MPC episodes (task boundaries dotted; dashed: each task's random-action return)")
     ax.set_ylabel("evaluation return")
     ax.legend(fontsize=7)
     fig.tight_layout()

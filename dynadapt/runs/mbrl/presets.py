@@ -1,5 +1,9 @@
 """Presets of kind ``mbrl``: ``pets-<family>`` (CPU-scale) and the published settings
-(``pets-pendulum-paper``, ``pets-cartpole-paper``)."""
+(``pets-pendulum-paper``, ``pets-cartpole-paper``).
+
+The PETS-scale ``-paper`` presets train each member on its own bootstrap sample of the data
+(``model.bootstrap``, drawn once per fit as in PETS ``BNN.train``); the CPU-scale ones keep the model's
+default (``bootstrap=False``: every member sees the whole training split each epoch)."""
 
 from __future__ import annotations
 
@@ -64,7 +68,8 @@ def pets_pendulum() -> MBRLConfig:
     "Pendulum with PETS-scale settings: ensemble 5 of 3x200, CEM 400x25, 20 particles",
 )
 def pets_pendulum_paper() -> MBRLConfig:
-    return _pets("pendulum", 15, (1, 5), (200, 200, 200), (400, 40, 5), (25, 20), -200.0, batch_size=32)
+    training = {"batch_size": 32, "bootstrap": True}
+    return _pets("pendulum", 15, (1, 5), (200, 200, 200), (400, 40, 5), (25, 20), -200.0, **training)
 
 
 @preset(
@@ -82,7 +87,7 @@ def pets_cartpole() -> MBRLConfig:
     "PETS cart-pole (Chua et al. 2018): PE 5x(3x500), CEM 400/40/5, H 25, 20 particles, 50 trials",
 )
 def pets_cartpole_paper() -> MBRLConfig:
-    training = {"lr": 1e-3, "weight_decay": 2.5e-4, "batch_size": 32}  # of the ensemble, as in PETS
+    training = {"lr": 1e-3, "weight_decay": 2.5e-4, "batch_size": 32, "bootstrap": True}  # as in PETS
     return _pets("cartpole", 51, (5, 5), (500, 500, 500), (400, 40, 5), (25, 20), 170.0, **training)
 
 

@@ -103,7 +103,7 @@ class MetaConfig(RunConfig):
 
 class MetaRun(Run[MetaConfig]):
     kind = "meta"
-    state_fields = ("iteration", "episode", "returns", "pred_error")
+    state_fields = ("iteration", "episode", "returns", "pred_error", "held_out_returns")
     plots: ClassVar[Callable[[RunDir], list[Path]]] = staticmethod(plot_meta)
 
     def build(self) -> None:
@@ -125,6 +125,8 @@ class MetaRun(Run[MetaConfig]):
         self.env_seed = self.seeds.int("env")
         self.iteration, self.episode = 0, 0
         self.returns: list[list[float | None]] = []
+        self.held_out_returns: list[float] = []
+        """The last held-out evaluation's return per episode (episode k plays held-out task k mod n)."""
         """[training, held-out] evaluation return after each iteration (None: not evaluated)."""
         self.pred_error: dict[str, dict[str, float]] = {"change": {}, "switch": {}}
         """Last evaluation's mean one-step error by steps since a change / since the mid-episode change."""
@@ -231,6 +233,8 @@ class MetaRun(Run[MetaConfig]):
         with seeded(self.objective.generator, base + 7919 * self.iteration):  # the planner's noise: its own
             seeds = [base + 1000 * self.iteration + k for k in range(len(episodes))]
             returns = [self.play("eval", seed, rng, tasks)["return"] for seed, tasks in zip(seeds, episodes)]
+        if held_out:
+            self.held_out_returns = returns
         return float(np.mean(returns))
 
     # --------------------------------------------------------------------------------------- outputs
@@ -252,4 +256,5 @@ class MetaRun(Run[MetaConfig]):
             "pred_error_by_steps_since_change": self.pred_error["change"],
             "pred_error_by_steps_since_switch": self.pred_error["switch"],
             "train_tasks": self.train_tasks, "test_tasks": self.test_tasks, "switch_at": cfg.task.switch_at,
+            "held_out_returns": self.held_out_returns,
         }  # fmt: skip

@@ -11,7 +11,7 @@ KINDS = (
         "mbpo-continual",
         MBPOContinualConfig,
         MBPOContinualRun,
-        headline=("final_average_return", "average_forgetting"),
+        headline=("final_average_return", "average_retention_floor_normalised", "average_forgetting"),
     ),
     RunKind("mbpo-meta", MBPOMetaConfig, MBPOMetaRun, headline=("final_eval_return", "env_steps")),
 )

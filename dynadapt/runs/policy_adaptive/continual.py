@@ -16,8 +16,8 @@ model (Huang et al. 2021, inside Janner et al. 2019).
             act: uniformly random for the first `random_steps` steps of the task, then a ~ π(·|[s, e_t])
             store the transition in the real buffer
             after the task's random phase: G SAC updates on real_ratio real + model transitions
-        at the task's end: HyperCRL.after_task(t); freeze task t's normalisers; the deterministic policy
-            with e_i on every seen task i -> column t of the reward matrix R
+        at the task's end: HyperCRL.after_task(t); freeze task t's normalisers; task t's random-action
+            floor; the deterministic policy with e_i on every seen task i -> column t of the reward matrix R
 
 The policy's task input is the **detached hypernetwork embedding** ``e_t`` (D = ``strategy.hnet.emb_dim``)
 appended to the observation; earlier embeddings freeze when their task ends (unless ``hnet.plastic``), so
@@ -25,6 +25,8 @@ appended to the observation; earlier embeddings freeze when their task ends (unl
 in their generated models (their start states are not kept): the policy's protection from forgetting is
 its task input and the earlier tasks' rollouts still in the model buffer. The model trains on all of the
 task's buffer (no prediction-error matrix here). One step of the run skeleton is one training episode.
+As in the continual loop, every evaluation of task i (and its floor) starts from the same states, and the
+summary has the metrics of R (:func:`~dynadapt.continual.metrics.continual_metrics`) with the floors.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from torch import Tensor
 
 from dynadapt.continual import ContinualContext, HyperCRLConfig
 from dynadapt.continual.hypercrl import HyperCRL
-from dynadapt.continual.metrics import continual_metrics
+from dynadapt.continual.metrics import continual_metrics, random_return, start_seeds
 from dynadapt.data.buffer import ReplayBuffer
 from dynadapt.errors import DynadaptError
 from dynadapt.policy.adaptive import context_obs, with_context
@@ -68,7 +70,8 @@ class MBPOContinualConfig(ModelSettings):
     task: TaskSequence = field(default_factory=lambda: TaskSequence(sequence="pendulum:hypercrl_pendulum2"))
     """The task sequence (task.sequence, task.tasks) and the episode length."""
     eval_episodes: int = 3
-    """Deterministic episodes per seen task at the end of every task (at least one)."""
+    """Deterministic episodes per seen task at the end of every task (at least one), from the task's fixed
+    start states (also those of its random-action floor)."""
     train_steps: int = 200
     """HyperCRL gradient steps per model training session (minibatches of model.batch_size)."""
     strategy: HyperCRLConfig = field(default_factory=HyperCRLConfig)
@@ -86,7 +89,7 @@ class MBPOContinualConfig(ModelSettings):
 class MBPOContinualRun(RolloutRun):
     kind = "mbpo-continual"
     cfg: MBPOContinualConfig
-    state_fields = ("episode", "env_steps", "k", "task", "task_start", "norm_seen", "R")
+    state_fields = ("episode", "env_steps", "k", "task", "task_start", "norm_seen", "R", "random_returns")
     plots: ClassVar[Callable[[RunDir], list[Path]]] = staticmethod(plot_continual)
     unreported: ClassVar[tuple[str, ...]] = ("nonfinite", "model_buffer")
 
@@ -109,6 +112,10 @@ class MBPOContinualRun(RolloutRun):
         """Buffer id from which task t's normalisers have not merged the data yet."""
         self.R = [[math.nan] * n for _ in range(n)]
         """R[i][j]: mean evaluation return on task i after training task j."""
+        self.random_returns = [math.nan] * n
+        """The random-action floor of every task."""
+        self.eval_seed = self.seeds.int("eval")  # the evaluation start states
+        self.floor_rng = self.seeds.numpy("floor")  # the random actions of the floors
 
     def components(self) -> dict[str, Stateful]:
         return {n: getattr(self, n) for n in ("sac", "buffer", "model", "pool", "strategy")}
@@ -178,22 +185,29 @@ class MBPOContinualRun(RolloutRun):
         return {k: torch.cat([p[k] for p in parts]) for k in FIELDS}
 
     def end_task(self) -> dict[str, float]:
-        """HyperCRL.after_task; freeze task t's statistics; evaluate every seen task (column t of R)."""
+        """HyperCRL.after_task; freeze task t's statistics; task t's random-action floor; evaluate every
+        seen task (column t of R)."""
         t = self.task
         self.strategy.after_task(t, self.context())
         self.model.freeze_normalizers(t)
+        self.random_returns[t] = floor = random_return(
+            lambda: self.make_env(t), self.starts(t), self.floor_rng
+        )
         rets = [self.evaluate_task(i) for i in range(t + 1)]
         for i, r in enumerate(rets):
             self.R[i][t] = r
-        row = {"eval/return": float(np.mean(rets)), "eval/return_std": float(np.std(rets))}
-        return row | {f"eval/task{i}/return": r for i, r in enumerate(rets)}
+        row = {f"eval/task{i}/return": r for i, r in enumerate(rets)} | {f"eval/task{t}/random_return": floor}
+        return {"eval/return": float(np.mean(rets)), "eval/return_std": float(np.std(rets))} | row
+
+    def starts(self, i: int) -> list[int]:
+        """The env reset seeds of task i's evaluation episodes (its fixed start states)."""
+        return start_seeds(self.eval_seed, i, max(1, self.cfg.eval_episodes))
 
     def evaluate_task(self, i: int) -> float:
-        """Mean return of ``eval_episodes`` deterministic episodes on task i, the policy given ``e_i``."""
+        """Mean return of ``eval_episodes`` deterministic episodes on task i from its fixed start states,
+        the policy given ``e_i``."""
         env, e_i = self.make_env(i), self.ctx(i).numpy()
-        seed = self.env_seed + 1_000_000 + 10_000 * self.task + 100 * i
-        episodes = max(1, self.cfg.eval_episodes)
-        returns = [self.deterministic_return(env, seed + k, e_i) for k in range(episodes)]
+        returns = [self.deterministic_return(env, seed, e_i) for seed in self.starts(i)]
         env.close()
         return float(np.mean(returns))
 
@@ -243,7 +257,7 @@ class MBPOContinualRun(RolloutRun):
         }
 
     def results(self) -> dict[str, Any]:
-        return {"reward_matrix": self.R, **continual_metrics(self.R)}
+        return {"reward_matrix": self.R, **continual_metrics(self.R, random_returns=self.random_returns)}
 
     def settings(self) -> dict[str, Any]:
         return super().settings() | {"beta": self.cfg.strategy.beta, "train_steps": self.cfg.train_steps}

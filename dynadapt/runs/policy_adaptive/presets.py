@@ -56,7 +56,7 @@ def mbpo_hypercrl_pendulum() -> MBPOContinualConfig:
     )
     return MBPOContinualConfig(
         task=TaskSequence(sequence="pendulum:hypercrl_pendulum2", tasks=3),
-        eval_episodes=3,
+        eval_episodes=10,
         train_steps=200,
         model=model,
         strategy=HyperCRLConfig(beta=2.0, hnet=HyperNetConfig(hidden=(16, 16))),

@@ -10,8 +10,8 @@ import torch
 
 from dynadapt.errors import DynadaptError
 from dynadapt.runs.continual import ContinualConfig
-from dynadapt.runs.continual.evaluation import Episode, results, returns_row, task_end_row
-from dynadapt.runs.continual.presets import DEMO, PAPER
+from dynadapt.runs.continual.evaluation import Episode, model_error_growth, results, returns_row, task_end_row
+from dynadapt.runs.continual.presets import CPU, DEMO, PAPER
 
 
 def test_an_episode_keeps_its_return_and_transitions_as_float32_tensors() -> None:
@@ -35,9 +35,20 @@ def test_rows_and_results_of_an_evaluation() -> None:
         "time/train_session_s",
     ]  # fmt: skip
     assert math.isnan(task_end_row([1.0], [0.1], [])["time/train_session_s"])
-    out = results([[4.0, 2.0], [math.nan, 3.0]], [[0.1, 0.3], [math.nan, 0.2]], [(0, 5, [4.0])])
+    out = results([[4.0, 2.0], [math.nan, 3.0]], [[0.1, 0.3], [math.nan, 0.2]], [(0, 5, [4.0])], [0.0, 1.0])
     assert out["curves"] == [{"task": 0, "episode": 5, "returns": [4.0]}]
-    assert out["final_average_return"] == 2.5 and out["forgetting"] == [0.5]
+    assert out["final_average_return"] == out["acc"] == 2.5 and out["forgetting"] == [2.0]
+    assert out["retention_floor_normalised"] == [0.5] and out["random_returns"] == [0.0, 1.0]
+    # the model-level figure: task 0's multi-step error grew 3x from its end to the sequence's end
+    assert out["model_error_growth"] == pytest.approx([3.0]) == [out["average_model_error_growth"]]
+    assert out["prediction_error_matrix"] == [[0.1, 0.3], [math.nan, 0.2]]
+
+
+def test_model_error_growth_reads_one_way() -> None:
+    P = [[0.2, 0.1, 0.4], [math.nan, 0.5, 0.5], [math.nan, math.nan, 0.3]]
+    assert model_error_growth(P) == pytest.approx([2.0, 1.0])  # lower is better; 1 = as when learnt
+    assert model_error_growth([[0.3]]) == []
+    assert math.isnan(model_error_growth([[0.0, 0.1], [math.nan, 0.1]])[0])
 
 
 @pytest.mark.parametrize(
@@ -59,3 +70,7 @@ def test_schedules_shared_between_families() -> None:
         s = PAPER[family]
         assert (s.hidden, s.trunk, s.head, s.beta) == ((200,) * 4, (256, 256), "gaussian", beta)
     assert (DEMO.sequence, DEMO.episodes, DEMO.tasks, DEMO.beta) == ("cartpole:hypercrl", 5, 3, 2.0)
+
+
+def test_every_continual_preset_evaluates_ten_episodes_per_cell() -> None:
+    assert {s.eval_episodes for s in (*CPU.values(), *PAPER.values())} == {10}  # reference §4.8

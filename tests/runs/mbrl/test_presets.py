@@ -17,9 +17,16 @@ def test_pets_cartpole_paper_has_the_published_settings() -> None:
     assert cfg.task.env == "cartpole" and cfg.episodes == 51 and cfg.random_episodes == 1
     assert cfg.model.ensemble_size == 5 and cfg.model.hidden == (500, 500, 500)
     assert (cfg.model.lr, cfg.model.weight_decay, cfg.model.batch_size) == (1e-3, 2.5e-4, 32)
+    assert cfg.model.bootstrap  # each member on its own bootstrap sample, as PETS
     assert (cfg.planner.population, cfg.planner.elites, cfg.planner.iterations) == (400, 40, 5)
     assert (cfg.mpc.horizon, cfg.mpc.particles, cfg.mpc.propagation) == (25, 20, "ts_inf")
     assert (cfg.eval.every, cfg.eval.episodes, cfg.target_return) == (5, 5, 170.0)
+
+
+def test_pets_pendulum_paper_bootstraps_and_the_cpu_presets_do_not() -> None:
+    paper = _pets("pets-pendulum-paper")
+    assert paper.model.bootstrap and paper.model.batch_size == 32 and paper.model.hidden == (200, 200, 200)
+    assert not _pets("pets-pendulum").model.bootstrap and not _pets("pets-cartpole").model.bootstrap
 
 
 def test_cpu_presets() -> None:

@@ -1,0 +1,227 @@
+"""The comparisons under the declared protocol (``benchmarks/protocol.toml``): tune on the tuning seeds with
+the same budget for every method, then report on the reporting seeds with the chosen values.
+
+::
+
+    python benchmarks/protocol.py continual --family cartpole --stage tune    # 4 methods x 4 values x 2 seeds
+    python benchmarks/protocol.py continual --family cartpole --stage report  # 7 methods x 5 seeds
+    python benchmarks/protocol.py meta --stage tune
+    python benchmarks/protocol.py meta --stage report
+    python benchmarks/protocol.py continual --family pendulum --stage tune episodes=2   # a size cut, recorded
+
+Every stage is a ``dynadapt sweep`` in ``--out`` (default ``sweeps/protocol``): re-running the same command
+after a crash, a kill or the end of a session skips the finished trials and resumes the others. ``tune``
+writes nothing to ``benchmarks/results``; ``report`` reads the tuning sweep, picks each method's value with
+the best mean tuning objective over the tuning seeds (continual: the final average return ``acc``; meta:
+the return on the *training* perturbations, so that the declared held-out sets are never looked at while
+tuning), runs the reporting seeds and writes ``benchmarks/results/protocol_<study>.json``: the protocol
+file's git commit, the tuning table and the choices, every reporting run's summary figures, and the
+aggregates of ``dynadapt compare`` (mean with 95% t-interval, IQM with a stratified bootstrap interval,
+P(A > B)). Extra ``key=value`` overrides apply to every trial of the stage and are recorded (size cuts).
+
+Meta reporting plays the two declared held-out sets together (interpolation, then extrapolation, one
+``task.test_tasks`` list); held-out episode k plays task k mod 12 and changes into task k + 1 mod 12 at
+``switch_at``, and its return is attributed to the set of the task it starts on
+(``summary["held_out_returns"]``). Every held-out task starts ``eval_episodes`` episodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dynadapt.sweep.compare import compare
+from dynadapt.sweep.grid import SweepSpec
+from dynadapt.sweep.run import run_sweep
+
+ROOT = Path(__file__).resolve().parent
+PROTOCOL = ROOT / "protocol.toml"
+
+
+def load_protocol() -> dict[str, Any]:
+    with open(PROTOCOL, "rb") as f:
+        return tomllib.load(f)
+
+
+def protocol_commit() -> str:
+    """The git commit that last changed protocol.toml (what the results were produced under)."""
+    out = subprocess.run(
+        ["git", "log", "-n", "1", "--format=%H", "--", str(PROTOCOL)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    return out.stdout.strip() or "unknown"
+
+
+def study(args: argparse.Namespace, protocol: dict[str, Any]) -> dict[str, Any]:
+    """What the stage runs: presets of each method, the tuning grid, the objective, the common overrides."""
+    episodes = str(protocol["evaluation"]["eval_episodes"])
+    if args.study == "continual":
+        section = protocol["continual"]
+        family = args.family
+        if family not in section["sequences"]:
+            raise SystemExit(f"protocol.toml declares no continual sequence for {family!r}")
+        return {
+            "name": f"continual_{family}",
+            "methods": section["methods"],
+            "oracles": section["oracles"],
+            "preset": lambda m: f"{m}-{family}",
+            "tuning": section["tuning"],
+            "objective": "acc",
+            "common": [("task.sequence", section["sequences"][family]), ("eval.episodes", episodes)],
+            "report_common": [],
+        }
+    section = protocol["meta"]
+    held_out = section["held_out"]["interpolation"] + section["held_out"]["extrapolation"]
+    return {
+        "name": f"meta_{section['family']}",
+        "methods": section["methods"],
+        "oracles": [],
+        "preset": lambda m: f"{m}-{section['family']}",
+        "tuning": section["tuning"],
+        "objective": "final_return_train",
+        # evaluate once, at the end: the training perturbations' return is the tuning objective
+        "common": [("eval.every", "0"), ("eval.episodes", episodes)],
+        "report_common": [
+            ("task.test_tasks", json.dumps(held_out)),
+            ("eval.episodes", str(int(episodes) * len(held_out))),
+        ],
+        "held_out_sets": {
+            "interpolation": len(section["held_out"]["interpolation"]),
+            "extrapolation": len(section["held_out"]["extrapolation"]),
+        },
+    }
+
+
+def candidates(spec: dict[str, Any], method: str) -> list[tuple[str, str]]:
+    """``(override key, value)`` of each candidate value of ``method``'s tuned hyperparameter."""
+    out = []
+    for key, values in spec["tuning"].items():
+        name, field = key.split(".", 1)
+        if name == method:
+            out += [(field, json.dumps(v)) for v in values]
+    return out
+
+
+def tune(spec: dict[str, Any], protocol: dict[str, Any], root: Path, extra: list[tuple[str, str]]) -> None:
+    methods: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    for method in spec["methods"]:
+        for key, value in candidates(spec, method) or [("", "")]:
+            own = [(key, value)] if key else []
+            methods[f"{method} {key}={value}" if key else method] = (spec["preset"](method), own)
+    seeds = protocol["seeds"]["tuning"]
+    grid = SweepSpec(seeds=seeds, common=[*spec["common"], *extra], methods=methods)
+    run_sweep(root, grid, progress=True, workers=None)
+
+
+def tuning_table(spec: dict[str, Any], root: Path) -> dict[str, list[dict[str, Any]]]:
+    """Per method, every candidate's tuning objective on each tuning seed (from the tuning sweep)."""
+    manifest = json.loads((root / "manifest.json").read_text())
+    table: dict[str, list[dict[str, Any]]] = {}
+    for entry in manifest["trials"]:
+        method, _, candidate = entry["method"].partition(" ")
+        summary_path = root / entry["name"] / "summary.json"
+        if not summary_path.exists():
+            raise SystemExit(f"the tuning sweep is not finished ({entry['name']}): run --stage tune again")
+        value = json.loads(summary_path.read_text()).get(spec["objective"])
+        rows = table.setdefault(method, [])
+        row = next((r for r in rows if r["candidate"] == candidate), None)
+        if row is None:
+            row = {"candidate": candidate, "objective": {}}
+            rows.append(row)
+        row["objective"][str(entry["seed"])] = value
+    for rows in table.values():
+        for row in rows:
+            values = [v for v in row["objective"].values() if isinstance(v, int | float) and math.isfinite(v)]
+            row["mean"] = float(np.mean(values)) if values else -math.inf
+    return table
+
+
+def report(
+    spec: dict[str, Any], protocol: dict[str, Any], root: Path, extra: list[tuple[str, str]], results: Path
+) -> Path:
+    tuned = tuning_table(spec, root / "tune")
+    chosen: dict[str, list[tuple[str, str]]] = {}
+    for method in spec["methods"]:
+        best = max(tuned.get(method, [{"candidate": "", "mean": 0.0}]), key=lambda r: r["mean"])
+        key, _, value = best["candidate"].partition("=")
+        chosen[method] = [(key, value)] if key else []
+    methods = {m: (spec["preset"](m), chosen.get(m, [])) for m in [*spec["methods"], *spec["oracles"]]}
+    grid = SweepSpec(
+        seeds=protocol["seeds"]["reporting"],
+        common=[*spec["common"], *spec["report_common"], *extra],
+        methods=methods,
+    )
+    manifest = run_sweep(root / "report", grid, progress=True)
+    comparison = compare([root / "report"], root / "report" / "compare")
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for trial in manifest.trials:
+        summary = json.loads((root / "report" / trial.name / "summary.json").read_text())
+        runs.setdefault(trial.method, []).append(summary)
+    out = {
+        "benchmark": f"benchmarks/protocol.py {spec['name']}",
+        "protocol": {"file": "benchmarks/protocol.toml", "commit": protocol_commit(), **protocol},
+        "extra_overrides": [list(kv) for kv in extra],
+        "tuning": {"objective": spec["objective"], "table": tuned, "chosen": chosen},
+        "compare": json.loads((comparison.out / "compare.json").read_text()),
+        "runs": runs,
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    if "held_out_sets" in spec:
+        out["held_out_by_set"] = held_out_by_set(runs, spec["held_out_sets"])
+    path = results / f"protocol_{spec['name']}.json"
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    return path
+
+
+def held_out_by_set(runs: dict[str, list[dict[str, Any]]], sizes: dict[str, int]) -> dict[str, Any]:
+    """Per method and seed, the mean held-out return of each declared set (by the episode's first task)."""
+    n = sum(sizes.values())
+    bounds, start = {}, 0
+    for name, size in sizes.items():
+        bounds[name] = (start, start + size)
+        start += size
+    out: dict[str, Any] = {}
+    for method, summaries in runs.items():
+        for s in summaries:
+            returns = s.get("held_out_returns") or []
+            for name, (lo, hi) in bounds.items():
+                picked = [r for k, r in enumerate(returns) if lo <= k % n < hi]
+                out.setdefault(method, {}).setdefault(name, {})[str(s["seed"])] = (
+                    float(np.mean(picked)) if picked else None
+                )
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("study", choices=["continual", "meta"])
+    p.add_argument("--family", default="cartpole", help="continual: a family of protocol.toml's sequences")
+    p.add_argument("--stage", choices=["tune", "report"], required=True)
+    p.add_argument("--out", default="sweeps/protocol", help="where the sweeps are kept (resumable)")
+    p.add_argument("--results", default=str(ROOT / "results"), help="where report writes its JSON")
+    p.add_argument("overrides", nargs="*", help="key=value overrides for every trial (size cuts; recorded)")
+    args = p.parse_intermixed_args()
+    protocol = load_protocol()
+    spec = study(args, protocol)
+    extra = [tuple(o.split("=", 1)) for o in args.overrides]
+    root = Path(args.out) / spec["name"]
+    if args.stage == "tune":
+        tune(spec, protocol, root / "tune", extra)  # type: ignore[arg-type]
+    else:
+        print(report(spec, protocol, root, extra, Path(args.results)))  # type: ignore[arg-type]
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
