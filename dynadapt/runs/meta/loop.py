@@ -228,10 +228,12 @@ class MetaRun(Run[MetaConfig]):
         pool, offset = (self.test_tasks, 2_000_000) if held_out else (self.train_tasks, 1_000_000)
         if not pool or self.cfg.eval.episodes == 0:
             return math.nan
+        # the same perturbations, start states and planner noise at every evaluation, and for every method of
+        # a seed (common random numbers): the returns of two iterations or methods differ by their models only
         base, episodes = self.env_seed + offset, episode_tasks(pool, self.cfg.eval.episodes, held_out)
-        rng = np.random.default_rng(base + self.iteration)
-        with seeded(self.objective.generator, base + 7919 * self.iteration):  # the planner's noise: its own
-            seeds = [base + 1000 * self.iteration + k for k in range(len(episodes))]
+        rng = np.random.default_rng(base)
+        with seeded(self.objective.generator, base + 7919):  # the planner's noise: its own
+            seeds = [base + k for k in range(len(episodes))]
             returns = [self.play("eval", seed, rng, tasks)["return"] for seed, tasks in zip(seeds, episodes)]
         if held_out:
             self.held_out_returns = returns

@@ -77,6 +77,18 @@ def test_held_out_evaluation_plays_every_task_and_changes_into_the_next(tmp_path
     assert played == [(masses[k], masses[(k + 1) % 3]) for k in range(3)]
 
 
+def test_every_evaluation_plays_the_same_start_states_and_noise(tmp_path: Path) -> None:
+    """Common random numbers: evaluations after different iterations (and of different methods with the same
+    seed) differ by their models only, so the same model evaluated at two iterations scores the same."""
+    run = MetaRun(tiny("mb-pendulum", "eval.episodes=3"), RunDir(tmp_path), progress=False)
+    run.step()  # one iteration: a fitted model
+    first_train, first_test = run.evaluate(held_out=False), run.evaluate(held_out=True)
+    first_returns = list(run.held_out_returns)
+    run.iteration += 5  # a later column, the same model
+    assert (run.evaluate(held_out=False), run.evaluate(held_out=True)) == (first_train, first_test)
+    assert run.held_out_returns == first_returns and len(first_returns) == 3
+
+
 def test_planning_time_excludes_the_adaptation_done_before_planning(tmp_path: Path) -> None:
     """The loop adapts before the agent's timed planning call, so the reported planning time holds no
     adaptation and the ratio (adapt + plan) / plan is right."""
