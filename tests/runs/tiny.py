@@ -40,6 +40,7 @@ TINY: dict[str, tuple[str, list[str]]] = {
             "planner.population=16",
             "planner.elites=4",
             "planner.iterations=1",
+            "eval.episodes=2",
         ],
     ),
     "meta": (

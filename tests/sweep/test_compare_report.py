@@ -35,6 +35,7 @@ from dynadapt.sweep.compare_plots import (
     retention_of,
 )
 from dynadapt.sweep.stats import describe, t_quantile
+from tests.runs.tiny import TINY
 from tests.sweep.conftest import dynadapt, summaries
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -197,19 +198,8 @@ def test_compare_of_run_directories_groups_them_by_preset(local_sweep: Path, tmp
 
 
 def test_continual_runs_get_reward_and_prediction_error_matrices_and_forgetting_bars(tmp_path: Path) -> None:
-    tiny = [
-        "task.tasks=2",
-        "task.episode_steps=15",
-        "random_steps=30",
-        "episodes=1",
-        "train_every=20",
-        "train_steps=3",
-        "buffer_capacity=25",
-        "pred_horizon=3",
+    tiny = [o for o in TINY["continual"][1] if not o.startswith("eval.")] + [
         "eval.episodes=1",
-        "planner.population=16",
-        "planner.elites=4",
-        "planner.iterations=1",
         "mpc.horizon=5",
     ]
     out = tmp_path / "continual"
