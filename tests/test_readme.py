@@ -1,0 +1,172 @@
+"""README.md's results block is what ``benchmarks/readme.py`` renders from ``benchmarks/results/*.json``."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("benchmarks_readme", REPO / "benchmarks" / "readme.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+readme = _load()
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    """A copy of the committed results files to alter."""
+    out = tmp_path / "results"
+    shutil.copytree(RESULTS, out)
+    return out
+
+
+def test_readme_block_is_rendered_from_the_results() -> None:
+    _, block, _ = readme.split((REPO / "README.md").read_text())
+    rendered = readme.render()
+    assert block == rendered, "README.md is out of date: run `python benchmarks/readme.py` (see --check)"
+
+
+def test_every_results_file_has_an_extractor_and_a_row() -> None:
+    names = {p.name for p in RESULTS.glob("*.json") if not p.name.startswith("protocol_")}
+    assert names == set(readme.EXTRACTORS)
+    assert sorted(f for row in readme.ROWS for f in row.files) == sorted(names)
+
+
+def test_a_results_file_without_an_extractor_fails_loudly(results: Path) -> None:
+    (results / "newbench.json").write_text(json.dumps({"benchmark": "new", "claims": {}}))
+    with pytest.raises(readme.ReadmeError, match=r"no extractor for newbench\.json"):
+        readme.render(results)
+    assert readme.main(["--check", "--results", str(results)]) == 2
+
+
+def test_a_missing_results_file_fails_loudly(results: Path) -> None:
+    (results / "sweep_speedup.json").unlink()
+    with pytest.raises(readme.ReadmeError, match=r"sweep_speedup\.json not in"):
+        readme.render(results)
+
+
+def test_a_regenerated_file_needs_its_note_reviewed(results: Path) -> None:
+    path = results / "meta_pendulum.json"
+    data = json.loads(path.read_text())
+    data["methods"]["grbal"]["return_test"]["mean"] = -300.0
+    path.write_text(json.dumps(data))
+    with pytest.raises(readme.ReadmeError, match=r"meta_pendulum\.json changed since its note"):
+        readme.render(results)
+
+
+def test_a_figure_edited_by_hand_is_caught(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (REPO / "README.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| `benchmarks/continual.py` |"))
+    result = row.rsplit(" | ", 1)[1]
+    figure = re.search(r"\d+", result)
+    assert figure is not None
+    edited_row = row.replace(result, result.replace(figure[0], str(int(figure[0]) + 1), 1))
+    edited = tmp_path / "README.md"
+    edited.write_text(text.replace(row, edited_row))
+    assert readme.main(["--check", "--readme", str(edited)]) == 1
+    out = capsys.readouterr().out
+    assert f"-{edited_row}" in out and f"+{row}" in out
+    # without --check the block is rewritten and nothing outside it changes
+    assert readme.main(["--readme", str(edited)]) == 0
+    assert edited.read_text() == text
+
+
+def test_the_block_needs_both_markers(tmp_path: Path) -> None:
+    broken = tmp_path / "README.md"
+    broken.write_text((REPO / "README.md").read_text().replace(readme.END, ""))
+    assert readme.main(["--check", "--readme", str(broken)]) == 2
+
+
+def test_claims_are_marked_as_the_file_records_them() -> None:
+    data = json.loads((RESULTS / "continual_cartpole.json").read_text())
+    claims = {c.text: c.passed for c in readme.continual_cartpole(data).claims}
+    assert claims == {c["claim"]: c["pass"] for c in data["claims"].values()}
+    data["claims"]["hypercrl_beats_coreset_ewc_si"]["pass"] = False
+    rendered = [c.render() for c in readme.continual_cartpole(data).claims]
+    assert any(r.startswith("HyperCRL's final average return") and "**not met**" in r for r in rendered)
+
+
+def test_every_seed_is_counted() -> None:
+    data = json.loads((RESULTS / "mbrl_pendulum.json").read_text())
+    data["presets"]["pets-pendulum"]["episodes_to_target"] = [6, None, 4]
+    assert "episodes 6, –, 4 (2 of 3 seeds)" in readme.mbrl_pendulum(data).text
+    mbpo = json.loads((RESULTS / "mbpo_pendulum_seeds34.json").read_text())
+    extract = readme.mbpo_pendulum_seeds34(mbpo)
+    assert "seeds 3, 4" in extract.text
+    assert extract.claims[0].passed is False and extract.claims[0].detail == "holds on 1 of 2 seeds"
+
+
+def _protocol_file() -> dict[str, Any]:
+    def method(label: str, values: list[float]) -> dict[str, Any]:
+        mean = sum(values) / len(values)
+        return {
+            "method": label,
+            "kind": "continual",
+            "seeds": list(range(len(values))),
+            "stats": {"final_average_return": {"n": len(values), "mean": mean, "std": 1.0, "ci95": 1.5}},
+            "iqm": {"final_average_return": {"estimate": mean, "low": mean - 2, "high": mean + 2}},
+            "values": {"final_average_return": values},
+        }
+
+    return {
+        "benchmark": "benchmarks/protocol.py continual_cartpole",
+        "protocol": {"file": "benchmarks/protocol.toml", "commit": "0123456789abcdef", **_protocol()},
+        "extra_overrides": [],
+        "tuning": {"objective": "acc", "table": {}, "chosen": {"hypercrl": [["strategy.beta", "0.5"]]}},
+        "compare": {
+            "figures": ["final_average_return"],
+            "methods": [
+                method("hypercrl", [170.0, 171.0, 172.0, 173.0, 174.0]),
+                method("finetune", [40.0, 50.0]),
+            ],
+        },
+        "runs": {},
+        "finished": "2026-12-01 10:00:00",
+    }
+
+
+def _protocol() -> dict[str, Any]:
+    import tomllib
+
+    with open(readme.PROTOCOL, "rb") as f:
+        return tomllib.load(f)
+
+
+def test_results_under_the_protocol_are_tabled(results: Path) -> None:
+    assert "No run under the protocol has been made yet." in readme.render(results)
+    (results / "protocol_continual_cartpole.json").write_text(json.dumps(_protocol_file()))
+    block = readme.render(results)
+    assert "No run under the protocol has been made yet." not in block
+    assert "`protocol_continual_cartpole.json` (protocol commit 0123456789ab" in block
+    rows = [line for line in block.splitlines() if line.startswith("| HyperCRL |")]
+    assert rows == [
+        "| HyperCRL | strategy.beta=0.5 | 5 of 5 seeds | 172 ± 1.5 (170, 171, 172, 173, 174) "
+        "| 172 [170, 174] | – | – |"
+    ]
+    assert "| finetune | – | 2 of 5 seeds | 45 ± 1.5 (40, 50) |" in block
+
+
+def test_wrapped_lines_never_start_a_markdown_block() -> None:
+    long = "a" * (readme.WIDTH - 3)
+    assert readme.wrap(f"{long} b >= c", "- ", "  ") == [f"- {long}", "  b >= c"]
+    assert readme.wrap(f"{long} b - c") == [long, "b - c"]
+    _, block, _ = readme.split((REPO / "README.md").read_text())
+    paragraph_lines = [line for line in block.splitlines() if line.startswith("  ")]
+    assert paragraph_lines and not any(readme.BLOCK_START.match(line) for line in paragraph_lines)
