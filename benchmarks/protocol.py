@@ -11,7 +11,8 @@ the same budget for every method, then report on the reporting seeds with the ch
 
 Every stage is a ``dynadapt sweep`` in ``--out`` (default ``sweeps/protocol``): re-running the same command
 after a crash, a kill or the end of a session skips the finished trials and resumes the others. ``tune``
-writes nothing to ``benchmarks/results``; ``report`` reads the tuning sweep, picks each method's value with
+writes ``benchmarks/results/protocol_<study>_tuning.json`` once all its trials are done (each candidate's
+tuning objective on each tuning seed); ``report`` reads that file, picks each method's value with
 the best mean tuning objective over the tuning seeds (continual: the final average return ``acc``; meta:
 the return on the *training* perturbations, so that the declared held-out sets are never looked at while
 tuning), runs the reporting seeds and writes ``benchmarks/results/protocol_<study>.json``: the protocol
@@ -113,7 +114,11 @@ def candidates(spec: dict[str, Any], method: str) -> list[tuple[str, str]]:
     return out
 
 
-def tune(spec: dict[str, Any], protocol: dict[str, Any], root: Path, extra: list[tuple[str, str]]) -> None:
+def tune(
+    spec: dict[str, Any], protocol: dict[str, Any], root: Path, extra: list[tuple[str, str]], results: Path
+) -> None:
+    """Run the tuning sweep; once every trial is done, write the tuning table to
+    ``results/protocol_<study>_tuning.json`` (committed: the report stage needs only that file)."""
     methods: dict[str, tuple[str, list[tuple[str, str]]]] = {}
     for method in spec["methods"]:
         for key, value in candidates(spec, method) or [("", "")]:
@@ -121,7 +126,15 @@ def tune(spec: dict[str, Any], protocol: dict[str, Any], root: Path, extra: list
             methods[f"{method} {key}={value}" if key else method] = (spec["preset"](method), own)
     seeds = protocol["seeds"]["tuning"]
     grid = SweepSpec(seeds=seeds, common=[*spec["common"], *extra], methods=methods)
-    run_sweep(root, grid, progress=True, workers=None)
+    manifest = run_sweep(root, grid, progress=True, workers=None)
+    if manifest.counts()["done"] == len(manifest.trials):
+        table = tuning_table(spec, root)
+        record = {"protocol_commit": protocol_commit(), "extra_overrides": [list(kv) for kv in extra]}
+        out = results / f"protocol_{spec['name']}_tuning.json"
+        out.write_text(
+            json.dumps({**record, "objective": spec["objective"], "table": table}, indent=1) + "\n"
+        )
+        print(out)
 
 
 def tuning_table(spec: dict[str, Any], root: Path) -> dict[str, list[dict[str, Any]]]:
@@ -150,7 +163,10 @@ def tuning_table(spec: dict[str, Any], root: Path) -> dict[str, list[dict[str, A
 def report(
     spec: dict[str, Any], protocol: dict[str, Any], root: Path, extra: list[tuple[str, str]], results: Path
 ) -> Path:
-    tuned = tuning_table(spec, root / "tune")
+    saved = results / f"protocol_{spec['name']}_tuning.json"
+    if not saved.exists():
+        raise SystemExit(f"{saved} does not exist: finish the tuning stage first (--stage tune)")
+    tuned = json.loads(saved.read_text())["table"]
     chosen: dict[str, list[tuple[str, str]]] = {}
     for method in spec["methods"]:
         best = max(tuned.get(method, [{"candidate": "", "mean": 0.0}]), key=lambda r: r["mean"])
@@ -209,7 +225,7 @@ def main() -> int:
     p.add_argument("--family", default="cartpole", help="continual: a family of protocol.toml's sequences")
     p.add_argument("--stage", choices=["tune", "report"], required=True)
     p.add_argument("--out", default="sweeps/protocol", help="where the sweeps are kept (resumable)")
-    p.add_argument("--results", default=str(ROOT / "results"), help="where report writes its JSON")
+    p.add_argument("--results", default=str(ROOT / "results"), help="where the stages write their JSON")
     p.add_argument("overrides", nargs="*", help="key=value overrides for every trial (size cuts; recorded)")
     args = p.parse_intermixed_args()
     protocol = load_protocol()
@@ -217,7 +233,7 @@ def main() -> int:
     extra = [tuple(o.split("=", 1)) for o in args.overrides]
     root = Path(args.out) / spec["name"]
     if args.stage == "tune":
-        tune(spec, protocol, root / "tune", extra)  # type: ignore[arg-type]
+        tune(spec, protocol, root / "tune", extra, Path(args.results))  # type: ignore[arg-type]
     else:
         print(report(spec, protocol, root, extra, Path(args.results)))  # type: ignore[arg-type]
     return 0

@@ -828,9 +828,15 @@ def protocol_table(filename: str, data: dict[str, Any]) -> list[str]:
 
 def protocol_block(results: Path, protocol: dict[str, Any]) -> list[str]:
     lines = ["## Results under a declared protocol", "", *protocol_paragraph(protocol), ""]
-    files = sorted(results.glob("protocol_*.json"))
+    files = sorted(p for p in results.glob("protocol_*.json") if not p.name.endswith("_tuning.json"))
+    tuning = sorted(p.name for p in results.glob("protocol_*_tuning.json"))
+    if tuning:  # a finished tuning stage whose reporting stage has not been run yet
+        lines += [
+            "Tuning finished (reporting runs pending): " + ", ".join(f"`{n}`" for n in tuning) + ".",
+            "",
+        ]
     if not files:
-        return [*lines, "No run under the protocol has been made yet."]
+        return [*lines, "No reporting run under the protocol has been made yet."]
     for p in files:
         lines += [*protocol_table(p.name, json.loads(p.read_text())), ""]
     return lines[:-1]

@@ -150,10 +150,10 @@ def _protocol() -> dict[str, Any]:
 
 
 def test_results_under_the_protocol_are_tabled(results: Path) -> None:
-    assert "No run under the protocol has been made yet." in readme.render(results)
+    assert "No reporting run under the protocol has been made yet." in readme.render(results)
     (results / "protocol_continual_cartpole.json").write_text(json.dumps(_protocol_file()))
     block = readme.render(results)
-    assert "No run under the protocol has been made yet." not in block
+    assert "No reporting run under the protocol has been made yet." not in block
     assert "`protocol_continual_cartpole.json` (protocol commit 0123456789ab" in block
     rows = [line for line in block.splitlines() if line.startswith("| HyperCRL |")]
     assert rows == [
