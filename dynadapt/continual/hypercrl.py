@@ -22,6 +22,20 @@ reference's loss divided by B: the same minimiser and the same Adam steps (Adam 
 loss scale up to ε). The gradient clip then acts on a B-times smaller gradient.
 
 ``beta = 0`` is the "hnet" ablation (no protection of earlier tasks).
+
+Learning rates (issue 13: HyperCRL learned its first task more slowly than ``single``). A head generates
+``W = h H + β`` from the trunk's output ``h = h(e_t)``, the same for every sample of task t, so Adam on the
+heads at lr η moves W exactly as Adam at lr ``η·(1 + ‖h‖₁)`` on W itself
+(:meth:`~dynadapt.nets.hypernet.HyperNetwork.step_gain`). The reference's 1e-4 on all of θ trains the
+generated weights at ``1e-4·(1 + ‖h(e_t)‖₁)``: ≈ 1.4e-3 with its [128, 128] cart-pole trunk, near the
+baselines' 1e-3, but with the CPU presets' [16, 16] / [32, 32] trunks 2.9e-4 to 9.5e-4 depending on the
+embedding's draw (‖h(e_0)‖₁ = 1.9-8.5 over seeds 0-3). On a fixed pendulum buffer the first task's
+loss after 200 updates was then 1.5-2.9 times ``single``'s. So the heads train at ``target_lr / (1 +
+‖h(e_t)‖₁)``, fixed when task t starts (``target_lr`` = the baselines' 1e-3; 0 restores the reference);
+the trunk and the embedding keep the reference's 1e-4. The gradient clip (5) did not act in these
+measurements (batch-mean losses: turning it off left the cart-pole loss curve unchanged). With the
+default Bias-HyperInit the first task also starts from a plain network's init (:mod:`dynadapt.nets.hypernet`).
+Task 0 has no regulariser and no look-ahead (no earlier task).
 """
 
 from __future__ import annotations
@@ -48,7 +62,8 @@ from dynadapt.types import Params
 
 def adam_lookahead(opt: torch.optim.Adam, params: list[Tensor]) -> list[Tensor]:
     """The step ``Δθ`` that ``opt.step()`` would apply to ``params`` given their current ``.grad``,
-    computed from the optimiser's moments without changing its state (reference §4.3)::
+    computed from the optimiser's moments without changing its state (reference §4.3), each parameter
+    with its parameter group's learning rate ``η``::
 
         m' = β₁ m + (1 − β₁) g,   v' = β₂ v + (1 − β₂) g²,
         Δθ = −η · (m' / (1 − β₁^{k+1})) / (√(v' / (1 − β₂^{k+1})) + ε)
@@ -57,19 +72,22 @@ def adam_lookahead(opt: torch.optim.Adam, params: list[Tensor]) -> list[Tensor]:
     (zeros for params without a gradient).
     """
     group = opt.param_groups[0]
-    lr, (b1, b2), eps = float(group["lr"]), group["betas"], float(group["eps"])
+    (b1, b2), eps = group["betas"], float(group["eps"])
+    lr_of = {id(p): float(g["lr"]) for g in opt.param_groups for p in g["params"]}
     out: list[Tensor | None] = [None] * len(params)
     live = [i for i, p in enumerate(params) if p.grad is not None]
     for i, p in enumerate(params):
         if p.grad is None:
             out[i] = torch.zeros_like(p)
-    # The parameters with a gradient, grouped by optimiser step count (one group in practice: the theta
-    # optimiser steps all of them together), each group in a few fused multi-tensor (_foreach) kernels.
-    groups: dict[float, list[int]] = {}
+    # The parameters with a gradient, grouped by optimiser step count and learning rate (the theta
+    # optimiser steps all of them together; its trunk and heads have their own lr), each group in a few
+    # fused multi-tensor (_foreach) kernels.
+    groups: dict[tuple[float, float], list[int]] = {}
     for i in live:
         st = opt.state.get(params[i], {})
-        groups.setdefault(float(st["step"]) if "step" in st else 0.0, []).append(i)
-    for k, idx in groups.items():
+        count = float(st["step"]) if "step" in st else 0.0
+        groups.setdefault((count, lr_of[id(params[i])]), []).append(i)
+    for (k, lr), idx in groups.items():
         g = [params[i].grad.detach() for i in idx]  # type: ignore[union-attr]
         m = [opt.state.get(params[i], {}).get("exp_avg", torch.zeros_like(params[i])) for i in idx]
         v = [opt.state.get(params[i], {}).get("exp_avg_sq", torch.zeros_like(params[i])) for i in idx]
@@ -110,7 +128,11 @@ class HyperCRLConfig(StrategyConfig):
     targets: Literal["auto", "stored", "snapshot"] = "auto"
     """Stored Θ*_i (t·n floats) or recomputed from a θ snapshot (|θ| floats); auto: the smaller."""
     lr: float = 1e-4
-    """Adam learning rate of θ (reference: 1e-4)."""
+    """Adam learning rate of the hypernetwork's trunk, and of its heads when target_lr = 0 (reference: 1e-4
+    for all of θ)."""
+    target_lr: float = 1e-3
+    """Adam step of the generated weights, the baselines' lr (1e-3): the heads' lr is target_lr / (1 +
+    ‖h(e_t)‖₁), set when task t starts (``HyperNetwork.step_gain``); 0: the heads use lr, as the reference."""
     emb_lr: float = 1e-4
     """Adam learning rate of the task embedding (reference: 1e-4)."""
     grad_clip: float = 5.0
@@ -119,8 +141,13 @@ class HyperCRLConfig(StrategyConfig):
     """Hypernetwork architecture and initialisation."""
 
     def __post_init__(self) -> None:
-        if self.beta < 0 or self.reg_tasks < 0 or self.lr <= 0 or self.emb_lr <= 0 or self.grad_clip < 0:
-            raise DynadaptError("hypercrl: beta, reg_tasks, grad_clip must be >= 0 and the lrs > 0")
+        if (
+            min(self.beta, self.reg_tasks, self.grad_clip, self.target_lr) < 0
+            or min(self.lr, self.emb_lr) <= 0
+        ):
+            raise DynadaptError(
+                "hypercrl: beta, reg_tasks, grad_clip, target_lr must be >= 0 and lr, emb_lr > 0"
+            )
 
     def build(self, model: DynamicsModel, generator: torch.Generator) -> Strategy:
         return HyperCRL(self, model, generator)
@@ -149,12 +176,26 @@ class HyperCRL(Strategy):
             targets, cfg.hnet, target_activation=model.spec.activation, generator=generator
         )
         self.theta_list = list(self.hnet.theta.values())
-        self.opt_theta = adam(self.theta_list, lr=cfg.lr)
+        self.head_lr = cfg.lr
+        """The heads' lr for the current task (target_lr / step gain, fixed when the task starts)."""
+        self.opt_theta = self.theta_optimiser()
         self.opt_emb: torch.optim.Adam | None = None
         self.stored: Tensor | None = None
         """Stored targets Θ*_i ``[t, n]`` (mode "stored")."""
         self.snapshot: Params | None = None
         """θ* at the start of the current task (mode "snapshot")."""
+
+    def theta_optimiser(self) -> torch.optim.Adam:
+        """A fresh Adam on θ: the trunk (and chunk embeddings) at lr, the heads at ``head_lr``."""
+        heads = [v for k, v in self.hnet.theta.items() if k.startswith("head.")]
+        opt = adam([v for k, v in self.hnet.theta.items() if not k.startswith("head.")], lr=self.cfg.lr)
+        opt.add_param_group({"params": heads, "lr": self.head_lr})
+        return opt
+
+    def theta_lrs(self) -> list[float]:
+        """The learning rate of every tensor of ``theta_list``."""
+        lr_of = {id(p): float(g["lr"]) for g in self.opt_theta.param_groups for p in g["params"]}
+        return [lr_of[id(p)] for p in self.theta_list]
 
     def targets_mode(self, t: int) -> Literal["stored", "snapshot"]:
         if self.cfg.targets != "auto":
@@ -171,8 +212,11 @@ class HyperCRL(Strategy):
                     self.stored = HyperNetwork.flatten_params(self.hnet.generate(list(range(t)))).detach()
             else:
                 self.snapshot = {k: v.detach().clone() for k, v in self.hnet.theta.items()}
-        # fresh optimisers at every task start (reference §4.1)
-        self.opt_theta = adam(self.theta_list, lr=self.cfg.lr)
+        # fresh optimisers at every task start (reference §4.1); the heads' lr makes the generated weights
+        # take Adam steps of target_lr (the trunk's output for e_t sets the gain, see HyperNetwork.step_gain)
+        gain = self.hnet.step_gain(t)
+        self.head_lr = self.cfg.target_lr / gain if self.cfg.target_lr > 0 else self.cfg.lr
+        self.opt_theta = self.theta_optimiser()
         self.opt_emb = adam(self.hnet.trainable_embeddings(), lr=self.cfg.emb_lr)
         self.hnet.invalidate_cache()
 
@@ -207,7 +251,8 @@ class HyperCRL(Strategy):
                 delta = adam_lookahead(self.opt_theta, self.theta_list)
             else:
                 delta = [
-                    -cfg.lr * (p.grad.detach() if p.grad is not None else 0 * p) for p in self.theta_list
+                    -lr * (p.grad.detach() if p.grad is not None else 0 * p)
+                    for p, lr in zip(self.theta_list, self.theta_lrs())
                 ]
             theta = dict(zip(self.hnet.theta, torch._foreach_add(self.theta_list, delta)))
             ids = self.sample_tasks(t)
@@ -244,6 +289,7 @@ class HyperCRL(Strategy):
             out["stored"] = self.stored.clone()
         if self.snapshot is not None:
             out |= {f"snapshot.{k}": v.clone() for k, v in self.snapshot.items()}
+        out["head_lr"] = torch.tensor(self.head_lr, dtype=torch.float64)
         out |= _optim_state("opt_theta", self.opt_theta, self.theta_list)
         if self.opt_emb is not None:
             out |= _optim_state("opt_emb", self.opt_emb, self.hnet.trainable_embeddings())
@@ -254,7 +300,8 @@ class HyperCRL(Strategy):
         self.stored = state.get("stored")
         snap = {k[9:]: v for k, v in state.items() if k.startswith("snapshot.")}
         self.snapshot = snap or None
-        self.opt_theta = adam(self.theta_list, lr=self.cfg.lr)
+        self.head_lr = float(state["head_lr"]) if "head_lr" in state else self.cfg.lr
+        self.opt_theta = self.theta_optimiser()
         _load_optim_state("opt_theta", self.opt_theta, self.theta_list, state)
         if self.hnet.num_tasks:
             self.opt_emb = adam(self.hnet.trainable_embeddings(), lr=self.cfg.emb_lr)

@@ -19,7 +19,8 @@ def _gen(seed: int = 0) -> torch.Generator:
 
 # two evaluation orders of the same float64 sums (a hypernetwork, then the generated network): a few
 # hundred float64 ulps of values ~1 at most
-TOL64 = 1e3 * torch.finfo(torch.float64).eps
+EPS64 = torch.finfo(torch.float64).eps
+TOL64 = 1e3 * EPS64
 
 
 @pytest.fixture
@@ -34,7 +35,9 @@ def float64() -> Iterator[None]:
 @pytest.mark.parametrize("chunk", [0, 7])
 def test_generated_params_equal_module_loaded_with_them(chunk: int, float64: None) -> None:
     spec = MLPSpec(5, 3, (8, 6), "relu")
-    hnet = HyperNetwork(mlp_targets(spec), HyperNetConfig(hidden=(4,), chunk_size=chunk), generator=_gen())
+    hnet = HyperNetwork(
+        mlp_targets(spec), HyperNetConfig(hidden=(4,), chunk_size=chunk, init="xavier"), generator=_gen()
+    )
     for _ in range(3):
         hnet.add_task()
     params = hnet.generate([2])
@@ -192,7 +195,9 @@ def test_state_dict_round_trip_and_sizes() -> None:
     targets = mlp_targets(spec)
     full = HyperNetwork(targets, HyperNetConfig(hidden=(8,)), generator=_gen())
     chunked = HyperNetwork(
-        targets, HyperNetConfig(hidden=(5, 5), chunk_size=12000, chunk_emb_dim=40), generator=_gen()
+        targets,
+        HyperNetConfig(hidden=(5, 5), chunk_size=12000, chunk_emb_dim=40, init="xavier"),
+        generator=_gen(),
     )
     assert full.size_ratio() > 8 and chunked.size_ratio() < 1.1
     for h in (full, chunked):
@@ -204,3 +209,47 @@ def test_state_dict_round_trip_and_sizes() -> None:
             torch.testing.assert_close(other.generate([0, 1])[k], v)
     with pytest.raises(DynadaptError):
         HyperNetConfig(chunk_size=10, init="hyperfan_in")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_heads_at_lr_over_step_gain_take_adam_steps_of_lr_on_the_generated_weights(
+    seed: int, float64: None
+) -> None:
+    """``HyperNetwork.step_gain``: with the trunk and the embedding fixed, Adam on the heads at lr
+    ``η / (1 + ‖h(e)‖₁)`` moves the generated weights exactly as Adam at lr ``η`` on those weights themselves
+    (a plain network started from them), step for step, whatever the heads' values (Xavier here: H ≠ 0).
+    ε = 1e-30 removes the only term that differs (ε / |h_k| against ε); what remains is float64 rounding."""
+    spec = MLPSpec(4, 3, (16,), "tanh")
+    cfg = HyperNetConfig(hidden=(8,), emb_dim=5, init="xavier")
+    hnet = HyperNetwork(mlp_targets(spec), cfg, target_activation="tanh", generator=_gen(seed))
+    hnet.add_task()
+    with torch.no_grad():
+        h = hnet._trunk(hnet.theta, hnet.embeddings[0][None])
+    gain = hnet.step_gain(0)
+    assert gain == 1 + float(h.abs().sum()) and gain > 1.5  # h ≠ 0: the heads do read the trunk
+    eta, steps = 1e-2, 30
+    heads = [v for k, v in hnet.theta.items() if k.startswith("head.")]
+    opt_heads = torch.optim.Adam(heads, lr=eta / gain, eps=1e-30)
+    plain = {k: v[0].detach().clone().requires_grad_(True) for k, v in hnet.generate([0]).items()}
+    opt_plain = torch.optim.Adam(list(plain.values()), lr=eta, eps=1e-30)
+    start = {k: v.detach().clone() for k, v in plain.items()}
+    g = _gen(10)
+    x = torch.randn(64, 4, generator=g)
+    y = torch.sin(2 * x[:, :3])
+    for _ in range(steps):
+        idx = torch.randint(0, 64, (16,), generator=g)
+        generated = {k: v[0] for k, v in hnet.generate([0]).items()}
+        for opt, params in ((opt_heads, generated), (opt_plain, plain)):
+            opt.zero_grad()
+            ((forward(spec, params, x[idx]) - y[idx]) ** 2).mean().backward()
+            opt.step()
+    with torch.no_grad():
+        generated = {k: v[0] for k, v in hnet.generate([0]).items()}
+    moved = max(float((plain[k].detach() - start[k]).abs().max()) for k in plain)
+    assert moved > 10 * eta  # the weights did travel
+    # per step: a sum of d_k + 1 head terms of size ≤ (η / gain)·|h_k| (|Adam step| ≤ ~1), each a few
+    # roundings, and the weight update (one rounding of |W|); accumulated over the steps
+    w_max = max(float(v.abs().max()) for v in generated.values())
+    atol = steps * ((hnet.d_k + 16) * eta + w_max) * EPS64
+    for k in plain:
+        torch.testing.assert_close(generated[k], plain[k].detach(), rtol=0, atol=atol)
