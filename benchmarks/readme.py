@@ -151,14 +151,18 @@ Extractor = Callable[[dict[str, Any]], Extract]
 EXTRACTORS: dict[str, Extractor] = {}
 
 
-def extractor(filename: str) -> Callable[[Extractor], Extractor]:
+def extractor(*filenames: str) -> Callable[[Extractor], Extractor]:
+    """Register the decorated function as the extractor of every file in ``filenames``."""
+
     def register(fn: Extractor) -> Extractor:
-        EXTRACTORS[filename] = fn
+        for filename in filenames:
+            EXTRACTORS[filename] = fn
         return fn
 
     return register
 
 
+@extractor("mbrl_pendulum.json", "mbrl_cartpole.json")
 def _mbrl(data: dict[str, Any]) -> Extract:
     """``benchmarks/mbrl.py``'s JSON: per preset, the episode each seed first reached the target; the
     claims are the preset's limits (older files record one ``meets_target``: episodes and wall time)."""
@@ -211,16 +215,6 @@ def _mbrl(data: dict[str, Any]) -> Extract:
         )
     out.text = "; ".join(texts)
     return out
-
-
-@extractor("mbrl_pendulum.json")
-def mbrl_pendulum(data: dict[str, Any]) -> Extract:
-    return _mbrl(data)
-
-
-@extractor("mbrl_cartpole.json")
-def mbrl_cartpole(data: dict[str, Any]) -> Extract:
-    return _mbrl(data)
 
 
 @extractor("mbrl_cartpole_seed0_timing.json")
@@ -422,6 +416,7 @@ def meta_pendulum_m32(data: dict[str, Any]) -> Extract:
     return Extract(f"with {' '.join(data['overrides'])}: " + _meta_returns(data), _meta_claims(data))
 
 
+@extractor("mbpo_pendulum.json", "mbpo_pendulum_seeds34.json")
 def _mbpo(data: dict[str, Any]) -> Extract:
     """``benchmarks/mbpo.py``'s JSON: env steps to the target per seed, means over the seeds where both
     methods reached it, and the claim on every seed."""
@@ -445,16 +440,6 @@ def _mbpo(data: dict[str, Any]) -> Extract:
         f"holds on {counted(holds, len(per))}",
     )
     return Extract(text, [claim], facts={"target": ret(s["target_return"])})
-
-
-@extractor("mbpo_pendulum.json")
-def mbpo_pendulum(data: dict[str, Any]) -> Extract:
-    return _mbpo(data)
-
-
-@extractor("mbpo_pendulum_seeds34.json")
-def mbpo_pendulum_seeds34(data: dict[str, Any]) -> Extract:
-    return _mbpo(data)
 
 
 @extractor("distill.json")

@@ -106,9 +106,9 @@ def test_claims_are_marked_as_the_file_records_them() -> None:
 def test_every_seed_is_counted() -> None:
     data = json.loads((RESULTS / "mbrl_pendulum.json").read_text())
     data["presets"]["pets-pendulum"]["episodes_to_target"] = [6, None, 4]
-    assert "episodes 6, –, 4 (2 of 3 seeds)" in readme.mbrl_pendulum(data).text
+    assert "episodes 6, –, 4 (2 of 3 seeds)" in readme._mbrl(data).text
     mbpo = json.loads((RESULTS / "mbpo_pendulum_seeds34.json").read_text())
-    extract = readme.mbpo_pendulum_seeds34(mbpo)
+    extract = readme._mbpo(mbpo)
     assert "seeds 3, 4" in extract.text
     assert extract.claims[0].passed is False and extract.claims[0].detail == "holds on 1 of 2 seeds"
 
