@@ -323,23 +323,15 @@ def _continual(data: dict[str, Any], with_text: bool) -> Extract:
     return Extract(f"{family} final average ({seeds}): {figures}", claims)
 
 
-@extractor("continual_cartpole.json")
-def continual_cartpole(data: dict[str, Any]) -> Extract:
+@extractor("continual_cartpole.json", "continual_pendulum.json")
+def continual_study(data: dict[str, Any]) -> Extract:
+    """A 3-seed study: figures and claims."""
     return _continual(data, with_text=True)
 
 
-@extractor("continual_pendulum.json")
-def continual_pendulum(data: dict[str, Any]) -> Extract:
-    return _continual(data, with_text=True)
-
-
-@extractor("continual_cartpole_seed0.json")
-def continual_cartpole_seed0(data: dict[str, Any]) -> Extract:
-    return _continual(data, with_text=False)
-
-
-@extractor("continual_pendulum_seed0.json")
-def continual_pendulum_seed0(data: dict[str, Any]) -> Extract:
+@extractor("continual_cartpole_seed0.json", "continual_pendulum_seed0.json")
+def continual_seed0(data: dict[str, Any]) -> Extract:
+    """An earlier seed-0 run: claims only (its figures are in the claims' facts)."""
     return _continual(data, with_text=False)
 
 

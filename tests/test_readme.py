@@ -96,10 +96,10 @@ def test_the_block_needs_both_markers(tmp_path: Path) -> None:
 
 def test_claims_are_marked_as_the_file_records_them() -> None:
     data = json.loads((RESULTS / "continual_cartpole.json").read_text())
-    claims = {c.text: c.passed for c in readme.continual_cartpole(data).claims}
+    claims = {c.text: c.passed for c in readme.continual_study(data).claims}
     assert claims == {c["claim"]: c["pass"] for c in data["claims"].values()}
     data["claims"]["hypercrl_beats_coreset_ewc_si"]["pass"] = False
-    rendered = [c.render() for c in readme.continual_cartpole(data).claims]
+    rendered = [c.render() for c in readme.continual_study(data).claims]
     assert any(r.startswith("HyperCRL's final average return") and "**not met**" in r for r in rendered)
 
 
