@@ -5,7 +5,7 @@ model on a held-out episode."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
@@ -18,6 +18,18 @@ from dynadapt.types import Params
 
 if TYPE_CHECKING:
     from dynadapt.models.dynamics import DynamicsModel
+
+
+def forgetting_per_task(R: Sequence[Sequence[float]]) -> list[float]:
+    """Forgetting of each old task i < T−1 of a reward matrix (Chaudhry et al. 2018):
+    max_{l ∈ [i, T−2]} R[i][l] − R[i][T−1], in return units (> 0 lost). A missing (NaN) earlier cell is
+    skipped; NaN where every earlier cell of the row is missing."""
+    t_n = len(R)
+    out = []
+    for i in range(t_n - 1):
+        earlier = [float(v) for v in R[i][i : t_n - 1] if not math.isnan(v)]
+        out.append(max(earlier) - float(R[i][t_n - 1]) if earlier else math.nan)
+    return out
 
 
 def continual_metrics(
@@ -47,7 +59,7 @@ def continual_metrics(
     t_n = len(R)
     final = [R[i][t_n - 1] for i in range(t_n)]
     diag = [R[i][i] for i in range(t_n)]
-    forgetting = [float(np.max(R[i][i : t_n - 1])) - final[i] for i in range(t_n - 1)]
+    forgetting = forgetting_per_task(R)
     acc = float(np.mean(final)) if final else math.nan
     out: dict[str, Any] = {
         "acc": acc,

@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from dynadapt.continual.metrics import forgetting_per_task
 from dynadapt.runs.rundir import RunDir
 
 if TYPE_CHECKING:
@@ -193,10 +194,7 @@ def forgetting_of(summary: dict[str, Any]) -> list[float] | None:
     r = _matrix(summary.get("reward_matrix"))
     if r is None or r.shape[0] != r.shape[1] or r.shape[0] < 2:
         return None
-    t_n = r.shape[0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN row gives NaN
-        return [float(np.nanmax(r[i, i : t_n - 1]) - r[i, t_n - 1]) for i in range(t_n - 1)]
+    return forgetting_per_task(r.tolist())
 
 
 def retention_of(summary: dict[str, Any]) -> list[float] | None:
