@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import safetensors
 import safetensors.torch
-import torch
 from torch import Tensor
 
 from dynadapt.errors import CorruptFileError
@@ -105,16 +104,3 @@ def unflatten(prefix: str, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
     """The inverse of :func:`flatten`: the entries under ``prefix.``, with the prefix removed."""
     p = prefix + "."
     return {k[len(p) :]: v for k, v in tensors.items() if k.startswith(p)}
-
-
-def generator_state(gen: torch.Generator) -> Tensor:
-    return gen.get_state().clone()
-
-
-def numpy_rng_state(rng: np.random.Generator) -> dict[str, Any]:
-    """The bit generator state as JSON-safe data (Python ints are arbitrary precision)."""
-    return dict(rng.bit_generator.state)
-
-
-def restore_numpy_rng(rng: np.random.Generator, state: dict[str, Any]) -> None:
-    rng.bit_generator.state = state

@@ -82,10 +82,3 @@ def plot_task_matrix(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
-
-
-def plot_run(rundir: RunDir) -> list[Path]:
-    """Every figure of the run's kind, regenerated from its files; returns the written paths."""
-    from dynadapt.runs.kinds import get_kind
-
-    return get_kind(rundir.read_config()["kind"]).plots(rundir)
