@@ -115,7 +115,12 @@ def candidates(spec: dict[str, Any], method: str) -> list[tuple[str, str]]:
 
 
 def tune(
-    spec: dict[str, Any], protocol: dict[str, Any], root: Path, extra: list[tuple[str, str]], results: Path
+    spec: dict[str, Any],
+    protocol: dict[str, Any],
+    root: Path,
+    extra: list[tuple[str, str]],
+    results: Path,
+    workers: int | None = None,
 ) -> None:
     """Run the tuning sweep; once every trial is done, write the tuning table to
     ``results/protocol_<study>_tuning.json`` (committed: the report stage needs only that file)."""
@@ -126,7 +131,7 @@ def tune(
             methods[f"{method} {key}={value}" if key else method] = (spec["preset"](method), own)
     seeds = protocol["seeds"]["tuning"]
     grid = SweepSpec(seeds=seeds, common=[*spec["common"], *extra], methods=methods)
-    manifest = run_sweep(root, grid, progress=True, workers=None)
+    manifest = run_sweep(root, grid, progress=True, workers=workers)
     if manifest.counts()["done"] == len(manifest.trials):
         table = tuning_table(spec, root)
         record = {"protocol_commit": protocol_commit(), "extra_overrides": [list(kv) for kv in extra]}
@@ -161,7 +166,12 @@ def tuning_table(spec: dict[str, Any], root: Path) -> dict[str, list[dict[str, A
 
 
 def report(
-    spec: dict[str, Any], protocol: dict[str, Any], root: Path, extra: list[tuple[str, str]], results: Path
+    spec: dict[str, Any],
+    protocol: dict[str, Any],
+    root: Path,
+    extra: list[tuple[str, str]],
+    results: Path,
+    workers: int | None = None,
 ) -> Path:
     saved = results / f"protocol_{spec['name']}_tuning.json"
     if not saved.exists():
@@ -178,7 +188,7 @@ def report(
         common=[*spec["common"], *spec["report_common"], *extra],
         methods=methods,
     )
-    manifest = run_sweep(root / "report", grid, progress=True)
+    manifest = run_sweep(root / "report", grid, progress=True, workers=workers)
     comparison = compare([root / "report"], root / "report" / "compare")
     runs: dict[str, list[dict[str, Any]]] = {}
     for trial in manifest.trials:
@@ -226,6 +236,7 @@ def main() -> int:
     p.add_argument("--stage", choices=["tune", "report"], required=True)
     p.add_argument("--out", default="sweeps/protocol", help="where the sweeps are kept (resumable)")
     p.add_argument("--results", default=str(ROOT / "results"), help="where the stages write their JSON")
+    p.add_argument("--workers", type=int, default=None, help="trials at once (default: one per core)")
     p.add_argument("overrides", nargs="*", help="key=value overrides for every trial (size cuts; recorded)")
     args = p.parse_intermixed_args()
     protocol = load_protocol()
@@ -233,9 +244,9 @@ def main() -> int:
     extra = [tuple(o.split("=", 1)) for o in args.overrides]
     root = Path(args.out) / spec["name"]
     if args.stage == "tune":
-        tune(spec, protocol, root / "tune", extra, Path(args.results))  # type: ignore[arg-type]
+        tune(spec, protocol, root / "tune", extra, Path(args.results), args.workers)  # type: ignore[arg-type]
     else:
-        print(report(spec, protocol, root, extra, Path(args.results)))  # type: ignore[arg-type]
+        print(report(spec, protocol, root, extra, Path(args.results), args.workers))  # type: ignore[arg-type]
     return 0
 
 
