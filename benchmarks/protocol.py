@@ -43,6 +43,7 @@ import numpy as np
 from dynadapt.sweep.compare import compare
 from dynadapt.sweep.grid import SweepSpec
 from dynadapt.sweep.run import run_sweep
+from dynadapt.sweep.stats import improvement_interval
 
 ROOT = Path(__file__).resolve().parent
 PROTOCOL = ROOT / "protocol.toml"
@@ -79,6 +80,7 @@ def study(args: argparse.Namespace, protocol: dict[str, Any]) -> dict[str, Any]:
             "preset": lambda m: f"{m}-{family}",
             "tuning": section["tuning"],
             "objective": "acc",
+            "claims": section.get("claims", {}),
             "common": [("task.sequence", section["sequences"][family]), ("eval.episodes", episodes)],
             "report_common": [],
         }
@@ -91,6 +93,7 @@ def study(args: argparse.Namespace, protocol: dict[str, Any]) -> dict[str, Any]:
         "preset": lambda m: f"{m}-{section['family']}",
         "tuning": section["tuning"],
         "objective": "final_return_train",
+        "claims": section.get("claims", {}),
         # evaluate once, at the end: the training perturbations' return is the tuning objective
         "common": [("eval.every", "0"), ("eval.episodes", episodes)],
         "report_common": [
@@ -205,6 +208,7 @@ def report(
     }
     if "held_out_sets" in spec:
         out["held_out_by_set"] = held_out_by_set(runs, spec["held_out_sets"])
+    out["claims"] = claims(spec["claims"], runs, out.get("held_out_by_set", {}))
     path = results / f"protocol_{spec['name']}.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
     return path
@@ -226,6 +230,82 @@ def held_out_by_set(runs: dict[str, list[dict[str, Any]]], sizes: dict[str, int]
                 out.setdefault(method, {}).setdefault(name, {})[str(s["seed"])] = (
                     float(np.mean(picked)) if picked else None
                 )
+    return out
+
+
+def _per_seed(
+    runs: dict[str, list[dict[str, Any]]], by_set: dict[str, Any], method: str, figure: str, subset: str
+) -> dict[str, float]:
+    """``method``'s value of ``figure`` per reporting seed (held_out: its mean on the set ``subset``)."""
+    if figure == "held_out":
+        values = by_set.get(method, {}).get(subset, {})
+        return {k: float(v) for k, v in values.items() if v is not None and math.isfinite(v)}
+    out = {}
+    for summary in runs.get(method, []):
+        v = summary.get(figure)
+        if isinstance(v, int | float) and math.isfinite(v):
+            out[str(summary["seed"])] = float(v)
+    return out
+
+
+def better_claim(
+    a: str, b: str, figure: str, values_a: dict[str, float], values_b: dict[str, float], subset: str = ""
+) -> dict[str, Any]:
+    """ "A beats B": met when P(A > B) over every pair of runs has its 95% bootstrap interval above 0.5;
+    the per-seed wins (a seed's runs share their evaluation start states) are reported beside it."""
+    p = improvement_interval({"": list(values_a.values())}, {"": list(values_b.values())})
+    shared = sorted(set(values_a) & set(values_b), key=int)
+    where = f" ({subset})" if subset else ""
+    return {
+        "claim": f"{a} > {b} on {figure}{where}",
+        "a": a,
+        "b": b,
+        "figure": figure,
+        "set": subset,
+        "mean_a": float(np.mean(list(values_a.values()))) if values_a else None,
+        "mean_b": float(np.mean(list(values_b.values()))) if values_b else None,
+        "p": p.to_dict(),
+        "wins": sum(values_a[k] > values_b[k] for k in shared),
+        "seeds": len(shared),
+        "pass": bool(math.isfinite(p.low) and p.low > 0.5),
+    }
+
+
+def first_task_claim(runs: dict[str, list[dict[str, Any]]], within: float) -> dict[str, Any]:
+    """HyperCRL's return on its first task after training on it, R[0][0], within ``within`` of single's
+    (relative to |single's|), on every reporting seed."""
+    first = {
+        m: {str(s["seed"]): float(s["reward_matrix"][0][0]) for s in runs.get(m, [])}
+        for m in ("hypercrl", "single")
+    }
+    shared = sorted(set(first["hypercrl"]) & set(first["single"]), key=int)
+    gaps = {
+        k: abs(first["hypercrl"][k] - first["single"][k]) / max(abs(first["single"][k]), 1e-12)
+        for k in shared
+    }
+    return {
+        "claim": f"hypercrl's R[0][0] within {within:.0%} of single's on every seed",
+        "hypercrl": first["hypercrl"],
+        "single": first["single"],
+        "relative_gap": gaps,
+        "within": sum(g <= within for g in gaps.values()),
+        "seeds": len(shared),
+        "pass": bool(shared) and all(g <= within for g in gaps.values()),
+    }
+
+
+def claims(
+    declared: dict[str, Any], runs: dict[str, list[dict[str, Any]]], by_set: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The declared claims (protocol.toml ``[<study>.claims]``) checked on the reporting runs."""
+    out = []
+    for a, b, figure in declared.get("better", []):
+        subsets = list(dict.fromkeys(s for v in by_set.values() for s in v)) if figure == "held_out" else [""]
+        for subset in subsets:
+            va, vb = (_per_seed(runs, by_set, m, figure, subset) for m in (a, b))
+            out.append(better_claim(a, b, figure, va, vb, subset))
+    if "first_task_within" in declared:
+        out.append(first_task_claim(runs, float(declared["first_task_within"])))
     return out
 
 

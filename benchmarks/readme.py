@@ -727,7 +727,8 @@ def protocol_paragraph(protocol: dict[str, Any]) -> list[str]:
     seeds = protocol["seeds"]
     return wrap(
         "`benchmarks/protocol.toml` fixes, before the runs, the tuning seeds "
-        f"({seeds_text(seeds['tuning'])}) and the reporting seeds ({seeds_text(seeds['reporting'])}), the "
+        f"({seeds_text(seeds['tuning'])}{'; ' + seeds['tuning_note'] if 'tuning_note' in seeds else ''}) "
+        f"and the reporting seeds ({seeds_text(seeds['reporting'])}), the "
         f"same tuning budget for every method's key hyperparameter ({budget} values each: {names}), "
         f"{protocol['evaluation']['eval_episodes']} evaluation episodes per cell from fixed start states, "
         "and the held-out pendulum perturbations "
@@ -800,13 +801,47 @@ def protocol_table(filename: str, data: dict[str, Any]) -> list[str]:
             mean = f"{sum(finite) / len(finite):.4g}" if finite else "–"
             cells.append(f"{mean} ({joined(values, lambda v: f'{v:.4g}')})" if values else "–")
         lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
+    declared = [protocol_claim(c) for c in data.get("claims", [])]
+    if declared:
+        lines += [
+            "",
+            "Declared claims (protocol.toml; met when the 95% interval of P(A > B) is above 0.5):",
+            "",
+        ]
+        lines += [line for c in declared for line in wrap(c.render(), "- ", "  ")]
     return lines
+
+
+def protocol_claim(c: dict[str, Any]) -> Claim:
+    """One claim of a protocol results file, with the figures its verdict rests on."""
+    if "relative_gap" in c:
+        gaps = joined(
+            [c["relative_gap"][k] for k in sorted(c["relative_gap"], key=int)], lambda g: f"{g:.0%}"
+        )
+        detail = f"{c['within']} of {c['seeds']} seeds within; gaps {gaps}"
+        return Claim(c["claim"].replace("hypercrl", "HyperCRL"), c["pass"], detail)
+    p = c["p"]
+    where = f" on the {c['set']} set" if c.get("set") else ""
+    text = f"{name(c['a'])} above {name(c['b'])} in {c['figure']}{where}"
+    if p.get("estimate") is None:
+        return Claim(text, None, "no runs to compare")
+    means = f"means {c['mean_a']:.4g} vs {c['mean_b']:.4g}"
+    detail = (
+        f"P = {p['estimate']:.2f} [{p['low']:.2f}, {p['high']:.2f}], "
+        f"higher on {c['wins']} of {c['seeds']} seeds, {means}"
+    )
+    return Claim(text, c["pass"], detail)
 
 
 def protocol_block(results: Path, protocol: dict[str, Any]) -> list[str]:
     lines = ["## Results under a declared protocol", "", *protocol_paragraph(protocol), ""]
     files = sorted(p for p in results.glob("protocol_*.json") if not p.name.endswith("_tuning.json"))
-    tuning = sorted(p.name for p in results.glob("protocol_*_tuning.json"))
+    reported = {p.name for p in files}
+    tuning = sorted(
+        p.name
+        for p in results.glob("protocol_*_tuning.json")
+        if p.name.replace("_tuning.json", ".json") not in reported
+    )
     if tuning:  # a finished tuning stage whose reporting stage has not been run yet
         lines += [
             "Tuning finished (reporting runs pending): " + ", ".join(f"`{n}`" for n in tuning) + ".",

@@ -1,0 +1,83 @@
+"""The declared claims of ``benchmarks/protocol.py`` and how the README renders them."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", REPO / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+protocol = _load("protocol")
+readme = _load("readme")
+
+
+def _continual_runs(hyper: list[float], other: list[float], first: list[float]) -> dict[str, Any]:
+    def runs(values: list[float], firsts: list[float]) -> list[dict[str, Any]]:
+        return [
+            {"seed": k, "final_average_return": v, "reward_matrix": [[f, 0.0], [0.0, 0.0]]}
+            for k, (v, f) in enumerate(zip(values, firsts))
+        ]
+
+    return {
+        "hypercrl": runs(hyper, first),
+        "finetune": runs(other, [100.0] * len(other)),
+        "single": runs(other, [100.0] * len(other)),
+    }
+
+
+def test_a_clear_win_is_met_and_an_overlap_is_not() -> None:
+    declared = {"better": [["hypercrl", "finetune", "final_average_return"]]}
+    clear = _continual_runs([170, 171, 172, 173, 174], [40, 41, 42, 43, 44], [100] * 5)
+    [won] = protocol.claims(declared, clear, {})
+    assert won["pass"] and won["wins"] == 5 and won["p"]["estimate"] == 1.0 and won["p"]["low"] > 0.5
+    mixed = _continual_runs([50, 60, 70, 80, 90], [55, 65, 75, 85, 45], [100] * 5)
+    [lost] = protocol.claims(declared, mixed, {})
+    assert not lost["pass"] and lost["wins"] == 1 and lost["seeds"] == 5
+    assert lost["p"]["low"] <= 0.5 < lost["p"]["high"]
+
+
+def test_first_task_claim_needs_every_seed_within_the_margin() -> None:
+    runs = _continual_runs([0.0] * 5, [0.0] * 5, [95.0, 105.0, 91.0, 100.0, 110.0])
+    [ok] = protocol.claims({"first_task_within": 0.10}, runs, {})
+    assert ok["pass"] and ok["within"] == 5
+    runs["hypercrl"][2]["reward_matrix"][0][0] = 89.0  # 11% below single's 100
+    [missed] = protocol.claims({"first_task_within": 0.10}, runs, {})
+    assert not missed["pass"] and missed["within"] == 4
+    assert abs(missed["relative_gap"]["2"] - 0.11) < 1e-12
+
+
+def test_held_out_claims_are_checked_per_declared_set() -> None:
+    by_set = {
+        "grbal": {"interpolation": {"0": -100.0, "1": -110.0}, "extrapolation": {"0": -300.0, "1": -310.0}},
+        "mb": {"interpolation": {"0": -200.0, "1": -210.0}, "extrapolation": {"0": -250.0, "1": -260.0}},
+    }
+    out = protocol.claims({"better": [["grbal", "mb", "held_out"]]}, {}, by_set)
+    assert [(c["set"], c["pass"], c["wins"]) for c in out] == [
+        ("interpolation", True, 2),
+        ("extrapolation", False, 0),
+    ]
+    lines = [readme.protocol_claim(c).render() for c in out]
+    assert lines[0].startswith("GrBAL above MB in held_out on the interpolation set: **met** (P = 1.00")
+    assert "**not met**" in lines[1] and "higher on 0 of 2 seeds" in lines[1]
+
+
+def test_the_declared_claims_name_methods_the_protocol_runs() -> None:
+    declared = protocol.load_protocol()
+    for study in ("continual", "meta"):
+        section = declared[study]
+        methods = set(section["methods"]) | set(section.get("oracles", []))
+        for a, b, _ in section["claims"]["better"]:
+            assert {a, b} <= methods
