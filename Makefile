@@ -8,12 +8,12 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: install demo test lint typecheck pytest check-claims bench clean
+.PHONY: install demo test lint typecheck pytest docs docs-videos check-claims bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[dev,ray]"
+	$(PIP) -e ".[dev,ray,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,8 +27,8 @@ demo: $(STAMP)
 	wait $$pid && test $$s -eq 0
 	$(BIN)/dynadapt compare $(DEMO_OUT)/hypercrl $(DEMO_OUT)/finetune --out $(DEMO_OUT)/compare
 
-## Lint, type check and the test suite (well under 5 minutes on 2 cores).
-test: lint typecheck pytest
+## Lint, type check, the test suite (well under 5 minutes on 2 cores) and the documentation site.
+test: lint typecheck pytest docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check dynadapt tests benchmarks
@@ -40,6 +40,15 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -n 2 -q
 
+## The documentation site in build/site (MkDocs): any warning fails it, and its examples are executed
+## (with this environment's `dynadapt` on PATH).
+docs: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m mkdocs build --strict
+
+## Re-make the videos in docs/videos (one short run per task family: tens of minutes on 2 cores).
+docs-videos: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" bash docs/videos/make.sh
+
 ## The learning-to-threshold tests (marked slow; the README's learning claims at test scale): tens of minutes.
 check-claims: $(STAMP)
 	$(BIN)/pytest -m slow -q
@@ -48,4 +57,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/mbrl.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build/site

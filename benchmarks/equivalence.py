@@ -56,6 +56,18 @@ DISTILL = [
     "pets.planner.population=20", "pets.planner.elites=4", "pets.planner.iterations=1", "pets.mpc.horizon=4",
     "pets.mpc.particles=2", "policy.hidden=16", "policy.train_steps=50", "val_episodes=1",
 ]  # fmt: skip
+VALUE = [
+    "value.updates=5", "value.rollout_starts=16", "value.critic.hidden=8", "value.critic.batch_size=16",
+    "value.policy.hidden=8", "value.policy.train_steps=5",
+]  # fmt: skip
+SEGMENT = [
+    "iterations=2", "episodes_per_iter=2", "task.episode_steps=12", "model.n=3", "model.hidden=8",
+    "model.train_steps=10", "model.batch_size=16",
+]  # fmt: skip
+GOAL = [
+    *SEGMENT, "goals=2", "dynamics.hidden=8", "dynamics.ensemble_size=2", "dynamics.max_epochs=2",
+    "planner.population=12", "planner.elites=3", "planner.iterations=1", "mpc.horizon=3", "mpc.particles=2",
+]  # fmt: skip
 
 RUNS: dict[str, tuple[str, list[str]]] = {
     "mbrl": ("pets-pendulum", PETS),
@@ -85,6 +97,13 @@ RUNS: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     "distill": ("distill-pendulum", DISTILL),
+    "value-mpc": ("proposals-cartpole", [*PETS, *VALUE]),
+    "value-meta": (
+        "value-grbal-half_cheetah_cripple",
+        [*META, "model.hidden=8", "value.proposals=0.25", *VALUE],
+    ),
+    "inverse": ("inverse-chunk-reacher", [*SEGMENT, "reach=3"]),
+    "goal-reach": ("goal-reacher", GOAL),
 }
 
 

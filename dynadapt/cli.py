@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from dynadapt.errors import DynadaptError
 
@@ -26,10 +26,12 @@ examples:
   dynadapt plot runs/pend
   dynadapt envs                              (task families, parameters, named sequences)
   dynadapt render cartpole --out cp.png pole_length=1.0
+  dynadapt video runs/pend --episodes 2 --gif   (evaluation episodes as MP4 (+ GIF) in runs/pend/videos)
   dynadapt sweep pets-pendulum pets-cartpole --seeds 0-2 --out sweeps/s1 planner.population={100,200}
   dynadapt sweep --grid grid.toml --out sweeps/s2 --backend ray
   dynadapt compare sweeps/s1                 (mean, std, 95% CI per method over seeds; table + plots)
-  dynadapt report sweeps/s1                  (one self-contained HTML page)
+  dynadapt report sweeps/s1                  (one self-contained HTML page, with the runs' videos)
+  dynadapt report runs/a runs/b --out ab.html
 """
 
 
@@ -37,8 +39,16 @@ RUN_PARSER: list[argparse.ArgumentParser] = []
 """The ``run`` sub-command's parser (its --help is printed above a preset's overrides)."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are :class:`DynadaptError` lines like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("dynadapt").strip()
+        raise DynadaptError(f"{command}: {message}" if command else message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="dynadapt",
         description="Model-based RL with dynamics models that keep adapting.",
         epilog=EXAMPLES,
@@ -95,8 +105,29 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--frames", type=int, default=6, help="frames in the strip (default 6)")
     render.add_argument("--seed", type=int, default=0, help="reset seed (default 0)")
     render.add_argument("params", nargs="*", help="task parameters as key=value, e.g. pole_length=1.0")
+    _add_video_parser(sub)
     _add_sweep_parsers(sub)
     return p
+
+
+def _add_video_parser(sub: Any) -> None:
+    video = sub.add_parser(
+        "video",
+        help="film evaluation episodes of a run (finished or running) to MP4 / GIF",
+        description=(
+            "Restore a checkpoint of the run (default: its last) and film evaluation episodes of each "
+            "task headless, with the task, step and return printed on the frames; a mid-episode change of "
+            "the task is marked, and a continual run's earlier tasks are shown beside the agent right after "
+            "learning them. Writes OUT/<checkpoint>_task<i>.mp4 (and .gif with --gif)."
+        ),
+    )
+    video.add_argument("run_dir", help="the run directory")
+    video.add_argument("--checkpoint", help="checkpoint file, or name in RUN_DIR/checkpoints (default last)")
+    video.add_argument("--task", type=int, action="append", help="film only task i (repeatable; default all)")
+    video.add_argument("--episodes", type=int, default=1, help="evaluation episodes per task (default 1)")
+    video.add_argument("--out", help="output directory (default RUN_DIR/videos)")
+    video.add_argument("--gif", action="store_true", help="also write GIFs (e.g. for a README)")
+    video.add_argument("--size", default="320x240", help="WIDTHxHEIGHT of the filmed scene (default 320x240)")
 
 
 def _add_sweep_parsers(sub: Any) -> None:
@@ -114,7 +145,7 @@ def _add_sweep_parsers(sub: Any) -> None:
     )
     sweep.add_argument("--out", required=True, help="the sweep directory (created, or continued)")
     sweep.add_argument("--grid", help="a TOML or JSON grid file (presets, seeds, set, grid, methods)")
-    sweep.add_argument("--seeds", help="seeds, e.g. 0,1,2 or 0-4 (default 0)")
+    sweep.add_argument("--seeds", help="seeds, e.g. 0,1,2 or 0-4 (default 0; at most 10000, below 2**63)")
     sweep.add_argument("--backend", default="local", help="local (default: worker processes) or ray")
     sweep.add_argument("--workers", type=int, help="trials at once (default: the cores, or Ray's CPUs)")
     sweep.add_argument("--threads", type=int, help="torch threads per trial (default 1)")
@@ -135,11 +166,14 @@ def _add_sweep_parsers(sub: Any) -> None:
 
     rep = sub.add_parser(
         "report",
-        help="write a self-contained HTML report of a sweep",
-        description="One HTML page (plots embedded, tables, resolved configs) that opens offline.",
+        help="write a self-contained HTML report of sweeps or runs",
+        description=(
+            "One HTML page (plots and the runs' evaluation videos embedded, tables, resolved configs) that "
+            "opens offline."
+        ),
     )
-    rep.add_argument("dir", metavar="DIR", help="a sweep directory (or a run directory)")
-    rep.add_argument("--out", help="the HTML file (default: DIR/report.html)")
+    rep.add_argument("dirs", nargs="+", metavar="DIR", help="sweep directories or run directories")
+    rep.add_argument("--out", help="the HTML file (default: DIR/report.html for one DIR)")
 
 
 def _cmd_sweep(args: argparse.Namespace, rest: list[str]) -> int:
@@ -211,7 +245,29 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from dynadapt.sweep.report import write_report
 
-    print(write_report(Path(args.dir), Path(args.out) if args.out else None))
+    print(write_report([Path(d) for d in args.dirs], Path(args.out) if args.out else None))
+    return 0
+
+
+def _cmd_video(args: argparse.Namespace) -> int:
+    from dynadapt.runs.launch import restore
+    from dynadapt.runs.videos import record
+
+    size = args.size.lower().split("x")
+    if len(size) != 2 or not all(x.isdigit() and 16 <= int(x) <= 4096 for x in size):
+        raise DynadaptError(f"--size looks like 320x240 (16 to 4096 pixels each), got {args.size!r}")
+    run_dir = Path(args.run_dir)
+    checkpoint = None
+    if args.checkpoint:
+        checkpoint = Path(args.checkpoint)
+        if not checkpoint.is_file():  # a name: last, task0, task0.safetensors
+            checkpoint = run_dir / "checkpoints" / Path(args.checkpoint).with_suffix(".safetensors").name
+    runner = restore(run_dir, checkpoint)
+    stem = (checkpoint or runner.rundir.checkpoint_path).stem
+    out = Path(args.out) if args.out else run_dir / "videos"
+    formats = ("mp4", "gif") if args.gif else ("mp4",)
+    for path in record(runner, out, stem, args.task, args.episodes, (int(size[0]), int(size[1])), formats):
+        print(path)
     return 0
 
 
@@ -340,10 +396,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_compare(args)
         if args.command == "report":
             return _cmd_report(args)
+        if args.command == "video":
+            return _cmd_video(args)
         raise DynadaptError(f"unknown command {args.command!r}")
     except DynadaptError as e:
-        print(f"dynadapt: error: {e}", file=sys.stderr)
-        return 2
+        return _fail(str(e))
+    except OSError as e:  # a full disk, a read-only or missing directory, no permission: nothing is lost
+        return _fail(f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e))
     except KeyboardInterrupt:
         if argv[:1] == ["sweep"]:
             print(
@@ -356,6 +415,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
         return 130
+
+
+def _fail(message: str) -> int:
+    """Print ``message`` as the one line ``dynadapt: error: ...`` on stderr; returns exit code 2."""
+    text = " ".join(message.split("\n")).replace("\r", " ")
+    if len(text) > 20_000:
+        text = text[:20_000] + " ..."
+    print(f"dynadapt: error: {text}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

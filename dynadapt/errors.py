@@ -32,3 +32,7 @@ class UnknownNameError(DynadaptError, KeyError):
 
 class CorruptFileError(DynadaptError):
     """A file that is not what it claims to be (truncated, foreign, or from an incompatible version)."""
+
+
+class WrongTypeError(DynadaptError, TypeError):
+    """An argument of the wrong type (an API call with a string where an integer belongs, ...)."""

@@ -7,6 +7,7 @@
 * ``RewardFn`` / ``TerminationFn``: batched ``(obs[..., O], act[..., A], next_obs[..., O]) -> [...]``
   (reward as float, termination as bool), supplied by a task family or by a model's learned heads.
 * ``ObsPreproc``: ``obs[..., O] -> features[..., F]``, a family's observation features for the networks.
+* ``ValueFn``: ``obs[..., O] -> value[...]``, a batched state-value function (a planner's terminal value).
 """
 
 from __future__ import annotations
@@ -20,3 +21,4 @@ PredictFn = Callable[[Params, Tensor, Tensor], tuple[Tensor, Tensor | None]]
 RewardFn = Callable[[Tensor, Tensor, Tensor], Tensor]
 TerminationFn = Callable[[Tensor, Tensor, Tensor], Tensor]
 ObsPreproc = Callable[[Tensor], Tensor]
+ValueFn = Callable[[Tensor], Tensor]

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from dynadapt.errors import CorruptFileError, DynadaptError
+from dynadapt.checks import check_memory, need_finite, need_int, short
+from dynadapt.errors import CorruptFileError, DynadaptError, WrongTypeError
 from dynadapt.io import load_tensors, save_tensors
 
 FORMAT = "dynadapt.ReplayBuffer"
@@ -46,11 +47,11 @@ class ReplayBuffer:
     """A ring buffer holding at most ``capacity`` transitions (the oldest are dropped first)."""
 
     def __init__(self, capacity: int, obs_dim: int, act_dim: int) -> None:
-        if capacity < 1:
-            raise DynadaptError(f"buffer capacity must be at least 1, got {capacity}")
-        self.capacity = capacity
-        self.obs_dim = obs_dim
-        self.act_dim = act_dim
+        self.capacity = need_int(capacity, "buffer capacity", 1)
+        self.obs_dim = need_int(obs_dim, "buffer obs_dim", 1)
+        self.act_dim = need_int(act_dim, "buffer act_dim", 1)
+        row = 4 * (2 * obs_dim + act_dim + 1) + 2 + 8 * 4  # float32 columns, two bools, four int64s
+        check_memory(capacity * row, f"a replay buffer of {capacity} transitions of {row} bytes")
         self._cols: dict[str, Tensor] = {
             "obs": torch.zeros(capacity, obs_dim),
             "act": torch.zeros(capacity, act_dim),
@@ -83,17 +84,20 @@ class ReplayBuffer:
         episode: int = 0,
         t: int = 0,
     ) -> None:
-        """Append one transition. NaN/inf observations or actions are rejected with a clear error."""
-        o = torch.as_tensor(np.asarray(obs, dtype=np.float32))
-        a = torch.as_tensor(np.asarray(act, dtype=np.float32)).reshape(self.act_dim)
-        o2 = torch.as_tensor(np.asarray(next_obs, dtype=np.float32))
-        if o.shape != (self.obs_dim,) or o2.shape != (self.obs_dim,):
+        """Append one transition. NaN/inf observations, actions or rewards are rejected with a clear error."""
+        o, a, o2 = _numbers(obs, "obs"), _numbers(act, "act"), _numbers(next_obs, "next_obs")
+        if o.shape != (self.obs_dim,) or o2.shape != (self.obs_dim,) or a.numel() != self.act_dim:
             raise DynadaptError(
-                f"observation shape {tuple(o.shape)}/{tuple(o2.shape)} does not match the buffer's "
-                f"({self.obs_dim},)"
+                f"observation/action shapes {tuple(o.shape)}/{tuple(o2.shape)}/{tuple(a.shape)} do not match "
+                f"the buffer's ({self.obs_dim},)/({self.act_dim},)"
             )
+        a = a.reshape(self.act_dim)
         if not (torch.isfinite(o).all() and torch.isfinite(o2).all() and torch.isfinite(a).all()):
             raise DynadaptError("refusing to store a transition with a NaN or infinite observation/action")
+        r = _numbers(reward, "reward")
+        if r.numel() != 1:
+            raise DynadaptError(f"reward must be one number, got {r.numel()}")
+        reward = need_finite(float(r), "reward")
         i = self.total_added % self.capacity
         c = self._cols
         c["obs"][i] = o
@@ -129,6 +133,7 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """A uniform minibatch (with replacement) of ``batch_size`` transitions."""
+        need_int(batch_size, "batch_size", 0)
         if self.size == 0:
             raise DynadaptError("cannot sample from an empty buffer")
         idx = torch.randint(0, self.size, (batch_size,), generator=generator)
@@ -137,8 +142,7 @@ class ReplayBuffer:
 
     def segment_starts(self, length: int) -> Tensor:
         """Logical indices (0 = oldest) at which ``length`` consecutive steps of one episode start."""
-        if length < 1:
-            raise DynadaptError(f"segment length must be at least 1, got {length}")
+        need_int(length, "segment length", 1)
         if self.size < length:
             return torch.zeros(0, dtype=torch.long)
         order = self._order()
@@ -152,6 +156,7 @@ class ReplayBuffer:
         self, batch_size: int, length: int, generator: torch.Generator | None = None
     ) -> dict[str, Tensor]:
         """``batch_size`` segments of ``length`` consecutive transitions of one episode: ``[B, L, ...]``."""
+        need_int(batch_size, "batch_size", 0)
         starts = self.segment_starts(length)
         if starts.numel() == 0:
             raise DynadaptError(f"no episode in the buffer has {length} consecutive steps")
@@ -168,7 +173,7 @@ class ReplayBuffer:
         return data
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        capacity, total, obs_dim, act_dim = (int(x) for x in state["_counters"].tolist())
+        capacity, total, obs_dim, act_dim = _counters(state)
         if (obs_dim, act_dim) != (self.obs_dim, self.act_dim):
             raise CorruptFileError(
                 f"buffer holds obs/act dims {(obs_dim, act_dim)}, expected {(self.obs_dim, self.act_dim)}"
@@ -195,9 +200,40 @@ class ReplayBuffer:
     def load(cls, path: str | os.PathLike[str]) -> ReplayBuffer:
         tensors, _ = load_tensors(path, FORMAT)
         try:
-            capacity, _, obs_dim, act_dim = (int(x) for x in tensors["_counters"].tolist())
+            capacity, _, obs_dim, act_dim = _counters(tensors)
             buf = cls(capacity, obs_dim, act_dim)
             buf.load_state_dict(tensors)
         except (KeyError, RuntimeError, ValueError) as e:
             raise CorruptFileError(f"{path}: inconsistent buffer file ({e})") from None
         return buf
+
+
+def _numbers(value: Any, name: str) -> Tensor:
+    """``value`` (array-like) as a float32 tensor; anything that is not numbers is one error."""
+    try:
+        return torch.as_tensor(np.asarray(value, dtype=np.float32))
+    except (TypeError, ValueError):
+        raise WrongTypeError(f"{name} must be numbers, got {short(value, 60)}") from None
+
+
+def _counters(state: dict[str, Tensor]) -> tuple[int, int, int, int]:
+    """``(capacity, total added, obs_dim, act_dim)`` of a saved buffer, checked against its columns before
+    anything is allocated (a file claiming a capacity its columns do not fit is refused)."""
+    counters = state["_counters"]
+    if counters.shape != (4,) or counters.dtype != torch.int64:
+        raise CorruptFileError(
+            f"buffer counters must be 4 integers, got {counters.dtype} {list(counters.shape)}"
+        )
+    capacity, total, obs_dim, act_dim = (int(x) for x in counters.tolist())
+    n = state["obs"].shape[0]
+    columns = {"obs": (n, obs_dim), "next_obs": (n, obs_dim), "act": (n, act_dim), "reward": (n,)}
+    for name, shape in columns.items():
+        if tuple(state[name].shape) != shape:
+            raise CorruptFileError(
+                f"buffer column {name} has shape {list(state[name].shape)}, not {list(shape)}"
+            )
+    if not (capacity > 0 and 0 <= n <= total and n == min(total, capacity)):
+        raise CorruptFileError(
+            f"buffer counters (capacity {capacity}, {total} added) do not fit its {n} rows"
+        )
+    return capacity, total, obs_dim, act_dim

@@ -27,7 +27,8 @@ import gymnasium as gym
 import torch
 from torch import Tensor
 
-from dynadapt.errors import DynadaptError, UnknownNameError
+from dynadapt.checks import short
+from dynadapt.errors import DynadaptError, UnknownNameError, WrongTypeError
 from dynadapt.types import ObsPreproc, RewardFn, TerminationFn
 
 RewardFactory = Callable[[Mapping[str, Any]], RewardFn]
@@ -77,9 +78,9 @@ class Param:
             raise DynadaptError(f"parameter {self.name!r} must be a number, got {value!r}")
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise DynadaptError(f"parameter {self.name!r} must be a number, got {value!r}") from None
-        if not (self.low <= number <= self.high) or math.isnan(number):
+        if not (self.low <= number <= self.high) or not math.isfinite(number):
             raise DynadaptError(
                 f"invalid value {value!r} for parameter {self.name!r}; valid range [{self.low}, {self.high}]"
             )
@@ -89,14 +90,16 @@ class Param:
 def validate_params(spec: tuple[Param, ...], params: Mapping[str, Any], owner: str = "env") -> dict[str, Any]:
     """Check ``params`` against ``spec``; return the full parameter dict with defaults filled in.
 
-    Unknown names raise :class:`UnknownNameError`, invalid values :class:`DynadaptError`; both name
-    ``owner`` (e.g. ``"family 'cartpole'"``) in the message.
+    Unknown names raise :class:`UnknownNameError`, invalid values :class:`DynadaptError` (NaN and infinity
+    are invalid everywhere); both name ``owner`` (e.g. ``"family 'cartpole'"``) in the message.
     """
+    if not isinstance(params, Mapping):
+        raise WrongTypeError(f"parameters of {owner} must map names to values, got {short(params)}")
     by_name = {p.name: p for p in spec}
     out = {p.name: p.default for p in spec}
     for key, value in params.items():
         if key not in by_name:
-            raise UnknownNameError(f"parameter of {owner}", key, by_name)
+            raise UnknownNameError(f"parameter of {owner}", str(key), by_name)
         out[key] = by_name[key].validate(value)
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dynadapt.checks import need_str
 from dynadapt.envs.family import TaskFamily
 from dynadapt.errors import UnknownNameError
 
@@ -18,6 +19,7 @@ def register_family(family: TaskFamily) -> TaskFamily:
 
 def get_family(name: str) -> TaskFamily:
     """Look a family up by name; unknown names raise :class:`UnknownNameError` listing the known ones."""
+    need_str(name, "task family name")
     try:
         return _FAMILIES[name]
     except KeyError:
@@ -31,6 +33,7 @@ def family_names() -> list[str]:
 
 def resolve_family(name_or_env_id: str) -> TaskFamily:
     """A family by its name (``"cartpole"``) or its Gymnasium id (``"dynadapt/CartpoleSwingup-v0"``)."""
+    need_str(name_or_env_id, "task family or env id")
     if name_or_env_id in _FAMILIES:
         return _FAMILIES[name_or_env_id]
     for family in _FAMILIES.values():

@@ -7,6 +7,7 @@ software renderer where EGL is unavailable). The pendulum draws its frames with 
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -14,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from dynadapt.checks import check_seed, need_int
 from dynadapt.envs.registry import resolve_family
 from dynadapt.errors import DynadaptError
+from dynadapt.io import atomic_write_bytes, replaceable
 
 
 def render_frames(
@@ -35,10 +38,12 @@ def render_frames(
     from the action space with ``seed``; the first frame shows the reset state.
     """
     family = resolve_family(family_or_env_id)
-    if frames < 1:
-        raise DynadaptError(f"frames must be at least 1, got {frames}")
-    steps = min(family.episode_steps, 200) if steps is None else steps
-    env = family.make(render_mode="rgb_array", **dict(params or {}))
+    need_int(frames, "frames", 1, 1000)
+    check_seed(seed)
+    need_int(width, "width", 1, 4096)
+    need_int(height, "height", 1, 4096)
+    steps = min(family.episode_steps, 200) if steps is None else need_int(steps, "steps", 0, 100_000)
+    env = family.make(render_mode="rgb_array", **family.validate(params or {}))
     base: Any = env.unwrapped
     if hasattr(base, "width"):  # MuJoCo envs: size of the offscreen frame
         base.width, base.height = width, height
@@ -49,7 +54,7 @@ def render_frames(
         out: list[np.ndarray] = []
         for t in range(steps + 1):
             if t in at:
-                out.append(_render(base))
+                out.append(render_now(base))
             if t < steps:
                 act = env.action_space.sample() if policy is None else policy(obs)
                 obs, *_ = env.step(act)
@@ -58,7 +63,9 @@ def render_frames(
         env.close()
 
 
-def _render(env: Any) -> np.ndarray:
+def render_now(env: Any) -> np.ndarray:
+    """The current frame ``uint8[H, W, 3]`` of an env whose render mode is ``"rgb_array"``; an OpenGL
+    failure is a :class:`DynadaptError` that suggests another ``MUJOCO_GL`` backend."""
     try:
         frame = env.render()
     except Exception as exc:  # OpenGL context errors are platform specific
@@ -84,10 +91,13 @@ def render_strip(
 ) -> Path:
     """Render ``frames`` frames of one episode (random actions, or ``policy``) side by side into a PNG.
 
-    The file is written atomically (temporary name, then rename). Returns the path.
+    The file is written atomically (temporary name, then rename), only over a regular file. Returns the
+    path.
     """
     from PIL import Image
 
+    out = Path(out_path)
+    replaceable(out)  # before the work
     images = render_frames(
         family_or_env_id,
         params,
@@ -106,13 +116,7 @@ def render_strip(
             img = np.pad(img, ((0, h - img.shape[0]), (0, 0), (0, 0)), constant_values=255)
         row += [img, gap]
     strip = np.concatenate(row[:-1], axis=1)
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        Image.fromarray(strip).save(tmp, format="PNG")
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    png = io.BytesIO()
+    Image.fromarray(strip).save(png, format="PNG")
+    atomic_write_bytes(out, png.getvalue())
     return out

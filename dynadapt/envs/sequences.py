@@ -26,8 +26,7 @@ the task's position.
 
 from __future__ import annotations
 
-import json
-import tomllib
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +34,11 @@ from typing import Any
 
 import gymnasium as gym
 
+from dynadapt.checks import need_str, short
 from dynadapt.envs.family import RewardFn, TaskFamily, TerminationFn
 from dynadapt.envs.registry import family_names, get_family, resolve_family
-from dynadapt.errors import DynadaptError, UnknownNameError
+from dynadapt.errors import DynadaptError, UnknownNameError, WrongTypeError
+from dynadapt.io import read_data_file
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Task:
     def create(cls, family_or_env_id: str, params: Mapping[str, Any] | None = None) -> Task:
         """Validate ``params`` against the family (given by name or env id) and fill in the defaults."""
         family = resolve_family(family_or_env_id)
-        return cls(family.name, family.validate(dict(params or {})))
+        return cls(family.name, family.validate(params or {}))
 
     def __hash__(self) -> int:
         return hash((self.family, tuple(sorted((k, repr(v)) for k, v in self.params.items()))))
@@ -105,7 +106,7 @@ def sequence_names() -> list[str]:
 
 def named_sequence(name: str) -> list[Task]:
     """The tasks of a named sequence ``"<family>:<sequence>"`` or split ``"<family>:split:<split>"``."""
-    parts = name.split(":")
+    parts = need_str(name, "task sequence name").split(":")
     if len(parts) == 2 and parts[0] in family_names():
         family = get_family(parts[0])
         if parts[1] in family.sequences:
@@ -118,7 +119,10 @@ def named_sequence(name: str) -> list[Task]:
 
 
 def load_sequence(path_or_name: str | Path) -> list[Task]:
-    """Tasks of a named sequence (see :func:`sequence_names`) or of a ``.json``/``.toml`` sequence file."""
+    """Tasks of a named sequence (see :func:`sequence_names`) or of a ``.json``/``.toml`` sequence file
+    (bounded in size and nesting, see :func:`dynadapt.io.read_data_file`)."""
+    if not isinstance(path_or_name, str | os.PathLike):
+        raise WrongTypeError(f"a task sequence is a name or a file path, got {short(path_or_name)}")
     text = str(path_or_name)
     path = Path(path_or_name)
     looks_like_file = path.suffix.lower() in (".json", ".toml") or path.exists()
@@ -127,20 +131,9 @@ def load_sequence(path_or_name: str | Path) -> list[Task]:
     if not path.is_file():
         raise DynadaptError(f"task sequence file {text!r} not found")
     try:
-        raw_text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DynadaptError(f"cannot read task sequence file {text!r}: {exc}") from None
-    data: Any
-    if path.suffix.lower() == ".toml":
-        try:
-            data = tomllib.loads(raw_text)
-        except tomllib.TOMLDecodeError as exc:
-            raise DynadaptError(f"{text}: invalid TOML: {exc}") from None
-    else:
-        try:
-            data = json.loads(raw_text)
-        except json.JSONDecodeError as exc:
-            raise DynadaptError(f"{text}: invalid JSON: {exc}") from None
+        data = read_data_file(path)
+    except OSError as exc:
+        raise DynadaptError(f"cannot read task sequence file {text!r}: {exc.strerror}") from None
     return tasks_from_data(data, source=text)
 
 

@@ -43,8 +43,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dynadapt.checks import check_fields, need_int, short
 from dynadapt.data.buffer import ReplayBuffer, holdout_mask
-from dynadapt.errors import CorruptFileError, DynadaptError
+from dynadapt.errors import CorruptFileError, DynadaptError, WrongTypeError
 from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
 from dynadapt.models.normalizer import Normalizer
 from dynadapt.nets.mlp import MLPSpec, forward, init_params
@@ -178,9 +179,11 @@ class DynamicsModel:
         family: str | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
-        self.obs_dim = obs_dim
-        self.act_dim = act_dim
-        self.cfg = cfg
+        if not isinstance(cfg, ModelConfig):
+            raise WrongTypeError(f"a dynamics model needs a ModelConfig, got {short(cfg)}")
+        self.obs_dim = need_int(obs_dim, "obs_dim", 1)
+        self.act_dim = need_int(act_dim, "act_dim", 1)
+        self.cfg = check_fields(cfg, "model.")
         self.obs_preproc = obs_preproc or _identity
         self.feature_dim = obs_dim if feature_dim is None else feature_dim
         self.family = family
@@ -226,7 +229,7 @@ class DynamicsModel:
         """The (input, target) normalisers of ``task``; asking for the next task id adds a fresh pair."""
         if task == len(self._norms):
             self._norms.append((Normalizer(self.spec.in_dim), Normalizer(self.obs_dim)))
-        elif not 0 <= task < len(self._norms):
+        elif not 0 <= need_int(task, "task") < len(self._norms):
             raise DynadaptError(f"no normalisers of task {task}: the model has {len(self._norms)} tasks")
         return self._norms[task]
 
@@ -336,17 +339,41 @@ class DynamicsModel:
         ``[E, ...]`` and ``task``'s normalisers. This is the ``predict`` contract of
         :func:`dynadapt.planning.rollout.imagine` (bind the task with :meth:`task_predict`).
         """
-        if obs.shape[-1] != self.obs_dim or act.shape[-1] != self.act_dim:
-            raise DynadaptError(
-                f"predict expects obs[..., {self.obs_dim}] and act[..., {self.act_dim}], "
-                f"got {list(obs.shape)} and {list(act.shape)}"
-            )
         target_norm = self.normalizers(task)[1]
-        mean_n, logvar = self.forward_normalized(params, self.features(obs, act, task))
+        try:
+            if obs.shape[-1] != self.obs_dim or act.shape[-1] != self.act_dim:
+                raise IndexError
+            mean_n, logvar = self.forward_normalized(params, self.features(obs, act, task))
+        except (RuntimeError, TypeError, KeyError, AttributeError, IndexError):
+            self._check_inputs(params, obs, act)  # the caller's mistake, as one error line
+            raise
         t_std = target_norm.std.to(obs.device)
         mean = obs + mean_n * t_std + target_norm.mean.to(obs.device)
         std = None if logvar is None else torch.exp(0.5 * logvar) * t_std
         return mean, std
+
+    def _check_inputs(self, params: Params, obs: Tensor, act: Tensor) -> None:
+        """Raise unless ``obs[E, N, O]`` and ``act[E, N, A]`` (``[..., O]``, ``[..., A]`` for unstacked
+        params) are tensors of the parameters' dtype that fit each other and ``params`` (called when
+        :meth:`predict` failed: the planner's path pays nothing for it)."""
+        weight = params.get("layers.0.weight") if isinstance(params, Mapping) else None
+        if not isinstance(weight, Tensor):
+            raise WrongTypeError("predict needs the model's params (a dict with layers.0.weight, ...)")
+        for name, x in (("obs", obs), ("act", act)):
+            if not isinstance(x, Tensor) or x.dtype != weight.dtype:
+                raise WrongTypeError(f"predict: {name} must be a {weight.dtype} tensor, got {short(x, 60)}")
+        stacked = weight.dim() == 3
+        if (
+            obs.shape[-1:] != (self.obs_dim,)
+            or act.shape[-1:] != (self.act_dim,)
+            or obs.shape[:-1] != act.shape[:-1]
+            or (stacked and (obs.dim() != 3 or obs.shape[0] != weight.shape[0]))
+        ):
+            members = f" with a leading member dimension of {weight.shape[0]}" if stacked else ""
+            raise DynadaptError(
+                f"predict expects obs[..., {self.obs_dim}] and act[..., {self.act_dim}]{members}, "
+                f"got {list(obs.shape)} and {list(act.shape)}"
+            )
 
     # ----------------------------------------------------------------------- learned reward / termination
     def head_features(self, obs: Tensor, act: Tensor, next_obs: Tensor) -> Tensor:

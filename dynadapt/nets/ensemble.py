@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import Tensor
 
+from dynadapt.errors import CorruptFileError
 from dynadapt.types import Params
 
 
@@ -32,3 +35,13 @@ def select(params: Params, members: Tensor | list[int]) -> Params:
 def clone(params: Params) -> Params:
     """A detached deep copy."""
     return {k: v.detach().clone() for k, v in params.items()}
+
+
+def load_into(params: Params, loaded: Mapping[str, Tensor], what: str) -> None:
+    """Copy ``loaded`` into ``params`` in place (no gradient), after checking that it holds the same names and
+    shapes; otherwise :class:`~dynadapt.errors.CorruptFileError` naming ``what``."""
+    if set(loaded) != set(params) or any(loaded[k].shape != v.shape for k, v in params.items()):
+        raise CorruptFileError(f"{what} do not match the architecture")
+    with torch.no_grad():
+        for k, v in params.items():
+            v.copy_(loaded[k])

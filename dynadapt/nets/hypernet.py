@@ -83,8 +83,9 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from dynadapt.checks import check_memory
 from dynadapt.errors import CorruptFileError, DynadaptError
-from dynadapt.nets.mlp import ACTIVATIONS, MLPSpec
+from dynadapt.nets.mlp import ACTIVATIONS, TRAINING_COPIES, MLPSpec
 from dynadapt.types import Params
 
 HnetInit = Literal["naive", "xavier", "hyperfan_in", "hyperfan_out", "bias_hyperinit", "weight_hyperinit"]
@@ -221,6 +222,10 @@ class HyperNetwork:
         self.trunk_sizes = (trunk_in, *cfg.hidden)
         self.d_k = self.trunk_sizes[-1]
         self.num_chunks = math.ceil(self.total / cfg.chunk_size) if cfg.chunk_size else 0
+        trunk = sum(a * b + b for a, b in zip(self.trunk_sizes[:-1], self.trunk_sizes[1:]))
+        chunked = self.num_chunks * cfg.chunk_emb_dim + (self.d_k + 1) * cfg.chunk_size
+        n = trunk + (chunked if cfg.chunk_size else (self.d_k + 1) * self.total)  # the size of θ
+        check_memory(TRAINING_COPIES * 4 * n, f"a hypernetwork of {n} parameters (while it trains)")
         self.embeddings: list[Tensor] = []
         self._cache: dict[int, Params] = {}
         self.theta: Params = self._init_theta(base)

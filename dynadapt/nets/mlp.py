@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dynadapt.checks import check_memory, need_int
 from dynadapt.errors import DynadaptError, UnknownNameError
 from dynadapt.types import Params
 
@@ -33,6 +34,9 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "tanh": torch.tanh,
 }
 """Hidden-layer activations by name (``silu`` is also called swish, as in PETS)."""
+
+TRAINING_COPIES = 4
+"""Tensors of a network's size that training holds: the parameters, their gradients and Adam's two moments."""
 
 _INPLACE: dict[str, Callable[[Tensor], Tensor]] = {
     "relu": torch.relu_,
@@ -54,8 +58,9 @@ class MLPSpec:
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
             raise UnknownNameError("activation", self.activation, ACTIVATIONS)
-        if self.in_dim < 1 or self.out_dim < 1 or any(h < 1 for h in self.hidden):
-            raise DynadaptError(f"MLP sizes must be positive, got {self}")
+        sizes = (self.in_dim, self.out_dim, *self.hidden)
+        if not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in sizes):
+            raise DynadaptError(f"MLP sizes must be positive integers, got {self}")
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -91,9 +96,12 @@ def init_params(
 ) -> Params:
     """PyTorch's default ``nn.Linear`` initialisation: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 
-    With ``ensemble_size=E`` every tensor gets a leading member dimension and members are independent.
+    With ``ensemble_size=E`` every tensor gets a leading member dimension and members are independent. A
+    network that would not fit in memory while it trains is refused before anything is allocated.
     """
-    lead = () if ensemble_size is None else (ensemble_size,)
+    lead = () if ensemble_size is None else (need_int(ensemble_size, "ensemble size", 1),)
+    n = spec.num_params() * math.prod(lead)
+    check_memory(TRAINING_COPIES * n * dtype.itemsize, f"a network of {n} parameters (while it trains)")
     params: Params = {}
     for name, shape in spec.param_shapes().items():
         fan_in = shape[0] if name.endswith("weight") else params[name[: -len("bias")] + "weight"].shape[-2]

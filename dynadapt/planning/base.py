@@ -22,6 +22,11 @@ Conventions shared by all planners (reference notes §2.7):
 * The state carried between calls is exportable as ``dict[str, Tensor]`` (``state_dict`` /
   ``load_state_dict``) for exact resume from a safetensors checkpoint. The generator is owned by the
   caller, who saves its state (``generator.get_state()``) alongside.
+* Policy proposals (TD-MPC2's policy prior, Hansen et al. 2024, Section 3.3; BMPC): ``plan`` may be given
+  candidate sequences ``proposals[M, H, A]`` sampled from a learned policy. Every population a planner
+  samples passes through :meth:`Planner.propose`, which puts the proposals in its last ``M`` rows, so they
+  are evaluated, ranked and refitted to like the planner's own samples; without a warm start the first
+  proposal is the initial mean (the policy warm-starts the distribution).
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from dynadapt.errors import DynadaptError
+from dynadapt.checks import as_tensor, short
+from dynadapt.errors import DynadaptError, WrongTypeError
 
 Objective = Callable[[Tensor], Tensor]
 """``actions[B, H, A] -> returns[B]``: the quantity a planner maximises (higher is better)."""
@@ -84,8 +90,8 @@ class Planner(abc.ABC):
     def __init__(
         self, cfg: PlannerConfig, low: Tensor, high: Tensor, horizon: int, generator: torch.Generator
     ) -> None:
-        low = torch.as_tensor(low)
-        high = torch.as_tensor(high, dtype=low.dtype, device=low.device)
+        low = as_tensor(low, "action bounds low")
+        high = as_tensor(high, "action bounds high", low.dtype, low.device)
         if not low.is_floating_point():
             low, high = low.float(), high.float()
         if low.dim() != 1 or low.shape != high.shape or low.numel() == 0:
@@ -94,8 +100,10 @@ class Planner(abc.ABC):
             )
         if not (torch.isfinite(low).all() and torch.isfinite(high).all() and (low < high).all()):
             raise DynadaptError(f"action bounds must be finite with low < high, got {low} and {high}")
-        if not isinstance(horizon, int) or horizon < 1:
+        if not isinstance(horizon, int) or isinstance(horizon, bool) or horizon < 1:
             raise DynadaptError(f"planning horizon must be an integer >= 1, got {horizon!r}")
+        if not isinstance(generator, torch.Generator):
+            raise WrongTypeError(f"a planner draws from a torch.Generator, got {short(generator)}")
         self.cfg = cfg
         self.low = low
         self.high = high
@@ -108,29 +116,54 @@ class Planner(abc.ABC):
         """Half-width of the bounds ``[A]``: the unit of every configured standard deviation."""
         self.last_num_evaluations = 0
         self.last_num_iterations = 0
+        self._proposals: Tensor | None = None
 
     # ------------------------------------------------------------------ public API
-    def plan(self, objective: Objective, warm_start: Tensor | None = None) -> Tensor:
+    def plan(
+        self, objective: Objective, warm_start: Tensor | None = None, proposals: Tensor | None = None
+    ) -> Tensor:
         """Maximise ``objective`` and return the plan ``[H, A]`` (within the bounds unless documented).
 
         ``warm_start[H, A]`` (optional) is the initial mean, typically the previous plan shifted by the
         executed steps; planners that keep their own mean between calls (iCEM, MPPI) use theirs instead
-        and fall back to ``warm_start`` only when they have none. Without either, the midpoint.
+        and fall back to ``warm_start`` only when they have none. Without either, the midpoint, or the
+        first of the ``proposals[M, H, A]`` (optional, clipped to the bounds; see :meth:`propose`).
         """
-        if warm_start is not None:
-            warm_start = torch.as_tensor(warm_start, dtype=self.low.dtype, device=self.low.device)
-            if warm_start.shape != (self.horizon, self.act_dim):
-                raise DynadaptError(
-                    f"warm start must have shape [H, A] = {[self.horizon, self.act_dim]}, "
-                    f"got {list(warm_start.shape)}"
-                )
-            warm_start = self.clip(warm_start.detach())
+        warm_start = None if warm_start is None else self.clip(self._sequences(warm_start, "warm start"))
+        if proposals is not None:
+            self._proposals = self.clip(self._sequences(proposals, "proposals", stacked=True))
+            warm_start = self._proposals[0].clone() if warm_start is None else warm_start
         self.last_num_evaluations = 0
         self.last_num_iterations = 0
-        if self.needs_grad:
-            return self._plan(objective, warm_start).detach()
-        with torch.no_grad():
-            return self._plan(objective, warm_start)
+        try:
+            if self.needs_grad:
+                return self._plan(objective, warm_start).detach()
+            with torch.no_grad():
+                return self._plan(objective, warm_start)
+        finally:
+            self._proposals = None
+
+    def _sequences(self, x: Tensor, what: str, stacked: bool = False) -> Tensor:
+        """``x`` as a detached tensor of the planner's dtype, checked to be ``[H, A]`` (or ``[M, H, A]``)."""
+        x = as_tensor(x, what, self.low.dtype, self.low.device).detach()
+        want = (self.horizon, self.act_dim)
+        ok = x.dim() == 3 and x.shape[0] >= 1 and x.shape[1:] == want if stacked else x.shape == want
+        if not ok:
+            layout = "[M, H, A]" if stacked else "[H, A]"
+            raise DynadaptError(
+                f"{what} must have shape {layout}, [H, A] = {list(want)}; got {list(x.shape)}"
+            )
+        if not torch.isfinite(x).all():
+            raise DynadaptError(f"{what} holds NaN or infinite actions")
+        return x
+
+    def propose(self, samples: Tensor) -> Tensor:
+        """The population ``samples[N, H, A]`` with its last ``min(M, N)`` rows replaced by the proposals of
+        the current :meth:`plan` call (in place; unchanged without proposals)."""
+        if self._proposals is not None:
+            m = min(self._proposals.shape[0], samples.shape[0])
+            samples[samples.shape[0] - m :] = self._proposals[:m]
+        return samples
 
     def reset(self) -> None:  # noqa: B027 (no state by default)
         """Forget everything carried between calls (call at episode start)."""

@@ -108,7 +108,7 @@ class CEMPlanner(Planner):
             noise = truncated_normal(
                 (cfg.population, H, A), bound=2.0, generator=self.generator, **self._tensor_kwargs()
             )
-            samples = self.clip(torch.addcmul(mean, var_c.sqrt(), noise))
+            samples = self.propose(self.clip(torch.addcmul(mean, var_c.sqrt(), noise)))
             returns = self.evaluate(objective, samples)
             top_returns, top = returns.topk(cfg.elites)
             finite = torch.isfinite(top_returns)

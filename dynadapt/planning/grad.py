@@ -111,7 +111,7 @@ class GradPlanner(Planner):
         center = self.initial_mean(warm_start)
         shape = (cfg.population, self.horizon, self.act_dim)
         noise = torch.randn(shape, generator=self.generator, **self._tensor_kwargs())
-        init = self.clip(torch.addcmul(center, noise, cfg.init_std * self.half))
+        init = self.propose(self.clip(torch.addcmul(center, noise, cfg.init_std * self.half)))
         if warm_start is not None:
             init[0] = warm_start
         self.last_num_iterations = cfg.iterations

@@ -65,7 +65,7 @@ class HyperCRLCEMPlanner(Planner):
         samples = torch.addcmul(
             mean, std, torch.randn(shape, generator=self.generator, **self._tensor_kwargs())
         )
-        return self.clip(samples) if self.cfg.bounded else samples
+        return self.propose(self.clip(samples) if self.cfg.bounded else samples)
 
     def _plan(self, objective: Objective, warm_start: Tensor | None) -> Tensor:
         cfg = self.cfg

@@ -154,7 +154,7 @@ class ICEMPlanner(Planner):
             noise = colored_noise(
                 (n_fresh, A, H), cfg.beta, generator=self.generator, **self._tensor_kwargs()
             )
-            fresh = self.clip(torch.addcmul(mean, std, noise.transpose(1, 2)))  # rules 1, 2
+            fresh = self.propose(self.clip(torch.addcmul(mean, std, noise.transpose(1, 2))))  # rules 1, 2
             if i == len(populations) - 1 and cfg.use_mean:
                 fresh[0] = mean  # rule 6
             if kept is not None and i == 0 and self._shifted > 0:

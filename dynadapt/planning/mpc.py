@@ -25,6 +25,8 @@ from dynadapt.planning.rollout import PROPAGATIONS, Propagation
 
 ObjectiveFactory = Callable[[Tensor], Objective]
 """``objective_factory(obs[O]) -> objective(actions[B, H, A]) -> returns[B]``"""
+Proposer = Callable[[Tensor], Tensor | None]
+"""``proposer(obs[O]) -> proposals[M, H, A]`` (candidate sequences from a policy) or None (none now)."""
 
 
 @dataclass
@@ -76,6 +78,7 @@ class MPCAgent:
         low: Tensor | np.ndarray,
         high: Tensor | np.ndarray,
         replan_every: int = 1,
+        proposer: Proposer | None = None,
     ) -> None:
         if planner.horizon != horizon or planner.act_dim != act_dim:
             raise DynadaptError(
@@ -93,6 +96,8 @@ class MPCAgent:
         self.low = torch.as_tensor(low, dtype=planner.low.dtype, device=planner.low.device)
         self.high = torch.as_tensor(high, dtype=planner.low.dtype, device=planner.low.device)
         self.replan_every = replan_every
+        self.proposer = proposer
+        """Policy proposals for every planning call (see :meth:`Planner.plan`), or None."""
         self._plan: Tensor | None = None
         self._step = 0  # actions of the stored plan executed so far
         self.last_plan_ms = 0.0
@@ -129,7 +134,8 @@ class MPCAgent:
                 warm_start = shift_plan(self._plan, self._step, self.planner.mid)
                 self.planner.shift(self._step)
             start = time.perf_counter()
-            self._plan = self.planner.plan(self.objective_factory(obs_t), warm_start).detach()
+            proposals = None if self.proposer is None else self.proposer(obs_t)
+            self._plan = self.planner.plan(self.objective_factory(obs_t), warm_start, proposals).detach()
             self.last_plan_ms = (time.perf_counter() - start) * 1e3
             self.num_plans += 1
             self.mean_plan_ms += (self.last_plan_ms - self.mean_plan_ms) / self.num_plans

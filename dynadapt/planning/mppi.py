@@ -114,7 +114,7 @@ class MPPIPlanner(Planner):
         prev_action = self._prev_action if self._prev_action is not None else mean[0]
         for _ in range(cfg.iterations):
             self.last_num_iterations += 1
-            samples = self.sample(mean, prev_action)
+            samples = self.propose(self.sample(mean, prev_action))
             returns = self.evaluate(objective, samples)
             top = returns.max()
             if not torch.isfinite(top):

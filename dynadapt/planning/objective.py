@@ -6,6 +6,13 @@ and the planner's generator; the loop sets, *before* it asks the agent to act, t
 and the task's reward and termination. The agent then calls it with the current observation
 (``objective(obs0) -> objective(actions[B, H, A]) -> returns[B]``, the ``ObjectiveFactory`` of
 :class:`~dynadapt.planning.mpc.MPCAgent`), so that the agent's timed planning call is planning alone.
+
+Two optional hooks, set by the loop like the params, extend any planner and any model without touching
+either: ``terminal`` (a :class:`~dynadapt.planning.rollout.TerminalValue`: value-guided MPC, the return
+becomes Σ γ^t r_t + γ^H V(s_H)) and ``proposals`` (a
+:class:`~dynadapt.planning.proposals.PolicyProposals`: part of every population comes from a policy
+rolled out in the model, :meth:`ModelObjective.propose`, which :func:`mpc_agent` wires to the agent).
+``imagined`` counts the model's imagined transitions (candidates × particles × H, proposals included).
 """
 
 from __future__ import annotations
@@ -16,8 +23,9 @@ from torch import Tensor
 
 from dynadapt.planning.base import Objective, PlannerConfig
 from dynadapt.planning.mpc import MPCAgent, MPCConfig
+from dynadapt.planning.proposals import PolicyProposals, policy_proposals
 from dynadapt.planning.registry import build_planner
-from dynadapt.planning.rollout import imagined_objective
+from dynadapt.planning.rollout import TerminalValue, imagined_objective
 from dynadapt.types import Params, PredictFn, RewardFn, TerminationFn
 
 
@@ -40,11 +48,18 @@ class ModelObjective:
         self.termination_fn = termination_fn
         self.params: Params = params if params is not None else {}
         """The parameters planned with (set by the loop before each planning call when they change)."""
+        self.terminal: TerminalValue | None = None
+        """Terminal value of the imagined return (None: plain MPC, the undiscounted H-step return)."""
+        self.proposals: PolicyProposals | None = None
+        """Policy proposals mixed into every planning population (None: none)."""
+        self.imagined = 0
+        """Model transitions imagined so far: candidates × particles (1 for expectation) × H, plus M × H
+        for the proposals."""
 
     def __call__(self, obs0: Tensor) -> Objective:
         if not self.params:
             raise RuntimeError("ModelObjective: no params set to plan with")
-        return imagined_objective(
+        inner = imagined_objective(
             self.predict,
             self.params,
             obs0,
@@ -53,6 +68,24 @@ class ModelObjective:
             propagation=self.mpc.propagation,
             particles=self.mpc.particles,
             generator=self.generator,
+            terminal=self.terminal,
+        )
+        rows = 1 if self.mpc.propagation == "expectation" else self.mpc.particles
+
+        def objective(actions: Tensor) -> Tensor:
+            self.imagined += actions.shape[0] * actions.shape[1] * rows
+            return inner(actions)
+
+        return objective
+
+    def propose(self, obs0: Tensor) -> Tensor | None:
+        """The policy's proposals ``[M, H, A]`` from ``obs0[O]`` in the current params (None without a
+        policy); the agent's ``proposer``."""
+        if self.proposals is None:
+            return None
+        self.imagined += self.proposals.count * self.mpc.horizon
+        return policy_proposals(
+            self.predict, self.params, obs0, self.proposals, self.mpc.horizon, self.generator
         )
 
 
@@ -60,7 +93,8 @@ def mpc_agent(
     planner: PlannerConfig, objective: ModelObjective, low: np.ndarray, high: np.ndarray
 ) -> MPCAgent:
     """A receding-horizon agent around the configured planner, planning on ``objective`` (the planner's
-    randomness from the objective's generator; horizon and replanning from its MPC settings)."""
+    randomness from the objective's generator; horizon and replanning from its MPC settings; the policy
+    proposals from ``objective.propose`` whenever ``objective.proposals`` is set)."""
     mpc = objective.mpc
     built = build_planner(
         planner, torch.as_tensor(low), torch.as_tensor(high), mpc.horizon, objective.generator
@@ -73,4 +107,5 @@ def mpc_agent(
         low=low,
         high=high,
         replan_every=mpc.replan_every,
+        proposer=objective.propose,
     )

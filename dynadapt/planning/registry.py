@@ -7,7 +7,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from dynadapt.errors import DynadaptError, UnknownNameError
+from dynadapt.checks import as_tensor, check_fields, check_memory, need_int, need_str, short
+from dynadapt.errors import DynadaptError, UnknownNameError, WrongTypeError
 from dynadapt.planning.base import Planner, PlannerConfig
 from dynadapt.planning.cem import CEMConfig, CEMPlanner
 from dynadapt.planning.grad import CEMGradConfig, CEMGradPlanner, GradConfig, GradPlanner
@@ -27,20 +28,24 @@ _PAIRS: list[tuple[type[PlannerConfig], type[Planner]]] = [
 ]
 _PLANNERS: dict[str, tuple[type[PlannerConfig], type[Planner]]] = {cfg.name: (cfg, p) for cfg, p in _PAIRS}
 
+SAMPLE_COPIES = 8
+"""Tensors of a population's size a planner holds at once (samples, noise, clipped, elites, ...), for the
+memory check of a configured population (the imagined rollouts need more, times the particles)."""
+
 PLANNER_CONFIGS: dict[str, type[PlannerConfig]] = {name: pair[0] for name, pair in _PLANNERS.items()}
 """Config dataclass of every planner, by name (``cfg.name``)."""
 
 
 def planner_config(name: str, **overrides: Any) -> PlannerConfig:
     """The default config of planner ``name`` with ``overrides`` applied (validated)."""
-    if name not in PLANNER_CONFIGS:
+    if need_str(name, "planner name") not in PLANNER_CONFIGS:
         raise UnknownNameError("planner", name, PLANNER_CONFIGS)
     cls = PLANNER_CONFIGS[name]
     fields = set(cls.__dataclass_fields__)
     for key in overrides:
         if key not in fields:
             raise UnknownNameError(f"{name} planner config field", key, fields)
-    return cls(**overrides)
+    return check_fields(cls(**overrides))
 
 
 def build_planner(
@@ -50,9 +55,15 @@ def build_planner(
 
     All of the planner's randomness comes from ``generator``.
     """
+    if not isinstance(cfg, PlannerConfig):
+        raise WrongTypeError(f"build_planner needs a planner config (see PLANNER_CONFIGS), got {short(cfg)}")
     if cfg.name not in _PLANNERS:
         raise UnknownNameError("planner", cfg.name, _PLANNERS)
     config_cls, planner_cls = _PLANNERS[cfg.name]
     if type(cfg) is not config_cls:
         raise DynadaptError(f"planner {cfg.name!r} expects a {config_cls.__name__}, got {type(cfg).__name__}")
+    check_fields(cfg)
+    population, act_dim = getattr(cfg, "population", 1), as_tensor(low, "action bounds low").numel()
+    what = f"a population of {population} plans of {horizon} x {act_dim} actions"
+    check_memory(SAMPLE_COPIES * 4 * population * need_int(horizon, "horizon", 1) * act_dim, what)
     return planner_cls(cfg, low, high, horizon, generator)

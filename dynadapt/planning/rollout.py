@@ -21,6 +21,11 @@ undiscounted sum of rewards averaged over particles, J = (1/P) Σ_p Σ_t r(s^p_t
 notes §1.3). Rewards after a predicted termination are not accumulated (the terminating step's reward
 counts). A NaN or infinite return becomes ``-inf`` so that it ranks worst (pitfall M2).
 
+Value-guided planning (TD-MPC2, Hansen et al. 2024, Section 3; the lecture's "plan with a terminal value")
+passes a :class:`TerminalValue`: the return becomes Σ_{t<H} γ^t r_t + γ^H V(s_H), with V evaluated at each
+particle's last imagined state (its own member's prediction, so epistemic spread reaches the value) and
+counted only for particles that have not terminated. Without one (the default) nothing changes.
+
 ``reward_fn`` / ``termination_fn`` are the task family's, or, for tasks whose reward is not given, the
 model's learned heads bound to the same params (``DynamicsModel.learned_reward_fn(params)`` /
 ``learned_termination_fn(params)``): those score the TS row layout ``[E, N, ·]`` with each row's own member,
@@ -30,6 +35,7 @@ so a particle's reward comes from the member that predicts its transition.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -37,10 +43,40 @@ from torch import Tensor
 
 from dynadapt.errors import DynadaptError
 from dynadapt.planning.base import Objective, sanitize_returns
-from dynadapt.types import Params, PredictFn, RewardFn, TerminationFn
+from dynadapt.types import Params, PredictFn, RewardFn, TerminationFn, ValueFn
 
 Propagation = Literal["ts_inf", "ts1", "expectation"]
 PROPAGATIONS: tuple[str, ...] = ("ts_inf", "ts1", "expectation")
+
+
+@dataclass(frozen=True)
+class TerminalValue:
+    """The terminal-value hook of an imagined rollout: J = Σ_{t<H} γ^t r_t + γ^H V(s_H).
+
+    ``value(obs[..., O]) -> [...]`` is any batched state-value function (an aggregated critic ensemble,
+    :class:`dynadapt.policy.critic.ValueEnsemble`); ``discount`` is γ (TD-MPC2: 0.99 and up).
+    """
+
+    value: ValueFn
+    discount: float = 0.99
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.discount <= 1.0:
+            raise DynadaptError(f"the terminal value's discount must lie in (0, 1], got {self.discount}")
+
+    def add(self, ret: Tensor, last: Tensor, alive: Tensor | None, horizon: int) -> Tensor:
+        """``ret + γ^H V(last)`` for the rows still alive (``ret[...]``, ``last[..., O]``)."""
+        v = self.value(last)
+        if alive is not None:
+            v = torch.where(alive, v, torch.zeros_like(v))
+        return ret + self.discount**horizon * v
+
+
+def _discounted(reward: Tensor, t: int, terminal: TerminalValue | None) -> Tensor:
+    """γ^t r_t under a terminal value (the undiscounted reward without one, bit for bit)."""
+    if terminal is None or terminal.discount == 1.0:
+        return reward
+    return reward * terminal.discount**t
 
 
 def _ensemble_size(params: Params) -> int:
@@ -60,6 +96,7 @@ def imagine(
     propagation: Propagation = "ts_inf",
     particles: int = 20,
     generator: torch.Generator | None = None,
+    terminal: TerminalValue | None = None,
 ) -> Tensor:
     """Mean imagined return of each candidate action sequence.
 
@@ -73,9 +110,10 @@ def imagine(
         propagation: ``"ts_inf"``, ``"ts1"`` or ``"expectation"`` (module docstring).
         particles: ``P``, particles per candidate for the TS modes (ignored by ``"expectation"``).
         generator: source of the sampling noise (None: torch's global generator).
+        terminal: a terminal value (discounted return plus γ^H V(s_H)), or None (undiscounted return).
 
     Returns:
-        ``returns[B]``: mean over particles of the undiscounted return; NaN/inf become ``-inf``.
+        ``returns[B]``: mean over particles of the return; NaN/inf become ``-inf``.
 
     Work: the first step has the same input for every particle of a candidate, so it runs on ``E x B``
     rows and its prediction is broadcast to the particles; with a deterministic model (``std`` None) TS∞
@@ -103,7 +141,9 @@ def imagine(
     mean0, std0 = predict(params, obs_eb, act0)
 
     if propagation == "expectation":
-        return _imagine_expectation(predict, params, obs0, actions, reward_fn, termination_fn, mean0)
+        return _imagine_expectation(
+            predict, params, obs0, actions, reward_fn, termination_fn, mean0, terminal
+        )
 
     P = particles
     Pe = -(-P // E)  # particles per member, padded: P_pad = Pe * E >= P
@@ -145,13 +185,15 @@ def imagine(
         else:
             noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
             nxt = torch.addcmul(mean, std, noise)
-        reward = reward_fn(obs, act, nxt)
+        reward = _discounted(reward_fn(obs, act, nxt), t, terminal)
         if alive is None:
             ret = ret + reward
         else:
             assert termination_fn is not None
             ret = ret + torch.where(alive, reward, torch.zeros_like(reward))
             alive = alive & ~termination_fn(obs, act, nxt)
+    if terminal is not None:
+        ret = terminal.add(ret, nxt, alive, H)
 
     # Mean over the real particles: padding (weight 0) must not turn a return into NaN.
     ret = ret.reshape(E, B, Pe)
@@ -168,6 +210,7 @@ def _imagine_expectation(
     reward_fn: RewardFn,
     termination_fn: TerminationFn | None,
     mean0: Tensor,
+    terminal: TerminalValue | None,
 ) -> Tensor:
     """Expectation propagation: one particle per candidate moving to the mean of the members' means."""
     B, H, A = actions.shape
@@ -182,13 +225,15 @@ def _imagine_expectation(
         act = actions[:, t]
         mean, _ = predict(params, obs.expand(E, B, obs.shape[-1]), act.expand(E, B, A))
         nxt = mean.mean(dim=0)
-        reward = reward_fn(obs, act, nxt)
+        reward = _discounted(reward_fn(obs, act, nxt), t, terminal)
         if alive is None:
             ret = ret + reward
         else:
             assert termination_fn is not None
             ret = ret + torch.where(alive, reward, torch.zeros_like(reward))
             alive = alive & ~termination_fn(obs, act, nxt)
+    if terminal is not None:
+        ret = terminal.add(ret, nxt, alive, H)
     return sanitize_returns(ret)
 
 
@@ -220,6 +265,7 @@ def imagined_objective(
     propagation: Propagation = "ts_inf",
     particles: int = 20,
     generator: torch.Generator | None = None,
+    terminal: TerminalValue | None = None,
 ) -> Objective:
     """``objective(actions[B, H, A]) -> returns[B]``: :func:`imagine` with everything else bound."""
 
@@ -234,6 +280,7 @@ def imagined_objective(
             propagation=propagation,
             particles=particles,
             generator=generator,
+            terminal=terminal,
         )
 
     return objective

@@ -58,7 +58,7 @@ class RSPlanner(Planner):
         else:
             noise = torch.randn(shape, generator=self.generator, **self._tensor_kwargs())
             samples = self.clip(torch.addcmul(self.initial_mean(warm_start), noise, cfg.init_std * self.half))
-        returns = self.evaluate(objective, samples)
+        returns = self.evaluate(objective, self.propose(samples))
         self.last_num_iterations = 1
         if not torch.isfinite(returns).any():
             return self.initial_mean(warm_start)

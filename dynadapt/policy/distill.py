@@ -29,7 +29,6 @@ fitted with L1 returned -293 (two fit seeds: -295, -292) against -385 and -407 w
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -42,6 +41,7 @@ from torch import Tensor
 from dynadapt.errors import CorruptFileError, DynadaptError
 from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
 from dynadapt.models.normalizer import Normalizer
+from dynadapt.nets.config import NetConfig, minibatch_steps
 from dynadapt.nets.mlp import MLPSpec, forward, init_params
 from dynadapt.types import ObsPreproc, Params
 
@@ -55,19 +55,12 @@ def _identity(obs: Tensor) -> Tensor:
 
 
 @dataclass
-class PolicyConfig:
+class PolicyConfig(NetConfig):
     """The distilled (student) policy and its behaviour-cloning fit."""
 
     hidden: tuple[int, ...] = (64, 64)
-    """Hidden layer widths of the policy MLP."""
-    activation: Literal["relu", "silu", "elu", "tanh"] = "relu"
-    """Hidden activation."""
-    lr: float = 1e-3
-    """Adam learning rate."""
     weight_decay: float = 0.0
     """L2 penalty on the weights."""
-    batch_size: int = 256
-    """Minibatch size."""
     train_steps: int = 2000
     """Minibatch steps per (re)fit on the aggregated data."""
     warm_start: bool = False
@@ -78,12 +71,9 @@ class PolicyConfig:
     """Behaviour-cloning loss in the normalised action box: l1 (conditional median) or mse (mean)."""
 
     def __post_init__(self) -> None:
-        self.hidden = tuple(self.hidden)
         checks = [
-            (len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden), "policy.hidden must be positive"),
-            (self.lr > 0, "policy.lr must be > 0"),
+            *self.net_checks("policy"),
             (self.weight_decay >= 0, "policy.weight_decay must be >= 0"),
-            (self.batch_size >= 1, "policy.batch_size must be >= 1"),
             (self.train_steps >= 1, "policy.train_steps must be >= 1"),
             (self.loss in ("l1", "mse"), "policy.loss must be l1 or mse"),
         ]
@@ -177,18 +167,14 @@ class DistilledPolicy:
         self.input_norm.update(self.obs_preproc(obs))
         target = ((act - self.mid) / self.half).clamp(-1.0, 1.0)
         n, bsz = obs.shape[0], min(self.cfg.batch_size, obs.shape[0])
-        tail: list[float] = []
-        for step in range(steps):
+
+        def loss() -> Tensor:
             idx = torch.randint(0, n, (bsz,), generator=self.generator)
             err = self.squashed(self.params, obs[idx]) - target[idx]
-            loss = err.abs().mean() if self.cfg.loss == "l1" else (err**2).mean()
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            if step >= steps - max(1, steps // 10):
-                tail.append(float(loss.detach()))
+            return err.abs().mean() if self.cfg.loss == "l1" else (err**2).mean()
+
         self.fit_steps += steps
-        return float(np.mean(tail)) if tail else math.nan
+        return minibatch_steps(self.optimizer, steps, loss)
 
     @torch.no_grad()
     def mse(self, obs: Tensor, act: Tensor) -> float:

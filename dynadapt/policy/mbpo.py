@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from dynadapt.checks import check_memory
 from dynadapt.data.buffer import ReplayBuffer
 from dynadapt.errors import CorruptFileError, DynadaptError
 from dynadapt.types import Params, RewardFn, TerminationFn
@@ -105,6 +106,8 @@ class ModelPool:
         return self.size
 
     def _empty(self, n: int) -> dict[str, Tensor]:
+        row = 4 * (2 * self.obs_dim + self.act_dim + 1) + 1  # float32 columns and a bool
+        check_memory(n * row, f"a pool of {n} model-generated transitions")
         return {
             "obs": torch.zeros(n, self.obs_dim),
             "act": torch.zeros(n, self.act_dim),

@@ -33,7 +33,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +41,7 @@ from torch import Tensor
 
 from dynadapt.errors import CorruptFileError, DynadaptError
 from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
+from dynadapt.nets.config import NetConfig
 from dynadapt.nets.mlp import MLPSpec, forward, init_params
 from dynadapt.types import Params
 
@@ -49,21 +50,17 @@ LOG_2 = math.log(2.0)
 
 
 @dataclass
-class SACConfig:
+class SACConfig(NetConfig):
     """Soft actor-critic settings (defaults: Haarnoja et al. 2018, Table 1, as used by MBPO)."""
 
     hidden: tuple[int, ...] = (256, 256)
     """Hidden layer widths of the actor and of each Q network."""
-    activation: Literal["relu", "silu", "elu", "tanh"] = "relu"
-    """Hidden activation."""
     lr: float = 3e-4
     """Adam learning rate of the actor, the critics and the temperature."""
     gamma: float = 0.99
     """Discount factor γ."""
     tau: float = 0.005
     """Polyak coefficient τ of the target critics."""
-    batch_size: int = 256
-    """Minibatch size per gradient step."""
     init_alpha: float = 1.0
     """Initial entropy temperature α (softlearning: 1)."""
     learn_alpha: bool = True
@@ -78,13 +75,10 @@ class SACConfig:
     """Update the target critics every this many gradient steps."""
 
     def __post_init__(self) -> None:
-        self.hidden = tuple(self.hidden)
         checks = [
-            (len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden), "sac.hidden must be positive"),
-            (self.lr > 0, "sac.lr must be > 0"),
+            *self.net_checks("sac"),
             (0 <= self.gamma <= 1, "sac.gamma must be in [0, 1]"),
             (0 < self.tau <= 1, "sac.tau must be in (0, 1]"),
-            (self.batch_size >= 1, "sac.batch_size must be >= 1"),
             (self.init_alpha > 0, "sac.init_alpha must be > 0"),
             (self.log_std_min < self.log_std_max, "sac.log_std_min must be < sac.log_std_max"),
             (self.target_update_interval >= 1, "sac.target_update_interval must be >= 1"),

@@ -14,6 +14,7 @@ one :class:`~dynadapt.errors.DynadaptError` line (the partly restored runner is 
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +22,8 @@ from typing import Any, Protocol
 
 from torch import Tensor
 
-from dynadapt.errors import DynadaptError
+from dynadapt.checks import short
+from dynadapt.errors import CorruptFileError, DynadaptError
 from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
 from dynadapt.runs.seeds import Seeds
 
@@ -66,7 +68,14 @@ def load_checkpoint(
     path = Path(path)
     tensors, meta = load_tensors(path, FORMAT)
     if meta.get("kind") != kind:
-        raise DynadaptError(f"{path}: checkpoint of a {meta.get('kind')!r} run, not of a {kind!r} run")
+        raise DynadaptError(f"{path}: checkpoint of a {short(meta.get('kind'))} run, not of a {kind!r} run")
+    fields = {"rows": int, "components": list, "numpy_rng": dict, "state": dict}
+    for key, tp in fields.items():
+        if not isinstance(meta.get(key), tp) or isinstance(meta.get(key), bool):
+            raise CorruptFileError(f"{path}: checkpoint field {key!r} is not a JSON {_JSON_NAMES[tp]}")
+    state, rows = meta["state"], meta["rows"]
+    if rows < 0 or not all(isinstance(c, str) for c in meta["components"]):
+        raise CorruptFileError(f"{path}: malformed checkpoint (rows {rows}, components {meta['components']})")
     try:
         missing = sorted(set(components) - set(meta["components"]))
         if missing:
@@ -74,12 +83,36 @@ def load_checkpoint(
         for name, comp in components.items():
             comp.load_state_dict(unflatten(f"c.{name}", tensors))
         seeds.restore(unflatten("rng", tensors), meta["numpy_rng"])
-        state, rows = meta["state"], int(meta["rows"])
-        if not isinstance(state, dict) or rows < 0:
-            raise ValueError("malformed loop state")
-    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
         raise DynadaptError(f"{path}: checkpoint does not match this run ({e})") from None
     return state, rows
+
+
+_JSON_NAMES = {int: "integer", float: "number", list: "list", dict: "object", str: "string", bool: "boolean"}
+
+
+def _json_type(value: Any) -> type | None:
+    """The JSON type of ``value`` (integers and floats are both numbers; None: null or not JSON)."""
+    if isinstance(value, bool):
+        return bool
+    if isinstance(value, numbers.Real):
+        return float
+    if isinstance(value, list | tuple):
+        return list
+    return type(value) if isinstance(value, str | dict) else None
+
+
+def check_loop_state(path: Path, state: dict[str, Any], current: dict[str, Any]) -> None:
+    """Raise unless the saved loop ``state`` has every field of ``current`` (the runner's freshly built
+    loop state) with a value of the same JSON type (a field that starts as null takes any)."""
+    for name, value in current.items():
+        if name not in state:
+            raise DynadaptError(f"{path}: checkpoint does not match this run (no {name})")
+        want = _json_type(value)
+        if want is not None and _json_type(state[name]) is not want:
+            raise CorruptFileError(
+                f"{path}: loop state {name!r} is {short(state[name], 40)}, not a JSON {_JSON_NAMES[want]}"
+            )
 
 
 class TensorDict(dict[str, Tensor]):

@@ -11,9 +11,11 @@ and each choice class has a ``name: ClassVar[str]``. Overrides use dotted paths:
 
 (``--key value`` and ``--key=value`` are accepted too.) A choice override (``planner=icem``) replaces the
 component with the new choice's defaults and is applied before the fields below it. Values are converted
-by the field's type annotation; every mistake is a :class:`DynadaptError` with one clear line. Field
-documentation is the string literal written right below the field, as in these configs, and is what
-``dynadapt run PRESET --help`` prints.
+by the field's type annotation; every mistake is a :class:`DynadaptError` with one clear line. Every
+config built here (from overrides, or from a saved ``config.json``) is checked field by field against
+the annotations (:func:`dynadapt.checks.check_value`): integers are integers, and no numeric field takes
+NaN or infinity. Field documentation is the string literal written right below the field, as in these
+configs, and is what ``dynadapt run PRESET --help`` prints.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from dynadapt.checks import check_value, short
 from dynadapt.errors import DynadaptError, UnknownNameError
+from dynadapt.io import parse_json
 
 
 def _choices(f: dataclasses.Field[Any]) -> Mapping[str, type] | None:
@@ -100,9 +104,9 @@ def _convert(value: str, tp: Any, path: str) -> Any:
     if tp in (int, float):
         try:
             number = tp(value) if tp is float else int(value)
-        except ValueError:
+        except ValueError:  # also an integer of more digits than Python converts
             raise DynadaptError(
-                f"{path} expects {'an integer' if tp is int else 'a number'}, got {value!r}"
+                f"{path} expects {'an integer' if tp is int else 'a number'}, got {short(value)}"
             ) from None
         return number
     if tp is str:
@@ -115,30 +119,25 @@ def _convert(value: str, tp: Any, path: str) -> Any:
     if origin is list:
         elem = args[0] if args else str
         if typing.get_origin(elem) is dict:  # a list of objects, as JSON: task.test_tasks=[{"mass": 2.0}]
-            try:
-                loaded = json.loads(value)
-            except json.JSONDecodeError:
-                raise DynadaptError(f"{path} expects a JSON list of objects, got {value!r}") from None
+            loaded = _json(value)
             if not (isinstance(loaded, list) and all(isinstance(v, dict) for v in loaded)):
-                raise DynadaptError(f"{path} expects a JSON list of objects, got {value!r}")
+                raise DynadaptError(f"{path} expects a JSON list of objects, got {short(value)}")
             return loaded
         text = value.strip().strip("[]")
         return [_convert(s.strip(), elem, path) for s in text.split(",") if s.strip()]
     if origin is dict:
-        try:
-            loaded = json.loads(value)
-        except json.JSONDecodeError:
-            raise DynadaptError(f"{path} expects a JSON object, got {value!r}") from None
+        loaded = _json(value)
         if not isinstance(loaded, dict):
-            raise DynadaptError(f"{path} expects a JSON object, got {value!r}")
+            raise DynadaptError(f"{path} expects a JSON object, got {short(value)}")
         return loaded
     raise DynadaptError(f"cannot set {path} from the command line")
 
 
-def _parse_number_or_string(value: str) -> Any:
+def _json(value: str) -> Any:
+    """The JSON value of the text ``value``; the text itself if it is not JSON (or nests too deeply)."""
     try:
-        return json.loads(value)
-    except json.JSONDecodeError:
+        return parse_json(value, "value")
+    except DynadaptError:
         return value
 
 
@@ -241,7 +240,7 @@ def _set(obj: Any, parts: list[str], value: str, path: str) -> None:
         if len(parts) != 2:
             raise DynadaptError(f"invalid override path {path!r}")
         current = dict(current)
-        current[parts[1]] = _parse_number_or_string(value)
+        current[parts[1]] = _json(value)
         setattr(obj, name, current)
         return
     if not dataclasses.is_dataclass(current):
@@ -273,30 +272,33 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return out
 
 
-def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
-    """Rebuild a config from :func:`to_dict`'s output (unknown keys are an error)."""
+def from_dict(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
+    """Rebuild a config from :func:`to_dict`'s output (unknown keys and values of the wrong type, or NaN
+    and infinite numbers, are an error naming the field's path ``prefix + name``)."""
     if not isinstance(data, Mapping):
-        raise DynadaptError(f"expected a mapping for {cls.__name__}, got {type(data).__name__}")
+        raise DynadaptError(f"{prefix.rstrip('.') or cls.__name__} must be an object, got {short(data, 40)}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = _hints(cls)
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in fields:
-            raise UnknownNameError(f"field of {cls.__name__}", key, fields)
+            raise UnknownNameError(f"field of {cls.__name__}", str(key), fields)
         f = fields[key]
         choices = _choices(f)
         if choices is not None:
+            if not isinstance(value, Mapping):
+                raise DynadaptError(f"{prefix}{key} must be an object, got {short(value, 40)}")
             value = dict(value)
             name = value.pop("name", None)
-            if name not in choices:
-                raise UnknownNameError(f"choice for {key}", str(name), choices)
-            kwargs[key] = from_dict(choices[name], value)
+            if not isinstance(name, str) or name not in choices:
+                raise UnknownNameError(f"choice for {prefix}{key}", str(name), choices)
+            kwargs[key] = from_dict(choices[name], value, f"{prefix}{key}.")
         elif dataclasses.is_dataclass(hints[key]):
-            kwargs[key] = from_dict(hints[key], value)
-        elif typing.get_origin(hints[key]) is tuple and isinstance(value, list):
-            kwargs[key] = tuple(value)
+            kwargs[key] = from_dict(hints[key], value, f"{prefix}{key}.")
         else:
-            kwargs[key] = value
+            check_value(value, hints[key], prefix + key)
+            is_tuple = typing.get_origin(hints[key]) is tuple and isinstance(value, list)
+            kwargs[key] = tuple(value) if is_tuple else value
     try:
         return cls(**kwargs)
     except TypeError as e:

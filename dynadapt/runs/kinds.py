@@ -26,6 +26,8 @@ KIND_PACKAGES: tuple[str, ...] = (
     "dynadapt.runs.policy",
     "dynadapt.runs.policy_adaptive",
     "dynadapt.runs.distill",
+    "dynadapt.runs.value",
+    "dynadapt.runs.inverse",
 )
 """Every kind's package, in the order ``dynadapt presets`` lists them."""
 

@@ -13,7 +13,13 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from dynadapt.io import write_figure
 from dynadapt.runs.rundir import RunDir
+
+plain_text = matplotlib.rc_context({"text.parse_math": False})
+"""Decorator of the functions that draw names read from files (presets, methods, figures): their texts
+are shown as written (a ``$`` would otherwise start matplotlib's maths notation, and a malformed formula
+would fail the whole figure)."""
 
 
 def _num(v: object) -> float:
@@ -36,12 +42,12 @@ def save_curves(fig: Any, ax: Any, path: Path, xlabel: str, ylabel: str, title: 
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    write_figure(fig, path)
     plt.close(fig)
     return path
 
 
+@plain_text
 def plot_learning_curve(rundir: RunDir) -> Path:
     """Training and evaluation return against environment steps: ``plots/learning_curve.png``."""
     rows = rundir.read_metrics()
@@ -78,7 +84,6 @@ def plot_task_matrix(
     ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=ax)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    write_figure(fig, path, dpi=100)
     plt.close(fig)
     return path

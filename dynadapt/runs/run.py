@@ -8,12 +8,15 @@
         row = step()                      one episode, iteration or task phase of the kind's algorithm
         append row to metrics.jsonl       (and metrics.csv)
         write one checkpoint              (components, random streams, loop state, rows covered)
-    save the final files, write summary.json, draw the plots
+        row to the live logger; a kept copy of the checkpoint, videos when due      (outputs.py)
+    save the final files, write summary.json, draw the plots (and send them to the live logger)
 
 A kind subclasses :class:`Run` and supplies :meth:`build`, :meth:`step`, :meth:`done`, :meth:`components`
 (its named stateful parts), ``state_fields`` (the names of its JSON loop-state attributes) and
 :meth:`summary`; optionally :meth:`save_outputs` (final model or policy files), :meth:`console` (the
-progress line of a row) and ``plots`` (its figures, regenerated from the run directory). Its ``step`` reads
+progress line of a row), ``plots`` (its figures, regenerated from the run directory), :meth:`watch` and
+:meth:`watch_tasks` (evaluation episodes in filmed envs: videos) and :meth:`keep_checkpoint` (copies of the
+checkpoint at chosen steps, e.g. every task's end). Its ``step`` reads
 top to bottom like the paper's pseudocode. Because rows are appended before the checkpoint that covers them
 and resuming truncates the metrics to the rows the checkpoint covers, a run killed at any moment repeats at
 most the interrupted step and ends with the same results as one never stopped.
@@ -25,18 +28,22 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import torch
 from tqdm import tqdm
 
 from dynadapt.errors import DynadaptError
-from dynadapt.runs.checkpoint import Stateful, load_checkpoint, save_checkpoint
+from dynadapt.runs.checkpoint import Stateful, check_loop_state, load_checkpoint, save_checkpoint
 from dynadapt.runs.config import to_dict
+from dynadapt.runs.outputs import Outputs
 from dynadapt.runs.plots import plot_learning_curve
 from dynadapt.runs.rundir import RunDir
 from dynadapt.runs.seeds import Seeds
 from dynadapt.runs.settings import RunConfig
+
+if TYPE_CHECKING:
+    from dynadapt.video import Camera
 
 C = TypeVar("C", bound=RunConfig)
 
@@ -105,6 +112,21 @@ class Run(Generic[C]):
                 parts.append(f"{key} {value}")
         return " | ".join(parts)
 
+    def watch_tasks(self) -> list[str]:
+        """The tasks :meth:`watch` can play in the current state, by index (empty: nothing to film yet)."""
+        return []
+
+    def watch(self, camera: Camera, task: int, episodes: int) -> None:
+        """Play evaluation episodes ``0..episodes-1`` of task ``task`` as the kind evaluates them (its
+        seeds, start states and controller), in envs ``camera`` films (``dynadapt video``, ``video_every``;
+        the caller restores the random streams afterwards)."""
+        raise DynadaptError(f"runs of kind {self.kind!r} cannot be filmed")
+
+    def keep_checkpoint(self, row: dict[str, Any]) -> str | None:
+        """A name under which to keep a copy of the checkpoint written after the step of ``row``
+        (``checkpoints/<name>.safetensors``; the continual kinds: ``task<t>`` at task t's end), or None."""
+        return None
+
     # ------------------------------------------------------------------------------------- written once
     def config_dict(self) -> dict[str, Any]:
         """The resolved config as saved in ``config.json``."""
@@ -112,35 +134,47 @@ class Run(Generic[C]):
 
     def run(self) -> dict[str, Any]:
         """Run (or continue) to the end; returns the summary."""
-        while not self.done():
-            start = time.perf_counter()
-            row = self.step()
-            self.wall += time.perf_counter() - start
-            row["time/wall_s"] = self.wall
-            self.rundir.append_metrics(row)
-            self.rows += 1
-            if self.progress:
-                tqdm.write(self.console(row))
-            self.save_checkpoint()
-        self.save_outputs()
-        summary = self.summary()
-        self.rundir.write_summary(summary)
-        type(self).plots(self.rundir)
+        with Outputs(self) as outputs:  # the live logger, kept checkpoints, videos (video_every)
+            while not self.done():
+                start = time.perf_counter()
+                row = self.step()
+                self.wall += time.perf_counter() - start
+                row["time/wall_s"] = self.wall
+                self.rundir.append_metrics(row)
+                self.rows += 1
+                if self.progress:
+                    tqdm.write(self.console(row))
+                self.save_checkpoint()
+                outputs.step(row)
+            self.save_outputs()
+            summary = self.summary()
+            self.rundir.write_summary(summary)
+            outputs.finish(type(self).plots(self.rundir))
         return summary
 
-    def save_checkpoint(self) -> None:
+    def save_checkpoint(self, path: Path | None = None) -> None:
+        """Write the checkpoint (to ``path``, default the resume point ``checkpoints/last.safetensors``)."""
         state = {name: getattr(self, name) for name in self.state_fields} | {"wall": self.wall}
         save_checkpoint(
-            self.rundir.checkpoint_path, self.kind, self.components(), self.seeds, state, self.rows
+            path or self.rundir.checkpoint_path, self.kind, self.components(), self.seeds, state, self.rows
         )
+
+    def restore(self, path: Path) -> None:
+        """Load the checkpoint at ``path`` (components, random streams, loop state, the rows it covers)
+        without touching the run directory (``dynadapt video`` of a finished or running run)."""
+        state, self.rows = load_checkpoint(path, self.kind, self.components(), self.seeds)
+        check_loop_state(path, state, {name: getattr(self, name) for name in (*self.state_fields, "wall")})
+        for name in (*self.state_fields, "wall"):
+            setattr(self, name, state[name])
+        self.restored()
 
     def load_checkpoint(self, path: Path) -> None:
         """Continue from the checkpoint at ``path``: components, random streams, loop state, metrics rows."""
-        state, self.rows = load_checkpoint(path, self.kind, self.components(), self.seeds)
-        missing = [name for name in (*self.state_fields, "wall") if name not in state]
-        if missing:
-            raise DynadaptError(f"{path}: checkpoint does not match this run (no {', '.join(missing)})")
-        for name in (*self.state_fields, "wall"):
-            setattr(self, name, state[name])
+        self.restore(path)
+        written = len(self.rundir.read_metrics())
+        if not self.rows <= written <= self.rows + 1:  # one more: the row of the step a kill interrupted
+            raise DynadaptError(
+                f"{path}: the checkpoint covers {self.rows} metrics rows but {self.rundir.metrics_path.name} "
+                f"has {written}; they are not of the same run"
+            )
         self.rundir.truncate_metrics(self.rows)
-        self.restored()

@@ -15,13 +15,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
 import numpy as np
 
+from dynadapt.checks import MAX_SEED, check_memory
 from dynadapt.envs import Task, TaskFamily, get_family, load_sequence
 from dynadapt.errors import DynadaptError
+from dynadapt.extras import require
 
 
 def check(*conditions: tuple[bool, str]) -> None:
@@ -45,9 +47,30 @@ class RunConfig:
     """Seed of every random number in the run (same seed, same results)."""
     threads: int = 1
     """torch CPU threads (1: fastest for CPU-scale models and parallel runs; 0: torch's default)."""
+    logger: Literal["none", "tensorboard", "wandb"] = "none"
+    """Live metrics besides metrics.jsonl/.csv: tensorboard (RUN_DIR/tensorboard) or wandb (Weights & Biases,
+    offline in RUN_DIR/wandb unless WANDB_MODE says otherwise)."""
+    video_every: int = 0
+    """Film evaluation episodes at every video_every-th step that evaluates, and at the end, to
+    RUN_DIR/videos (0: never; `dynadapt video RUN_DIR` films any checkpoint later)."""
 
     def __post_init__(self) -> None:
-        check((self.seed >= 0, "seed must be >= 0"), (self.threads >= 0, "threads must be >= 0"))
+        check(
+            (self.seed >= 0, "seed must be >= 0"),
+            (self.seed <= MAX_SEED, "seed must be < 2**63"),
+            (self.threads >= 0, "threads must be >= 0"),
+            (self.video_every >= 0, "video_every must be >= 0"),
+            (self.logger in ("none", "tensorboard", "wandb"), "logger must be none, tensorboard or wandb"),
+        )
+        if self.logger != "none":
+            require(self.logger, f"logger={self.logger}")
+        if self.video_every:
+            require("video", "video_every")
+
+
+MATRIX_CELL_BYTES = 100
+"""Memory per cell of the task-by-task matrices of a continual run (R and P: Python floats in lists, and
+their text in the JSON of every checkpoint), for the check of a task sequence's length."""
 
 
 class TaskSource:
@@ -108,8 +131,11 @@ class TaskSequence(TaskSource):
         check(
             (self.tasks >= 0, "task.tasks must be >= 0"), (self.episode_steps >= 0, "task.episode_steps >= 0")
         )
-        if len({t.family for t in self.load()}) != 1:
+        tasks = self.load()
+        if len({t.family for t in tasks}) != 1:
             raise DynadaptError("a task sequence must use one task family")
+        n = len(tasks)  # the runs keep task-by-task matrices (R, P) in memory and in every checkpoint
+        check_memory(n * n * MATRIX_CELL_BYTES, f"a sequence of {n} tasks (its task-by-task matrices)")
 
     def load(self) -> list[Task]:
         tasks = load_sequence(self.sequence)

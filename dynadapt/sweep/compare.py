@@ -200,7 +200,8 @@ def numeric_figures(summary: dict[str, Any]) -> dict[str, float]:
         if isinstance(v, bool) or v is None:
             return
         if isinstance(v, int | float):
-            out[key] = float(v)
+            huge = isinstance(v, int) and abs(v) > 1e300  # a float() of it would raise OverflowError
+            out[key] = math.copysign(math.inf, v) if huge else float(v)
         elif isinstance(v, dict):
             for k, x in v.items():
                 walk(f"{key}.{k}" if key else str(k), x)

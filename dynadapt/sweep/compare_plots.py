@@ -19,6 +19,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from dynadapt.continual.metrics import forgetting_per_task
+from dynadapt.io import write_figure
+from dynadapt.runs.plots import plain_text
 from dynadapt.runs.rundir import RunDir
 
 if TYPE_CHECKING:
@@ -74,7 +76,7 @@ def plot_learning_curves(methods: list[Method], path: Path) -> Path | None:
         plt.close(fig)
         return None
     fig.tight_layout()
-    fig.savefig(path)
+    write_figure(fig, path)
     plt.close(fig)
     return path
 
@@ -116,7 +118,7 @@ def plot_headline(methods: list[Method], path: Path) -> Path | None:
         ax.legend(fontsize=7, loc="best")
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    fig.savefig(path)
+    write_figure(fig, path)
     plt.close(fig)
     return path
 
@@ -167,7 +169,7 @@ def _plot_matrices(
         ax.set_yticks(range(r.shape[0]))
     if im is not None:
         fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label=label)
-    fig.savefig(path, bbox_inches="tight")
+    write_figure(fig, path, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -273,11 +275,12 @@ def plot_forgetting(methods: list[Method], path: Path) -> Path | None:
             )
     fig.suptitle("continual runs, per old task i (bar: mean, error bar: sd, dots: seeds)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
+    write_figure(fig, path)
     plt.close(fig)
     return path
 
 
+@plain_text
 def plot_comparison(methods: list[Method], out: Path) -> list[Path]:
     """Every comparison plot that applies to these methods, written to ``out``; returns the paths."""
     out.mkdir(parents=True, exist_ok=True)

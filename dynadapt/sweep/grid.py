@@ -22,7 +22,9 @@ A grid file says the same (TOML shown; JSON with the same keys works too)::
     planner = "icem"
 
 Every trial's config is built (preset + overrides, validated) before anything runs, so an unknown preset,
-field or invalid value is one error line and nothing is written.
+field or invalid value is one error line and nothing is written. Seeds are integers in ``[0, 2**63)``; a
+sweep takes at most :data:`MAX_SEEDS` of them (``--seeds 0-300000`` is one error line, and parsing a seed
+list takes linear time) and at most :data:`MAX_TRIALS` trials.
 """
 
 from __future__ import annotations
@@ -30,13 +32,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dynadapt.checks import check_seed, need_str, safe_name, short
 from dynadapt.errors import DynadaptError
+from dynadapt.io import read_data_file
 
 
 @dataclass(frozen=True)
@@ -62,12 +66,14 @@ class Trial:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Trial:
+        """The trial recorded in a manifest; its name must be a plain directory name (it is one under the
+        sweep directory, which a re-run may clear), its seed a seed."""
         return cls(
-            name=str(d["name"]),
-            method=str(d["method"]),
-            preset=str(d["preset"]),
-            overrides=tuple((str(k), str(v)) for k, v in d["overrides"]),
-            seed=int(d["seed"]),
+            name=safe_name(d["name"], "trial name"),
+            method=need_str(d["method"], "trial method"),
+            preset=need_str(d["preset"], "trial preset"),
+            overrides=tuple((need_str(k, "override key"), str(v)) for k, v in d["overrides"]),
+            seed=check_seed(d["seed"], "trial seed"),
         )
 
 
@@ -90,8 +96,13 @@ class SweepSpec:
             raise DynadaptError("a sweep needs at least one preset (or a [methods] table in the grid file)")
         if not self.seeds:
             raise DynadaptError("a sweep needs at least one seed")
-        methods: list[tuple[str, str, list[tuple[str, str]]]] = []
         keys = list(self.axes)
+        count = (len(self.presets) * math.prod(len(v) for v in self.axes.values()) + len(self.methods)) * len(
+            self.seeds
+        )
+        if count > MAX_TRIALS:
+            raise DynadaptError(f"the grid has {count} trials, more than the {MAX_TRIALS} a sweep takes")
+        methods: list[tuple[str, str, list[tuple[str, str]]]] = []
         for preset in self.presets:
             for values in itertools.product(*(self.axes[k] for k in keys)):
                 varied = list(zip(keys, values))
@@ -114,30 +125,39 @@ class SweepSpec:
 
 def trial_dir_name(method: str, seed: int) -> str:
     """A short, filesystem-safe, deterministic directory name for ``method`` with ``seed``."""
-    safe = re.sub(r"[^A-Za-z0-9._=+-]+", "_", method.replace(" ", "__")).strip("_")
+    safe = re.sub(r"[^A-Za-z0-9._=+-]+|\.\.+", "_", method.replace(" ", "__")).strip("_").lstrip(".")
     if len(safe) > 80:
         digest = hashlib.sha1(method.encode()).hexdigest()[:10]
         safe = f"{safe[:60]}-{digest}"
     return f"{safe}__s{seed}"
 
 
+MAX_TRIALS = 100_000
+"""The most trials a sweep takes (presets x axes x seeds)."""
+MAX_SEEDS = 10_000
+"""The most seeds a sweep takes (``--seeds`` or a grid file): replicates, not a search space."""
+
+
 def parse_seeds(text: str) -> list[int]:
-    """``"0,1,5"``, ``"0-4"`` or a mix (``"0-2,7"``) -> a list of distinct seeds in order."""
-    seeds: list[int] = []
+    """``"0,1,5"``, ``"0-4"`` or a mix (``"0-2,7"``) -> a list of distinct seeds in order (linear time; at
+    most :data:`MAX_SEEDS`, each in ``[0, 2**63)``)."""
+    seeds: dict[int, None] = {}
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
-        m = re.fullmatch(r"(-?\d+)(?:-(\d+))?", part)
+        m = re.fullmatch(r"(\d{1,19})(?:-(\d{1,19}))?", part)
         if m is None:
-            raise DynadaptError(f"--seeds expects integers or ranges like 0-4, got {text!r}")
-        lo = int(m.group(1))
-        hi = int(m.group(2)) if m.group(2) is not None else lo
+            raise DynadaptError(f"--seeds expects seeds (0 to 2**63-1) or ranges like 0-4, got {short(part)}")
+        lo = check_seed(int(m.group(1)), "--seeds: a seed")
+        hi = check_seed(int(m.group(2)), "--seeds: a seed") if m.group(2) is not None else lo
         if hi < lo:
             raise DynadaptError(f"--seeds range {part!r} is empty")
-        seeds.extend(s for s in range(lo, hi + 1) if s not in seeds)
+        if len(seeds) + hi - lo + 1 > MAX_SEEDS:
+            raise DynadaptError(f"--seeds lists more than {MAX_SEEDS} seeds")
+        seeds.update(dict.fromkeys(range(lo, hi + 1)))
     if not seeds:
         raise DynadaptError("--seeds lists no seed")
-    return seeds
+    return list(seeds)
 
 
 def value_text(value: Any, where: str) -> str:
@@ -173,15 +193,7 @@ def load_grid_file(path: Path) -> SweepSpec:
     """Read a TOML (``.toml``) or JSON grid file (see the module docstring)."""
     if not path.is_file():
         raise DynadaptError(f"{path}: no such grid file")
-    try:
-        if path.suffix == ".toml":
-            data: Any = tomllib.loads(path.read_text())
-        else:
-            data = json.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DynadaptError(
-            f"{path}: not a valid {'TOML' if path.suffix == '.toml' else 'JSON'} file ({e})"
-        ) from None
+    data = read_data_file(path)
     if not isinstance(data, dict):
         raise DynadaptError(f"{path}: a grid file holds a table of settings")
     known = {"presets", "seeds", "set", "grid", "methods"}
@@ -201,9 +213,11 @@ def load_grid_file(path: Path) -> SweepSpec:
     if isinstance(seeds, str):
         spec.seeds = parse_seeds(seeds)
     elif isinstance(seeds, int) and not isinstance(seeds, bool):
-        spec.seeds = [seeds]
+        spec.seeds = [check_seed(seeds, f"{path}: seeds")]
     elif isinstance(seeds, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-        spec.seeds = list(dict.fromkeys(seeds))
+        spec.seeds = list(dict.fromkeys(check_seed(s, f"{path}: seeds") for s in seeds))
+        if len(spec.seeds) > MAX_SEEDS:
+            raise DynadaptError(f"{path}: seeds lists more than {MAX_SEEDS} seeds")
     else:
         raise DynadaptError(f'{path}: seeds must be a list of integers or a range like "0-4"')
     for section in ("set", "grid", "methods"):

@@ -14,15 +14,13 @@ skipped, one with a ``config.json`` is resumed from its checkpoint, any other is
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from dynadapt.errors import DynadaptError
-from dynadapt.io import write_json
+from dynadapt.io import FileLock, parse_json, read_text, write_json
 from dynadapt.sweep.grid import Trial
 
 MANIFEST = "manifest.json"
@@ -80,50 +78,55 @@ class Manifest:
         path = Path(root) / MANIFEST
         if not path.is_file():
             raise DynadaptError(f"{root} is not a sweep directory (no {MANIFEST})")
-        try:
-            data = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise DynadaptError(f"{path}: corrupted manifest (not valid JSON)") from None
+        data = parse_json(read_text(path), f"{path}: corrupted manifest")
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise DynadaptError(f"{path}: not a dynadapt sweep manifest")
         try:
             trials = [Trial.from_dict(d) for d in data["trials"]]
-            m = cls(Path(root), trials, dict(data.get("grid", {})))
+            m = cls(Path(root), trials, _checked_grid(data.get("grid", {})))
             for d in data["trials"]:
                 m.entries[d["name"]] = {k: v for k, v in d.items() if k not in Trial.__dataclass_fields__}
-        except (KeyError, TypeError, ValueError):
-            raise DynadaptError(f"{path}: not a dynadapt sweep manifest (malformed trials)") from None
+                if m.entries[d["name"]].get("status") not in STATES:
+                    raise ValueError(f"trial {d['name']}: unknown status")
+        except (KeyError, TypeError, ValueError) as e:
+            raise DynadaptError(f"{path}: not a dynadapt sweep manifest (malformed trials: {e})") from None
+        if len(m.entries) != len(trials):
+            raise DynadaptError(f"{path}: the manifest lists a trial name twice")
         m.created = str(data.get("created", m.created))
         return m
 
 
-class SweepLock:
-    """An exclusive lock on a sweep directory, released by the kernel when the process dies (even kill -9)."""
+def _strings(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
 
-    def __init__(self, root: Path) -> None:
-        self.path = Path(root) / ".lock"
-        self.fd: int | None = None
 
-    def __enter__(self) -> SweepLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise DynadaptError(f"{self.path.parent}: another sweep is running in this directory") from None
-        self.fd = fd
-        os.register_at_fork(after_in_child=self._close_in_child)
-        return self
+def _pairs(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(p, list) and len(p) == 2 for p in v)
 
-    def _close_in_child(self) -> None:
-        # A forked worker must not keep the sweep's lock alive after the sweep process has died.
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
 
-    def __exit__(self, *exc: object) -> None:
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
+_GRID_FIELDS: dict[str, Callable[[Any], bool]] = {
+    "presets": _strings,
+    "seeds": lambda v: isinstance(v, list) and all(isinstance(x, int) for x in v),
+    "set": _pairs,
+    "axes": lambda v: isinstance(v, dict) and all(_strings(x) for x in v.values()),
+    "methods": lambda v: (
+        isinstance(v, dict)
+        and all(isinstance(b, dict) and _pairs(b.get("overrides", [])) for b in v.values())
+    ),
+}
+"""What each field of the manifest's record of the grid (:func:`dynadapt.sweep.run.grid_record`) holds."""
+
+
+def _checked_grid(grid: Any) -> dict[str, Any]:
+    """The manifest's grid record, checked field by field (a ValueError names a malformed one)."""
+    if not isinstance(grid, dict):
+        raise ValueError("grid is not an object")
+    for key, ok in _GRID_FIELDS.items():
+        if key in grid and not ok(grid[key]):
+            raise ValueError(f"grid.{key} is malformed")
+    return grid
+
+
+def sweep_lock(root: Path) -> FileLock:
+    """The exclusive lock of the sweep directory ``root`` (see :class:`~dynadapt.io.FileLock`)."""
+    return FileLock(Path(root) / ".lock", busy=f"{root}: another sweep is running in this directory")

@@ -1,10 +1,11 @@
-"""``dynadapt report``: one self-contained HTML page of a sweep (or of a run directory).
+"""``dynadapt report``: one self-contained HTML page of sweeps and run directories.
 
-The page needs nothing but itself: the plots are embedded as base64 PNG ``data:`` URIs, the style is
-inline, there is no script and no external link. It holds the sweep's grid and trial states (with the
-errors of failed trials), the comparison tables of :mod:`dynadapt.sweep.compare` (regenerated: mean with
-its t-interval and IQM with its bootstrap interval per figure, probability of improvement per pair of
-methods), its plots, and the resolved config of every method.
+The page needs nothing but itself: the plots are embedded as base64 PNG ``data:`` URIs and the runs'
+evaluation videos as base64 MP4 ``data:`` URIs, the style is inline, there is no script and no external
+link. It holds each sweep's grid and trial states (with the errors of failed trials), the comparison tables
+of :mod:`dynadapt.sweep.compare` (regenerated: mean with its t-interval and IQM with its bootstrap interval
+per figure, probability of improvement per pair of methods), its plots, the latest videos of every run
+(``RUN_DIR/videos``: ``video_every`` or ``dynadapt video``), and the resolved config of every method.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dynadapt.io import atomic_write_text
+from dynadapt.errors import DynadaptError
+from dynadapt.io import atomic_write_text, probe_directory, replaceable
 from dynadapt.sweep.compare import (
     TABLE_NOTE,
     Comparison,
@@ -40,6 +42,8 @@ th { background: #f0f0f0; } tr:nth-child(even) td { background: #fafafa; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .failed { color: #b00020; font-weight: bold; } .done { color: #2e7d32; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+.videos { display: flex; flex-wrap: wrap; gap: 0 1.5em; }
+.videos video { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: .85em; color: #555; }
 pre { background: #f6f6f6; padding: .8em; overflow-x: auto; font-size: .8em; }
 details { margin: .4em 0; } summary { cursor: pointer; }
@@ -146,20 +150,67 @@ def _grid(manifest: Manifest) -> str:
     return "<ul>" + "".join(items) + "</ul>"
 
 
-def render(root: Path, comparison: Comparison, manifest: Manifest | None) -> str:
-    """The report page as one HTML string."""
+MAX_VIDEOS = 6
+"""Videos embedded per run at most (those of its latest recording)."""
+
+
+def latest_videos(run: Path) -> list[Path]:
+    """The MP4 files of a run's latest recording (``RUN_DIR/videos/<recording>_task<i>.mp4``, the
+    recording whose files are newest), in task order."""
+    recordings: dict[str, list[Path]] = {}
+    for path in sorted((run / "videos").glob("*.mp4")):
+        recordings.setdefault(path.stem.rsplit("_task", 1)[0], []).append(path)
+    if not recordings:
+        return []
+    return max(recordings.values(), key=lambda paths: max(p.stat().st_mtime for p in paths))
+
+
+def _video(path: Path, caption: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (
+        f'<figure><video controls autoplay muted loop playsinline preload="auto" title="{_e(caption)}" '
+        f'src="data:video/mp4;base64,{data}"></video><figcaption>{_e(caption)}</figcaption></figure>'
+    )
+
+
+def _videos(comparison: Comparison) -> str:
+    """Every run's latest videos, method by method."""
+    parts = []
+    for m in comparison.methods:
+        for r in m.runs:
+            files = latest_videos(r.path)
+            parts += [_video(p, f"{m.label}, seed {r.seed}: {p.name}") for p in files[:MAX_VIDEOS]]
+            if len(files) > MAX_VIDEOS:
+                parts.append(f"<p>{len(files) - MAX_VIDEOS} more in {_e(r.path / 'videos')}</p>")
+    if not parts:
+        return (
+            "<p>No run has videos: record them with <code>video_every=N</code> in a run, or "
+            "<code>dynadapt video RUN_DIR</code> afterwards.</p>"
+        )
+    note = (
+        "<p>Evaluation episodes of each run's latest recording (the task, step and return are printed on "
+        "the frames; continual runs: an earlier task right after it was learned, left, and later, right).</p>"
+    )
+    return f'{note}<div class="videos">{"".join(parts)}</div>'
+
+
+def render(dirs: list[Path], comparison: Comparison, manifests: list[tuple[Path, Manifest]]) -> str:
+    """The report page of the sweep and run directories ``dirs`` (with the sweeps' ``manifests``)."""
+    title = ", ".join(str(d) for d in dirs)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>dynadapt report: {_e(root.name)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>dynadapt report: {_e(root)}</h1>",
+        f"<title>dynadapt report: {_e(', '.join(d.name for d in dirs))}</title><style>{STYLE}</style>",
+        f"</head><body><h1>dynadapt report: {_e(title)}</h1>",
         f"<p>Written {_e(time.strftime('%Y-%m-%d %H:%M:%S %Z'))} by <code>dynadapt report</code>.</p>",
     ]
-    if manifest is not None:
-        parts += ["<h2>Sweep</h2>", _grid(manifest), "<h2>Trials</h2>", _trials_table(manifest)]
+    for root, manifest in manifests:
+        where = f": {root}" if len(dirs) > 1 else ""
+        parts += [f"<h2>Sweep{_e(where)}</h2>", _grid(manifest), "<h2>Trials</h2>", _trials_table(manifest)]
     parts += ["<h2>Comparison over seeds</h2>", _comparison_table(comparison), "<h2>Plots</h2>"]
     for p in comparison.plots:
         parts.append(_img(p, CAPTIONS.get(p.stem, p.stem)))
+    parts += ["<h2>Evaluation videos</h2>", _videos(comparison)]
     parts.append("<h2>Resolved configs</h2>")
     parts.append("<p>One per method (its seeds differ only in <code>seed</code>).</p>")
     for m in comparison.methods:
@@ -173,11 +224,17 @@ def render(root: Path, comparison: Comparison, manifest: Manifest | None) -> str
     return "\n".join(parts)
 
 
-def write_report(root: Path, out: Path | None = None) -> Path:
-    """Regenerate the comparison of ``root`` and write the report (default ``root/report.html``)."""
-    comparison = compare([root], root / "compare")
-    manifest = Manifest.load(root) if is_sweep_dir(root) else None
-    out = out or root / "report.html"
-    atomic_write_text(out, render(root, comparison, manifest))
-    out.chmod(0o644)  # a page to open and share, not a private temporary file
+def write_report(dirs: list[Path], out: Path | None = None) -> Path:
+    """Regenerate the comparison of the sweep or run directories ``dirs`` and write the report (default
+    ``DIR/report.html`` for one DIR; the comparison's files go to ``DIR/compare``, or beside ``out``)."""
+    if out is None:
+        if len(dirs) != 1:
+            raise DynadaptError("a report of several directories needs --out (the HTML file to write)")
+        out = dirs[0] / "report.html"
+    replaceable(out)  # before anything is written
+    probe_directory(out.parent)
+    where = dirs[0] / "compare" if len(dirs) == 1 else out.with_name(f"{out.stem}_compare")
+    comparison = compare(dirs, where)
+    manifests = [(d, Manifest.load(d)) for d in dirs if is_sweep_dir(d)]
+    atomic_write_text(out, render(dirs, comparison, manifests))
     return out

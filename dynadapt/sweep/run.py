@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dynadapt.errors import DynadaptError
+from dynadapt.io import remove_stale_temps
 from dynadapt.sweep.backends import Backend, check_backend, make_backend
 from dynadapt.sweep.grid import SweepSpec, Trial, validate
-from dynadapt.sweep.manifest import Manifest, SweepLock, is_sweep_dir
+from dynadapt.sweep.manifest import Manifest, is_sweep_dir, sweep_lock
 from dynadapt.sweep.progress import Progress
 from dynadapt.sweep.worker import trial_spec
 
@@ -95,7 +96,9 @@ def run_sweep(
     root = manifest.root
     be = make_backend(backend, workers, threads, address, fork)  # a failure (e.g. no Ray) writes nothing
     try:
-        with SweepLock(root):
+        root.mkdir(parents=True, exist_ok=True)
+        with sweep_lock(root):
+            remove_stale_temps(root)
             _drive(manifest, be, threads, Progress(0, be.slots, enabled=progress, stream=stream))
     finally:
         be.close()
@@ -105,7 +108,6 @@ def run_sweep(
 def _drive(manifest: Manifest, be: Backend, threads: int, show: Progress) -> None:
     """Submit the unfinished trials, at most ``be.slots`` at a time, and record every outcome."""
     root = manifest.root
-    root.mkdir(parents=True, exist_ok=True)
     todo: deque[Trial] = deque()
     for t in manifest.trials:
         if (root / t.name / "summary.json").is_file():

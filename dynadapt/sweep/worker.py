@@ -7,13 +7,15 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import time
 import traceback
 from pathlib import Path
 from typing import Any
+
+from dynadapt.checks import safe_name
+from dynadapt.errors import DynadaptError
 
 
 def limit_threads(threads: int) -> None:
@@ -62,7 +64,7 @@ def execute_trial(spec: dict[str, Any]) -> dict[str, Any]:
     has not yet exited.
     """
     out: dict[str, Any] = {"name": spec["name"], "pid": os.getpid(), "host": os.uname().nodename}
-    lock_fd = -1
+    lock = None
     wall0, cpu0 = time.perf_counter(), time.process_time()
     try:
         threads = int(spec["threads"])
@@ -70,16 +72,19 @@ def execute_trial(spec: dict[str, Any]) -> dict[str, Any]:
         warm_up()
         # The trial's time starts here: a fresh worker's one-off imports are not the trial's.
         wall0, cpu0 = time.perf_counter(), time.process_time()
+        from dynadapt.io import FileLock
         from dynadapt.runs import launch
         from dynadapt.runs.config import apply_overrides
         from dynadapt.runs.presets import get_preset
 
         root = Path(spec["root"])
-        run_dir = root / spec["name"]
+        name = safe_name(spec["name"], "trial name")  # a directory of the sweep's own, never a path out
+        run_dir = root / name
         locks = root / ".locks"
         locks.mkdir(parents=True, exist_ok=True)
-        lock_fd = os.open(locks / f"{spec['name']}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        lock = FileLock(locks / f"{name}.lock", wait=True).acquire()
+        if run_dir.is_symlink():
+            raise DynadaptError(f"{run_dir} is a symbolic link, not a run directory of this sweep")
         if (run_dir / "summary.json").is_file():
             out["action"] = "skipped"
         elif (run_dir / "config.json").is_file():
@@ -87,7 +92,7 @@ def execute_trial(spec: dict[str, Any]) -> dict[str, Any]:
             launch.resume(run_dir, progress=False)
         else:
             out["action"] = "started"
-            if run_dir.exists():
+            if run_dir.is_dir():  # left by a kill during its creation by an earlier version
                 shutil.rmtree(run_dir)
             overrides = [(str(k), str(v)) for k, v in spec["overrides"]]
             if not any(k == "threads" for k, _ in overrides):
@@ -102,8 +107,8 @@ def execute_trial(spec: dict[str, Any]) -> dict[str, Any]:
         out["error"] = f"{type(e).__name__}: {first}"  # one line; the traceback has the rest
         out["traceback"] = traceback.format_exc()[-4000:]
     finally:
-        if lock_fd >= 0:
-            os.close(lock_fd)
+        if lock is not None:
+            lock.release()
     out["duration_s"] = time.perf_counter() - wall0
     out["cpu_s"] = time.process_time() - cpu0
     return out

@@ -71,8 +71,8 @@ def test_list_forms_and_round_trip(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "suffix", "error", "message"),
     [
-        ("{not json", ".json", DynadaptError, "invalid JSON"),
-        ("tasks = [", ".toml", DynadaptError, "invalid TOML"),
+        ("{not json", ".json", DynadaptError, "not a valid JSON file"),
+        ("tasks = [", ".toml", DynadaptError, "not a valid TOML file"),
         ('{"tasks": []}', ".json", DynadaptError, "has no tasks"),
         ('{"taks": []}', ".json", DynadaptError, "unknown top-level key"),
         ('{"tasks": 3}', ".json", DynadaptError, "must be a list"),

@@ -47,10 +47,10 @@ def test_killed_and_resumed_equals_uninterrupted(
 
     original = Run.save_checkpoint
 
-    def kill_before_second_checkpoint(self: Run[Any]) -> None:
+    def kill_before_second_checkpoint(self: Run[Any], path: Path | None = None) -> None:
         if self.rows == 2 and self.kind == kind:  # not a nested run of another kind (distill's PETS run)
             raise Killed
-        original(self)
+        original(self, path)
 
     monkeypatch.setattr(Run, "save_checkpoint", kill_before_second_checkpoint)
     with pytest.raises(Killed):

@@ -24,6 +24,25 @@ _MODEL = [
     "mbpo.rollout_schedule=0,1,1,3",
 ]
 
+_VALUE = [
+    "value.updates=5", "value.rollout_starts=16", "value.critic.hidden=8", "value.critic.batch_size=16",
+    "value.policy.hidden=8", "value.policy.train_steps=5",
+]  # fmt: skip
+_VALUE_META = [
+    "iterations=3", "episodes_per_iter=1", "task.episode_steps=12", "eval.episodes=1",
+    "planner.population=16", "mpc.horizon=3", "grbal.max_epochs=1", "grbal.M=4", "grbal.K=4",
+    "model.hidden=8", "value.proposals=0.25", *_VALUE,
+]  # fmt: skip
+_SEGMENT = [
+    "iterations=2", "episodes_per_iter=2", "task.episode_steps=12", "model.n=3", "model.hidden=8",
+    "model.train_steps=10", "model.batch_size=16",
+]  # fmt: skip
+_GOAL = [
+    *_SEGMENT, "goals=2", "controllers=mpc,inverse", "dynamics.hidden=8", "dynamics.ensemble_size=2",
+    "dynamics.max_epochs=2", "planner.population=12", "planner.elites=3", "planner.iterations=1",
+    "mpc.horizon=3", "mpc.particles=2",
+]  # fmt: skip
+
 TINY: dict[str, tuple[str, list[str]]] = {
     "mbrl": ("pets-pendulum", _PETS),
     "continual": (
@@ -129,6 +148,10 @@ TINY: dict[str, tuple[str, list[str]]] = {
             "policy.train_steps=20",
         ],
     ),
+    "value-mpc": ("proposals-cartpole", [*_PETS, *_VALUE]),
+    "value-meta": ("value-grbal-half_cheetah_cripple", _VALUE_META),
+    "inverse": ("inverse-chunk-reacher", [*_SEGMENT, "reach=3"]),
+    "goal-reach": ("goal-reacher", _GOAL),
 }
 """Run kind -> (a preset of that kind, overrides that make it tiny)."""
 

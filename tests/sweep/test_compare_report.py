@@ -117,6 +117,23 @@ def busy(img: Image.Image) -> tuple[float, int]:
     return float(not_white), colours
 
 
+def chromium_flags(tmp_path: Path) -> list[str]:
+    """Headless Chromium's flags (an own profile, no network of its own); skips the test without it."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (CI installs it: apt-get install -y chromium)")
+    return [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chrome-profile'}",
+    ]
+
+
 def test_report_is_self_contained_and_renders_its_plots_in_chromium(
     local_sweep: Path, tmp_path: Path
 ) -> None:
@@ -145,19 +162,7 @@ def test_report_is_self_contained_and_renders_its_plots_in_chromium(
     ):
         assert name.lower() in page.lower(), name
 
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (CI installs it: apt-get install -y chromium)")
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chrome-profile'}",
-    ]
+    flags = chromium_flags(tmp_path)
     url = out.resolve().as_uri()
     dom = subprocess.run(
         [CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120

@@ -126,7 +126,7 @@ def test_failing_trials_are_recorded_and_the_others_finish(tmp_path: Path) -> No
     os.kill(pid, signal.SIGKILL)
     stdout, stderr = proc.communicate(timeout=240)
     assert proc.returncode == 1, stderr
-    assert f"failed: {raises.name}: DynadaptError:" in stdout and "corrupted config" in stdout
+    assert f"failed: {raises.name}: CorruptFileError:" in stdout and "corrupted config" in stdout
     assert f"failed: {killed.name}: the worker process died (killed by signal 9)" in stdout
     entries = {t["name"]: t for t in manifest(out)["trials"]}
     assert entries[raises.name]["status"] == entries[killed.name]["status"] == "failed"

@@ -21,6 +21,8 @@ method shares the data, schedule, planner and per-task normalisation (§4.4-4.5:
 of task t take all of task t's data and freeze when it ends); only the multitask oracle keeps old tasks'
 data. ``summary.json``: R[i][j] (return on task i after training through task j), the floors, the metrics
 of R (:func:`~dynadapt.continual.metrics.continual_metrics`), P and the growth of its prediction errors.
+The checkpoint of every task's end is kept (``checkpoints/task<t>.safetensors``): ``dynadapt video`` shows
+an earlier task as played right after it was learned beside the same episodes played now.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import gymnasium as gym
 import numpy as np
 from torch import Tensor
 
@@ -49,6 +52,9 @@ from dynadapt.runs.continual.plots import plot_continual
 from dynadapt.runs.run import Run
 from dynadapt.runs.rundir import RunDir
 from dynadapt.runs.settings import Evaluation, RunConfig, TaskSequence, at_least, check
+from dynadapt.video import Camera
+
+Mode = Literal["random", "mpc", "eval"]
 
 
 def _default_model() -> ModelConfig:
@@ -191,9 +197,10 @@ class ContinualRun(Run[ContinualConfig]):
             self.task, self.episode, self.task_steps, self.steps_since_train = t + 1, 0, 0, 0
         return row | {f"train/{k.split('/')[-1]}": v for k, v in self.last_train.items()}
 
-    def play(self, t: int, mode: Literal["random", "mpc", "eval"], seed: int, steps: int) -> Episode:
-        """One episode of at most ``steps`` steps on task t; its data is kept unless evaluating."""
-        env = self.tasks[t].make()
+    def play(self, t: int, mode: Mode, seed: int, steps: int, env: gym.Env | None = None) -> Episode:
+        """One episode of at most ``steps`` steps on task t (in ``env``, default a new env of task t); its
+        data is kept unless evaluating."""
+        env = self.tasks[t].make() if env is None else env
         obs, _ = env.reset(seed=seed)
         if mode != "random":
             self.plan_on(t)
@@ -267,6 +274,17 @@ class ContinualRun(Run[ContinualConfig]):
         return out
 
     # --------------------------------------------------------------------------------------- outputs
+    def watch_tasks(self) -> list[str]:
+        started = self.task + (1 if self.episode or self.task_steps else 0)  # before_task has run
+        return [t.label for t in self.tasks[:started]]
+
+    def watch(self, camera: Camera, task: int, episodes: int) -> None:
+        for seed in start_seeds(self.eval_seed, task, episodes):
+            self.play(task, "eval", seed, self.steps, camera.wrap(self.tasks[task].make()))
+
+    def keep_checkpoint(self, row: dict[str, Any]) -> str | None:
+        return f"task{row['task']}" if row["phase"] == "task_end" else None
+
     def summary(self) -> dict[str, Any]:
         cfg = self.cfg
         run = {"kind": "continual", "preset": self.preset, "strategy": type(cfg.strategy).name}

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from dynadapt.errors import DynadaptError
+from dynadapt.io import write_figure
 from dynadapt.runs.plots import plot_task_matrix
 from dynadapt.runs.rundir import RunDir
 
@@ -49,7 +50,7 @@ def plot_continual(rundir: RunDir) -> list[Path]:
     ax.set_ylabel("evaluation return")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(rundir.plots / "task_returns.png", dpi=100)
+    write_figure(fig, rundir.plots / "task_returns.png", dpi=100)
     plt.close(fig)
     out.append(rundir.plots / "task_returns.png")
     return out

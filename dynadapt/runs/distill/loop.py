@@ -24,6 +24,7 @@ against the policy's one MLP evaluation. Wall-clock milliseconds per step go to 
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -43,6 +44,7 @@ from dynadapt.runs.mbrl import MBRLConfig, PETSSettings
 from dynadapt.runs.run import Run
 from dynadapt.runs.rundir import RunDir
 from dynadapt.runs.settings import OneTask, RunConfig, check
+from dynadapt.video import Camera
 
 
 @dataclass
@@ -207,8 +209,9 @@ class DistillRun(Run[DistillConfig]):
         return self.random_rng.uniform(self.low, self.high).astype(np.float32)
 
     # ------------------------------------------------------------------------------------- evaluation
-    def eval_seeds(self) -> list[int]:
-        return [self.env_seed + 1_000_000 + k for k in range(self.cfg.eval_episodes)]
+    def eval_seeds(self, episodes: int | None = None) -> list[int]:
+        n = self.cfg.eval_episodes if episodes is None else episodes
+        return [self.env_seed + 1_000_000 + k for k in range(n)]
 
     def val_seeds(self) -> list[int]:
         return [self.env_seed + 2_000_000 + k for k in range(self.cfg.val_episodes)]
@@ -216,6 +219,16 @@ class DistillRun(Run[DistillConfig]):
     def evaluate_policy(self, seeds: list[int]) -> tuple[list[float], float]:
         """Returns of the policy alone on ``seeds``, and its wall ms per step."""
         return timed_returns(self.env, self.policy.act, seeds)
+
+    def watch_tasks(self) -> list[str]:
+        return [self.cfg.task.as_task().label] if self.best else []
+
+    def watch(self, camera: Camera, task: int, episodes: int) -> None:
+        """The distilled policy (the best on validation so far) on the evaluation seeds."""
+        policy = copy.deepcopy(self.policy)
+        policy.load_state_dict(dict(self.best_policy))
+        with camera.filming(self):
+            timed_returns(self.env, policy.act, self.eval_seeds(episodes))
 
     # --------------------------------------------------------------------------------------- outputs
     def save_outputs(self) -> None:

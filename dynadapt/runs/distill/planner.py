@@ -45,13 +45,13 @@ def train_pets(cfg: MBRLConfig, rundir: RunDir, preset: str, progress: bool) -> 
     final = sub.checkpoints / "model_final.safetensors"
     if sub.read_summary() is None or not final.is_file():
         runner = MBRLRun(cfg, sub, preset=f"{preset}/pets", progress=progress)
-        if not sub.config_path.exists():
-            sub.create(runner.config_dict())
-        elif sub.checkpoint_path.exists():
-            runner.load_checkpoint(sub.checkpoint_path)
-        else:
-            sub.truncate_metrics(0)
-        runner.run()
+        fresh = not sub.config_path.exists()
+        with sub.create(runner.config_dict()) if fresh else sub.lock():
+            if not fresh and sub.checkpoint_path.exists():
+                runner.load_checkpoint(sub.checkpoint_path)
+            elif not fresh:
+                sub.truncate_metrics(0)
+            runner.run()
     return final
 
 

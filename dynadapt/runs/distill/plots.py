@@ -9,10 +9,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from dynadapt.runs.plots import plot_band, save_curves
+from dynadapt.runs.plots import plain_text, plot_band, save_curves
 from dynadapt.runs.rundir import RunDir
 
 
+@plain_text
 def plot_distill(rundir: RunDir) -> list[Path]:
     """``plots/distill.png``: the policy's evaluation return per DAgger iteration against the planner's
     return and the random floor (from ``metrics.jsonl`` and ``summary.json``)."""

@@ -31,6 +31,7 @@ from dynadapt.planning.cem import CEMConfig
 from dynadapt.runs.checkpoint import Stateful
 from dynadapt.runs.run import Run
 from dynadapt.runs.settings import Evaluation, OneTask, RunConfig, check
+from dynadapt.video import Camera
 
 
 @dataclass
@@ -183,10 +184,19 @@ class MBRLRun(Run[MBRLConfig]):
         self.fit = vars(self.model.fit(self.buffer))
         self.steps_since_fit = 0
 
-    def evaluate(self) -> tuple[float, float]:
+    def evaluate(self, episodes: int | None = None) -> tuple[float, float]:
+        """Mean and std of the returns of ``eval.episodes`` (or ``episodes``) MPC episodes, no data kept."""
         seed = self.env_seed + 1_000_000 + 1000 * self.episode
-        returns = [self.play("eval", seed + k)[0] for k in range(self.cfg.eval.episodes)]
+        n = self.cfg.eval.episodes if episodes is None else episodes
+        returns = [self.play("eval", seed + k)[0] for k in range(n)]
         return float(np.mean(returns)), float(np.std(returns))
+
+    def watch_tasks(self) -> list[str]:
+        return [self.cfg.task.as_task().label] if self.fit is not None else []
+
+    def watch(self, camera: Camera, task: int, episodes: int) -> None:
+        with camera.filming(self):
+            self.evaluate(episodes)
 
     def eval_due(self) -> bool:
         cfg = self.cfg

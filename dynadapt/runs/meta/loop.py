@@ -21,7 +21,7 @@ mid-episode change) and since the mid-episode change alone. One step of the run 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -30,7 +30,7 @@ import gymnasium as gym
 import numpy as np
 
 from dynadapt.data.buffer import ReplayBuffer
-from dynadapt.envs import action_bounds, set_task
+from dynadapt.envs import Task, action_bounds, set_task
 from dynadapt.meta.base import MetaFitResult
 from dynadapt.meta.grbal import GrBALConfig
 from dynadapt.meta.rebal import ReBAL, ReBALConfig
@@ -44,6 +44,7 @@ from dynadapt.runs.meta.plots import evaluated, plot_meta
 from dynadapt.runs.run import Run
 from dynadapt.runs.rundir import RunDir
 from dynadapt.runs.settings import Evaluation, Perturbations, RunConfig, check
+from dynadapt.video import Camera
 
 Mode = Literal["random", "mpc", "eval"]
 
@@ -225,21 +226,43 @@ class MetaRun(Run[MetaConfig]):
 
     def evaluate(self, held_out: bool) -> float:
         """Mean return of ``eval.episodes`` episodes on the training or the held-out perturbations."""
-        pool, offset = (self.test_tasks, 2_000_000) if held_out else (self.train_tasks, 1_000_000)
+        pool = self.test_tasks if held_out else self.train_tasks
         if not pool or self.cfg.eval.episodes == 0:
             return math.nan
-        # the same perturbations, start states and planner noise at every evaluation, and for every method of
-        # a seed (common random numbers): the returns of two iterations or methods differ by their models only
-        base, episodes = self.env_seed + offset, episode_tasks(pool, self.cfg.eval.episodes, held_out)
-        rng = np.random.default_rng(base)
-        with seeded(self.objective.generator, base + 7919):  # the planner's noise: its own
-            seeds = [base + k for k in range(len(episodes))]
-            returns = [self.play("eval", seed, rng, tasks)["return"] for seed, tasks in zip(seeds, episodes)]
+        returns = self.eval_episodes(held_out, range(self.cfg.eval.episodes))
         if held_out:
             self.held_out_returns = returns
         return float(np.mean(returns))
 
+    def eval_episodes(self, held_out: bool, which: Sequence[int], pairs: bool | None = None) -> list[float]:
+        """Returns of evaluation episodes ``which`` on the training or the held-out perturbations; episode k
+        of the held-out ones (or of either with ``pairs``) plays task k mod n changing into task k + 1."""
+        pool, offset = (self.test_tasks, 2_000_000) if held_out else (self.train_tasks, 1_000_000)
+        # the same perturbations, start states and planner noise at every evaluation, and for every method of
+        # a seed (common random numbers): the returns of two iterations or methods differ by their models only
+        base = self.env_seed + offset
+        episodes = episode_tasks(pool, max(which) + 1, held_out if pairs is None else pairs)
+        rng = np.random.default_rng(base)
+        with seeded(self.objective.generator, base + 7919):  # the planner's noise: its own
+            return [self.play("eval", base + k, rng, episodes[k])["return"] for k in which]
+
     # --------------------------------------------------------------------------------------- outputs
+    def watch_tasks(self) -> list[str]:
+        """Each held-out perturbation (or training one, where there is no held-out set), changing into the
+        next one at ``task.switch_at`` when that is set."""
+        pool, env = self.test_tasks or self.train_tasks, self.cfg.task.env
+        if not self.iteration:
+            return []
+        labels = [Task.create(env, p).label for p in pool]
+        if self.cfg.task.switch_at:
+            return [f"{a} -> {labels[(i + 1) % len(labels)]}" for i, a in enumerate(labels)]
+        return labels
+
+    def watch(self, camera: Camera, task: int, episodes: int) -> None:
+        held_out, n = bool(self.test_tasks), len(self.test_tasks or self.train_tasks)
+        with camera.filming(self):  # evaluation episodes task, task + n, ...: those playing this task
+            self.eval_episodes(held_out, [task + n * k for k in range(episodes)], pairs=True)
+
     def console(self, row: dict[str, Any]) -> str:
         return (
             f"it {row['iteration']}/{self.cfg.iterations} {row['phase']:<6} train {row['train/return']:.1f} "

@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from dynadapt.io import write_figure
 from dynadapt.runs.rundir import RunDir
 
 
@@ -40,7 +41,7 @@ def plot_meta(rundir: RunDir) -> list[Path]:
     ax.legend(fontsize=8)
     fig.tight_layout()
     out.append(rundir.plots / "return.png")
-    fig.savefig(out[-1])
+    write_figure(fig, out[-1])
     plt.close(fig)
     last = rows[-1] if rows else {}
     curve = last.get("eval/pred_error_by_steps_since_change") or {}
@@ -58,6 +59,6 @@ def plot_meta(rundir: RunDir) -> list[Path]:
         ax.grid(alpha=0.3)
         fig.tight_layout()
         out.append(rundir.plots / "prediction_error.png")
-        fig.savefig(out[-1])
+        write_figure(fig, out[-1])
         plt.close(fig)
     return out

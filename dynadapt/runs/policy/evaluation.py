@@ -9,9 +9,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from dynadapt.envs import TaskFamily
+from dynadapt.envs import Task, TaskFamily, get_task
 from dynadapt.runs.policy.base import PolicyRun
 from dynadapt.runs.policy.settings import EvaluatedSettings
+from dynadapt.video import Camera
 
 
 class EvaluatedPolicyRun(PolicyRun):
@@ -39,15 +40,28 @@ class EvaluatedPolicyRun(PolicyRun):
             return {}
         if not (episode == cfg.episodes or (cfg.eval.every > 0 and episode % cfg.eval.every == 0)):
             return {}
-        seed = self.env_seed + 1_000_000 + 1000 * episode
-        returns = [self.eval_episode(k, seed + k) for k in range(cfg.eval.episodes)]
+        returns = [self.eval_episode(k, self.eval_seed(k)) for k in range(cfg.eval.episodes)]
         mean, std = float(np.mean(returns)), float(np.std(returns))
         self.evals.append((episode, self.env_steps, mean, std))
         return {"eval/return": mean, "eval/return_std": std}
 
+    def eval_seed(self, k: int) -> int:
+        """The reset seed of evaluation episode ``k`` of the evaluation after the current episode."""
+        return self.env_seed + 1_000_000 + 1000 * self.episode + k
+
     def eval_episode(self, k: int, seed: int) -> float:
         """The return of evaluation episode ``k`` (reset with ``seed``)."""
         return self.deterministic_return(self.env, seed)
+
+    def watch_tasks(self) -> list[str]:
+        """The task played (the kinds with several evaluation tasks override this)."""
+        return [Task.create(self.family.name, get_task(self.env)).label] if self.episode else []
+
+    def watch(self, camera: Camera, task: int, episodes: int) -> None:
+        n = len(self.watch_tasks())  # evaluation episode k plays task k mod n
+        with camera.filming(self):
+            for k in (task + n * j for j in range(episodes)):
+                self.eval_episode(k, self.eval_seed(k))
 
     def reached(self) -> int | None:
         """Env steps at the first evaluation whose mean reached ``target_return`` (None: not reached)."""

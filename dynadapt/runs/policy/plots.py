@@ -10,6 +10,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from dynadapt.io import write_figure
 from dynadapt.runs.plots import plot_learning_curve
 from dynadapt.runs.rundir import RunDir
 
@@ -36,7 +37,7 @@ def plot_policy(rundir: RunDir) -> list[Path]:
         ax.grid(alpha=0.3)
     fig.tight_layout()
     path = rundir.plots / "diagnostics.png"
-    fig.savefig(path)
+    write_figure(fig, path)
     plt.close(fig)
     out.append(path)
     return out

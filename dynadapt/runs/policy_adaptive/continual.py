@@ -57,6 +57,7 @@ from dynadapt.runs.policy_adaptive.plots import plot_continual
 from dynadapt.runs.rundir import RunDir
 from dynadapt.runs.settings import TaskSequence, check
 from dynadapt.types import Params, PredictFn
+from dynadapt.video import Camera
 
 
 @dataclass
@@ -199,17 +200,29 @@ class MBPOContinualRun(RolloutRun):
         row = {f"eval/task{i}/return": r for i, r in enumerate(rets)} | {f"eval/task{t}/random_return": floor}
         return {"eval/return": float(np.mean(rets)), "eval/return_std": float(np.std(rets))} | row
 
-    def starts(self, i: int) -> list[int]:
-        """The env reset seeds of task i's evaluation episodes (its fixed start states)."""
-        return start_seeds(self.eval_seed, i, max(1, self.cfg.eval_episodes))
+    def starts(self, i: int, episodes: int | None = None) -> list[int]:
+        """The env reset seeds of task i's evaluation episodes (its fixed start states; ``eval_episodes``
+        of them, at least one, unless ``episodes`` says how many)."""
+        n = max(1, self.cfg.eval_episodes) if episodes is None else episodes
+        return start_seeds(self.eval_seed, i, n)
 
-    def evaluate_task(self, i: int) -> float:
-        """Mean return of ``eval_episodes`` deterministic episodes on task i from its fixed start states,
-        the policy given ``e_i``."""
+    def evaluate_task(self, i: int, episodes: int | None = None, camera: Camera | None = None) -> float:
+        """Mean return of the deterministic episodes on task i from its fixed start states (see
+        :meth:`starts`), the policy given ``e_i`` (filmed by ``camera``, if given)."""
         env, e_i = self.make_env(i), self.ctx(i).numpy()
-        returns = [self.deterministic_return(env, seed, e_i) for seed in self.starts(i)]
+        played = env if camera is None else camera.wrap(env)
+        returns = [self.deterministic_return(played, seed, e_i) for seed in self.starts(i, episodes)]
         env.close()
         return float(np.mean(returns))
+
+    def watch_tasks(self) -> list[str]:
+        return [t.label for t in self.tasks[: self.task + 1]] if self.episode else []
+
+    def watch(self, camera: Camera, task: int, episodes: int) -> None:
+        self.evaluate_task(task, episodes, camera)
+
+    def keep_checkpoint(self, row: dict[str, Any]) -> str | None:
+        return f"task{self.task}" if self.episode % self.cfg.episodes == 0 else None
 
     # ------------------------------------------------------------------------------------ task pieces
     def make_env(self, t: int) -> gym.Env:

@@ -32,7 +32,7 @@ import gymnasium as gym
 import torch
 from torch import Tensor
 
-from dynadapt.envs import set_task
+from dynadapt.envs import Task, set_task
 from dynadapt.meta.base import MetaFitResult
 from dynadapt.meta.grbal import GrBAL, GrBALConfig
 from dynadapt.policy.adaptive import adapted_params, window_starts
@@ -125,6 +125,9 @@ class MBPOMetaRun(RolloutRun, EvaluatedPolicyRun):
         """Evaluation episode k plays held-out perturbation k mod n."""
         set_task(self.env, **self.test_pool[k % len(self.test_pool)])
         return self.deterministic_return(self.env, seed)
+
+    def watch_tasks(self) -> list[str]:
+        return [Task.create(self.family.name, p).label for p in self.test_pool] if self.episode else []
 
     # --------------------------------------------------------------------------------------- outputs
     def played(self) -> dict[str, Any]:

@@ -1,0 +1,88 @@
+"""What the benchmarks of issue 17 (``value_mpc.py``, ``proposals.py``, ``inverse.py``) share: one run of a
+preset with overrides in this process (resumable), the machine's description and the command line.
+
+Runs use one torch thread (the presets' ``threads=1``), so ``cpu_s`` (process CPU time of the run) is what the
+wall time would be on an otherwise idle core; ``wall_s`` is inflated whenever other processes compete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dynadapt.io import write_json
+from dynadapt.runs import launch
+from dynadapt.runs.config import apply_overrides, parse_override_args
+from dynadapt.runs.presets import get_preset
+from dynadapt.runs.rundir import RunDir
+
+
+def parser(doc: str) -> argparse.ArgumentParser:
+    """``--seeds``, ``--out``, ``--workdir``, ``--resume`` and ``--quick`` (tiny budgets, one seed: a check
+    that the script works end to end, not a result)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--out", help="JSON file written after every run (default: benchmarks/results/NAME.json; "
+                    "with --quick, a file in the temporary run directory)")  # fmt: skip
+    ap.add_argument("--workdir", default="runs/benchmarks", help="run directories (kept, for --resume)")
+    ap.add_argument("--resume", action="store_true", help="continue or reuse the runs found in --workdir")
+    ap.add_argument("--quick", action="store_true", help="tiny budgets and seed 0 only (checks the script)")
+    return ap
+
+
+def workdir(args: argparse.Namespace, name: str) -> Path:
+    """Where the runs go: ``--workdir/name``, or a fresh temporary directory with ``--quick``; sets the
+    default ``--out`` (a quick check never overwrites a result in ``benchmarks/results``)."""
+    runs = Path(tempfile.mkdtemp(prefix=f"{name}_quick_")) if args.quick else Path(args.workdir) / name
+    args.out = args.out or str(
+        runs / f"{name}.json" if args.quick else Path("benchmarks/results") / f"{name}.json"
+    )
+    print(f"runs in {runs}, results in {args.out}", flush=True)
+    return runs
+
+
+def run(preset: str, overrides: list[str], seed: int, out: Path, resume: bool) -> dict[str, Any]:
+    """Run ``preset`` with ``overrides`` and ``seed`` in ``out`` (or, with ``resume``, continue the run
+    there); its summary, metrics rows, CPU and wall seconds."""
+    start, cpu = time.perf_counter(), time.process_time()
+    if resume and (out / "config.json").exists():
+        summary = launch.resume(out, progress=False)
+    else:
+        p = get_preset(preset)
+        cfg = apply_overrides(p.make(), parse_override_args([*overrides, f"seed={seed}"]))
+        summary = launch.start(p, cfg, out, progress=False)
+    return {
+        "preset": preset,
+        "overrides": overrides,
+        "seed": seed,
+        "summary": summary,
+        "rows": RunDir(out).read_metrics(),
+        "cpu_s": time.process_time() - cpu,
+        "wall_s": time.perf_counter() - start,
+        "load_average_end": list(os.getloadavg()),
+    }
+
+
+def stats(values: list[float]) -> dict[str, Any]:
+    """Mean, standard deviation and the values (NaN-free means; empty: NaN)."""
+    arr = np.asarray([v for v in values if v is not None], dtype=float)
+    mean = float(np.nanmean(arr)) if arr.size and not np.isnan(arr).all() else float("nan")
+    std = float(np.nanstd(arr)) if arr.size and not np.isnan(arr).all() else float("nan")
+    return {"mean": mean, "std": std, "values": [float(v) for v in arr]}
+
+
+def machine() -> dict[str, Any]:
+    return {"platform": platform.platform(), "processor": platform.processor(), "torch": torch.__version__}
+
+
+def save(path: str, payload: dict[str, Any]) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, {"machine": machine(), **payload})
