@@ -127,7 +127,7 @@ class WandbLogger(Logger):
             id=id_file.read_text().strip(),
             resume="allow",
             config=config,
-            mode=os.environ.get("WANDB_MODE", "offline"),  # type: ignore[arg-type]
+            mode=os.environ.get("WANDB_MODE", "offline"),  # type: ignore[arg-type, unused-ignore]
             reinit="create_new",
         )
 
