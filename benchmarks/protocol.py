@@ -9,6 +9,7 @@ the same budget for every method, then report on the reporting seeds with the ch
     python benchmarks/protocol.py meta --stage report
     python benchmarks/protocol.py continual --family pendulum --stage tune episodes=2   # a size cut, recorded
 
+``benchmarks/protocol_all.sh`` runs every stage in order (skipping those whose results file exists).
 Every stage is a ``dynadapt sweep`` in ``--out`` (default ``sweeps/protocol``): re-running the same command
 after a crash, a kill or the end of a session skips the finished trials and resumes the others. ``tune``
 writes ``benchmarks/results/protocol_<study>_tuning.json`` once all its trials are done (each candidate's
@@ -40,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from dynadapt.errors import DynadaptError
 from dynadapt.sweep.compare import compare
 from dynadapt.sweep.grid import SweepSpec
 from dynadapt.sweep.run import run_sweep
@@ -331,4 +333,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except DynadaptError as e:
+        print(f"benchmarks/protocol.py: {e}", file=sys.stderr)
+        sys.exit(2)
