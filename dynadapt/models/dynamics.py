@@ -630,7 +630,7 @@ class DynamicsModel:
         if not heads:
             return FitResult(epoch, total_steps, train_loss, float(final.mean()), final.tolist())
         rew, term = head_val
-        dyn = final - sum((t for t in (rew, term) if t is not None), torch.zeros(e))
+        dyn = final - sum((t for t in (rew, term) if t is not None), torch.zeros(e, device=final.device))
         return FitResult(
             epoch,
             total_steps,

@@ -334,7 +334,9 @@ class HyperNetwork:
         if not self.cfg.plastic:
             for e in self.embeddings:
                 e.requires_grad_(False)
-        self.embeddings.append(torch.randn(self.cfg.emb_dim, generator=self.generator).requires_grad_(True))
+        device = next(iter(self.theta.values())).device  # drawn on the CPU stream, kept where θ is
+        e = torch.randn(self.cfg.emb_dim, generator=self.generator).to(device)
+        self.embeddings.append(e.requires_grad_(True))
         self._cache.clear()
         return self.num_tasks - 1
 

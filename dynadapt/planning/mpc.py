@@ -43,12 +43,17 @@ class MPCConfig:
     """P: particles per candidate for TS propagation (PETS: 20, a multiple of the 5 members)."""
     propagation: Propagation = "ts_inf"
     """Ensemble propagation: ``ts_inf`` (PETS TS∞, default), ``ts1`` or ``expectation`` (reference §1.3)."""
+    memory_mb: float = 1024.0
+    """Memory budget of one imagined step's model evaluation in MiB: more candidates x particles are
+    evaluated in chunks, with the same noise and returns (0: no limit)."""
 
     def __post_init__(self) -> None:
         for key in ("horizon", "replan_every", "particles"):
             value = getattr(self, key)
             if not isinstance(value, int) or value < 1:
                 raise DynadaptError(f"invalid mpc config: {key} must be an integer >= 1, got {value!r}")
+        if not self.memory_mb >= 0:
+            raise DynadaptError(f"invalid mpc config: memory_mb must be >= 0, got {self.memory_mb!r}")
         if self.replan_every > self.horizon:
             raise DynadaptError(
                 f"invalid mpc config: replan_every ({self.replan_every}) must not exceed "
@@ -136,6 +141,8 @@ class MPCAgent:
             start = time.perf_counter()
             proposals = None if self.proposer is None else self.proposer(obs_t)
             self._plan = self.planner.plan(self.objective_factory(obs_t), warm_start, proposals).detach()
+            if self._plan.is_cuda:  # the time of the work, not of queueing it
+                torch.cuda.synchronize(self._plan.device)
             self.last_plan_ms = (time.perf_counter() - start) * 1e3
             self.num_plans += 1
             self.mean_plan_ms += (self.last_plan_ms - self.mean_plan_ms) / self.num_plans

@@ -69,6 +69,7 @@ class ModelObjective:
             particles=self.mpc.particles,
             generator=self.generator,
             terminal=self.terminal,
+            memory_bytes=int(self.mpc.memory_mb * 2**20),
         )
         rows = 1 if self.mpc.propagation == "expectation" else self.mpc.particles
 

@@ -67,7 +67,7 @@ def policy_proposals(
     actions = []
     for t in range(horizon):
         act = proposals.policy(obs).to(obs0.dtype)
-        noise = torch.randn(act.shape, generator=generator, dtype=act.dtype)
+        noise = torch.randn(act.shape, generator=generator, dtype=act.dtype, device=act.device)
         act = torch.maximum(torch.minimum(act + scale * noise, high), low)
         actions.append(act)
         if t + 1 < horizon:

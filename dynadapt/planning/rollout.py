@@ -26,6 +26,11 @@ passes a :class:`TerminalValue`: the return becomes Σ_{t<H} γ^t r_t + γ^H V(s
 particle's last imagined state (its own member's prediction, so epistemic spread reaches the value) and
 counted only for particles that have not terminated. Without one (the default) nothing changes.
 
+Memory: a step holds the model's activations for all ``E x N`` rows at once (``N = B x P / E``). With
+``memory_bytes`` set, a step whose rows would need more than that (at :data:`ROW_BYTES` a row) evaluates the
+model on chunks of rows one after the other: the noise is still drawn once per step for all rows, so the
+draws and the returns are those of the unchunked evaluation (paper-scale populations on a small GPU).
+
 ``reward_fn`` / ``termination_fn`` are the task family's, or, for tasks whose reward is not given, the
 model's learned heads bound to the same params (``DynamicsModel.learned_reward_fn(params)`` /
 ``learned_termination_fn(params)``): those score the TS row layout ``[E, N, ·]`` with each row's own member,
@@ -47,6 +52,9 @@ from dynadapt.types import Params, PredictFn, RewardFn, TerminationFn, ValueFn
 
 Propagation = Literal["ts_inf", "ts1", "expectation"]
 PROPAGATIONS: tuple[str, ...] = ("ts_inf", "ts1", "expectation")
+ROW_BYTES = 4096
+"""Memory one row of a model step is assumed to take (four hidden layers of 200 float32 units, their
+pre-activations and the outputs, rounded up): the unit of ``memory_bytes``."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,23 @@ def _ensemble_size(params: Params) -> int:
     return int(next(iter(params.values())).shape[0])
 
 
+def chunked(predict: PredictFn, rows: int) -> PredictFn:
+    """``predict`` evaluated on at most ``rows`` rows (dim -2 of ``obs[..., N, O]``) at a time."""
+
+    def run(params: Params, obs: Tensor, act: Tensor) -> tuple[Tensor, Tensor | None]:
+        n = obs.shape[-2]
+        if n <= rows:
+            return predict(params, obs, act)
+        parts = [
+            predict(params, obs[..., i : i + rows, :], act[..., i : i + rows, :]) for i in range(0, n, rows)
+        ]
+        mean = torch.cat([m for m, _ in parts], dim=-2)
+        stds = [s for _, s in parts]
+        return mean, None if stds[0] is None else torch.cat([s for s in stds if s is not None], dim=-2)
+
+    return run
+
+
 def imagine(
     predict: PredictFn,
     params: Params,
@@ -97,6 +122,7 @@ def imagine(
     particles: int = 20,
     generator: torch.Generator | None = None,
     terminal: TerminalValue | None = None,
+    memory_bytes: int = 0,
 ) -> Tensor:
     """Mean imagined return of each candidate action sequence.
 
@@ -111,6 +137,8 @@ def imagine(
         particles: ``P``, particles per candidate for the TS modes (ignored by ``"expectation"``).
         generator: source of the sampling noise (None: torch's global generator).
         terminal: a terminal value (discounted return plus γ^H V(s_H)), or None (undiscounted return).
+        memory_bytes: the memory a model step may take (0: no limit); more rows are evaluated in chunks
+            (module docstring).
 
     Returns:
         ``returns[B]``: mean over particles of the return; NaN/inf become ``-inf``.
@@ -129,6 +157,8 @@ def imagine(
     if not isinstance(particles, int) or particles < 1:
         raise DynadaptError(f"particles must be an integer >= 1, got {particles!r}")
     E = _ensemble_size(params)
+    if memory_bytes > 0:
+        predict = chunked(predict, max(1, memory_bytes // (E * ROW_BYTES)))
     if E == 1 and propagation == "ts1":
         propagation = "ts_inf"  # one member: re-drawing it changes nothing
     B, H, A = actions.shape
@@ -266,6 +296,7 @@ def imagined_objective(
     particles: int = 20,
     generator: torch.Generator | None = None,
     terminal: TerminalValue | None = None,
+    memory_bytes: int = 0,
 ) -> Objective:
     """``objective(actions[B, H, A]) -> returns[B]``: :func:`imagine` with everything else bound."""
 
@@ -281,6 +312,7 @@ def imagined_objective(
             particles=particles,
             generator=generator,
             terminal=terminal,
+            memory_bytes=memory_bytes,
         )
 
     return objective

@@ -228,14 +228,22 @@ def branched_rollout(
         if per_row:
             rows = {k: v[alive_ids] for k, v in params.items()}
             mean, std = predict(rows, obs.unsqueeze(1), act.unsqueeze(1))
-            pred = mean if std is None else mean + std * torch.randn(mean.shape, generator=generator)
+            pred = (
+                mean
+                if std is None
+                else mean + std * torch.randn(mean.shape, generator=generator).to(mean.device)
+            )
             next_obs = pred.squeeze(1)
         else:
             chunk = math.ceil(n / e)
             perm = torch.randperm(n, generator=generator)
             idx = perm.repeat(math.ceil(chunk * e / n))[: chunk * e]
             mean, std = predict(params, obs[idx].reshape(e, chunk, -1), act[idx].reshape(e, chunk, -1))
-            pred = mean if std is None else mean + std * torch.randn(mean.shape, generator=generator)
+            pred = (
+                mean
+                if std is None
+                else mean + std * torch.randn(mean.shape, generator=generator).to(mean.device)
+            )
             next_obs = torch.empty_like(obs)
             next_obs[perm] = pred.reshape(chunk * e, -1)[:n]
         finite = torch.isfinite(next_obs).all(-1)

@@ -200,7 +200,7 @@ class SAC:
     def sample(self, obs: Tensor, actor: Params | None = None) -> tuple[Tensor, Tensor]:
         """Reparameterised sample: ``obs[..., O] -> (unit action[..., A], log π[...])``."""
         mean, log_std = self.dist_params(obs, actor)
-        eps = torch.randn(mean.shape, generator=self.generator, dtype=mean.dtype)
+        eps = torch.randn(mean.shape, generator=self.generator, dtype=mean.dtype).to(mean.device)
         u = mean + log_std.exp() * eps
         return torch.tanh(u), squashed_log_prob(u, mean, log_std)
 

@@ -20,9 +20,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+import torch
 from torch import Tensor
 
 from dynadapt.checks import short
+from dynadapt.device import to_device
 from dynadapt.errors import CorruptFileError, DynadaptError
 from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
 from dynadapt.runs.seeds import Seeds
@@ -45,7 +47,8 @@ def save_checkpoint(
     state: dict[str, Any],
     rows: int,
 ) -> None:
-    """Atomically write the checkpoint of a run of ``kind`` covering ``rows`` metrics rows."""
+    """Atomically write the checkpoint of a run of ``kind`` covering ``rows`` metrics rows (CPU copies of
+    the tensors: a checkpoint does not depend on the device it was written on)."""
     tensors: dict[str, Tensor] = {}
     for name, comp in components.items():
         tensors |= flatten(f"c.{name}", comp.state_dict())
@@ -62,9 +65,14 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    path: str | os.PathLike[str], kind: str, components: Mapping[str, Stateful], seeds: Seeds
+    path: str | os.PathLike[str],
+    kind: str,
+    components: Mapping[str, Stateful],
+    seeds: Seeds,
+    device: torch.device | None = None,
 ) -> tuple[dict[str, Any], int]:
-    """Restore ``components`` and ``seeds`` from ``path``; returns ``(loop state, rows covered)``."""
+    """Restore ``components`` and ``seeds`` from ``path`` (the components' tensors mapped to ``device``, the
+    run's; None: left on the CPU); returns ``(loop state, rows covered)``."""
     path = Path(path)
     tensors, meta = load_tensors(path, FORMAT)
     if meta.get("kind") != kind:
@@ -81,7 +89,8 @@ def load_checkpoint(
         if missing:
             raise KeyError(f"no saved {', '.join(missing)}")
         for name, comp in components.items():
-            comp.load_state_dict(unflatten(f"c.{name}", tensors))
+            saved = unflatten(f"c.{name}", tensors)
+            comp.load_state_dict(saved if device is None else to_device(saved, device))
         seeds.restore(unflatten("rng", tensors), meta["numpy_rng"])
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
         raise DynadaptError(f"{path}: checkpoint does not match this run ({e})") from None

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import torch
 from tqdm import tqdm
 
+from dynadapt.device import place, resolve_device
 from dynadapt.errors import DynadaptError
 from dynadapt.runs.checkpoint import Stateful, check_loop_state, load_checkpoint, save_checkpoint
 from dynadapt.runs.config import to_dict
@@ -67,12 +68,15 @@ class Run(Generic[C]):
         self.progress = progress
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        self.device = resolve_device(cfg.device)
+        """Where the run's models, data and planners compute (environments step on the CPU)."""
         self.seeds = Seeds(cfg.seed)
         self.rows = 0
         """Metrics rows written so far."""
         self.wall = 0.0
         """Wall seconds spent in steps so far (across resumes)."""
         self.build()
+        place(self, self.device)
 
     # ------------------------------------------------------------------------------- what a kind supplies
     def build(self) -> None:
@@ -162,11 +166,12 @@ class Run(Generic[C]):
     def restore(self, path: Path) -> None:
         """Load the checkpoint at ``path`` (components, random streams, loop state, the rows it covers)
         without touching the run directory (``dynadapt video`` of a finished or running run)."""
-        state, self.rows = load_checkpoint(path, self.kind, self.components(), self.seeds)
+        state, self.rows = load_checkpoint(path, self.kind, self.components(), self.seeds, self.device)
         check_loop_state(path, state, {name: getattr(self, name) for name in (*self.state_fields, "wall")})
         for name in (*self.state_fields, "wall"):
             setattr(self, name, state[name])
         self.restored()
+        place(self, self.device)
 
     def load_checkpoint(self, path: Path) -> None:
         """Continue from the checkpoint at ``path``: components, random streams, loop state, metrics rows."""

@@ -30,10 +30,11 @@ class Seeds:
         key = zlib.crc32(name.encode())
         return int(np.random.SeedSequence(self.seed, spawn_key=(key,)).generate_state(1)[0])
 
-    def torch(self, name: str) -> torch.Generator:
-        """The ``torch.Generator`` of stream ``name`` (the same object on every call)."""
+    def torch(self, name: str, device: torch.device | str = "cpu") -> torch.Generator:
+        """The ``torch.Generator`` of stream ``name`` on ``device`` (the same object on every call; a CPU
+        stream's numbers do not depend on the run's device: data sampling draws them)."""
         if name not in self.torch_streams:
-            self.torch_streams[name] = torch.Generator().manual_seed(self.int(name))
+            self.torch_streams[name] = torch.Generator(device=device).manual_seed(self.int(name))
         return self.torch_streams[name]
 
     def numpy(self, name: str) -> np.random.Generator:
@@ -50,8 +51,14 @@ class Seeds:
         return {name: g.bit_generator.state for name, g in self.numpy_streams.items()}
 
     def restore(self, torch_states: dict[str, Tensor], numpy_states: dict[str, Any]) -> None:
-        """Set every stream handed out so far to its saved state (a missing one is an error)."""
+        """Set every stream handed out so far to its saved state (a missing one is an error). A state saved
+        on another kind of device (a CPU stream resumed on a GPU or the other way round: the generators
+        differ) seeds the stream from its checksum instead: the run goes on, deterministically."""
         for name, g in self.torch_streams.items():
-            g.set_state(torch_states[name])
+            state = torch_states[name]
+            if state.numel() == g.get_state().numel():
+                g.set_state(state)
+            else:
+                g.manual_seed(zlib.crc32(state.cpu().numpy().tobytes()) ^ self.int(name))
         for name, rng in self.numpy_streams.items():
             rng.bit_generator.state = numpy_states[name]

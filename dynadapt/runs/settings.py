@@ -1,6 +1,7 @@
 """The parts of a run config that every kind composes: the run-level fields, the task source, evaluation.
 
-* :class:`RunConfig` is the base of every kind's config: ``seed`` and ``threads`` and nothing else.
+* :class:`RunConfig` is the base of every kind's config: ``seed``, ``threads``, ``device``, the live logger
+  and videos.
 * A *task source* says what the agent plays: :class:`OneTask` (a family and its parameters; PETS, SAC,
   MBPO, distillation), :class:`TaskSequence` (a named or user-file sequence; the continual kinds) or
   :class:`Perturbations` (training and held-out perturbations, optionally changing mid-episode; the
@@ -21,6 +22,7 @@ import gymnasium as gym
 import numpy as np
 
 from dynadapt.checks import MAX_SEED, check_memory
+from dynadapt.device import resolve_device
 from dynadapt.envs import Task, TaskFamily, get_family, load_sequence
 from dynadapt.errors import DynadaptError
 from dynadapt.extras import require
@@ -47,6 +49,9 @@ class RunConfig:
     """Seed of every random number in the run (same seed, same results)."""
     threads: int = 1
     """torch CPU threads (1: fastest for CPU-scale models and parallel runs; 0: torch's default)."""
+    device: str = "auto"
+    """Where the models, data and planners compute: auto (the GPU when there is one), cpu, cuda or cuda:N
+    (environments step on the CPU; checkpoints resume on any device)."""
     logger: Literal["none", "tensorboard", "wandb"] = "none"
     """Live metrics besides metrics.jsonl/.csv: tensorboard (RUN_DIR/tensorboard) or wandb (Weights & Biases,
     offline in RUN_DIR/wandb unless WANDB_MODE says otherwise)."""
@@ -62,6 +67,7 @@ class RunConfig:
             (self.video_every >= 0, "video_every must be >= 0"),
             (self.logger in ("none", "tensorboard", "wandb"), "logger must be none, tensorboard or wandb"),
         )
+        resolve_device(self.device)
         if self.logger != "none":
             require(self.logger, f"logger={self.logger}")
         if self.video_every:

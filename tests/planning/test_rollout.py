@@ -273,3 +273,51 @@ def test_gradients_flow_through_the_rollout() -> None:
     assert actions.grad is not None
     # d/da_t of sum_t x_{t+1} = H - t.
     torch.testing.assert_close(actions.grad[0, :, 0], torch.tensor([3.0, 2.0, 1.0]))
+
+
+def _gaussian_ensemble(params: dict[str, torch.Tensor], obs: torch.Tensor, act: torch.Tensor):
+    """A stochastic ensemble ``[E, N, ·]`` in float64: one hidden layer per member, mean and std heads."""
+    x = torch.cat([obs, act.expand(*obs.shape[:-1], act.shape[-1])], dim=-1)
+    h = torch.tanh(torch.einsum("eni,eih->enh", x, params["w1"]))
+    mean = obs + torch.einsum("enh,eho->eno", h, params["w2"])
+    std = torch.nn.functional.softplus(torch.einsum("enh,eho->eno", h, params["w3"])) + 1e-3
+    return mean, std
+
+
+@pytest.mark.parametrize("propagation", ["ts_inf", "ts1", "expectation"])
+def test_a_memory_budget_chunks_the_rows_with_the_same_noise_and_returns(propagation: str) -> None:
+    from dynadapt.planning.rollout import ROW_BYTES
+
+    g = torch.Generator().manual_seed(0)
+    E, O, A, Hd = 3, 4, 2, 16
+    params = {
+        "w1": torch.randn(E, O + A, Hd, generator=g, dtype=torch.float64),
+        "w2": 0.1 * torch.randn(E, Hd, O, generator=g, dtype=torch.float64),
+        "w3": 0.1 * torch.randn(E, Hd, O, generator=g, dtype=torch.float64),
+    }
+    calls: list[int] = []
+
+    def predict(p: dict[str, torch.Tensor], obs: torch.Tensor, act: torch.Tensor):
+        calls.append(obs.shape[-2])
+        return _gaussian_ensemble(p, obs, act)
+
+    obs0 = torch.randn(O, generator=g, dtype=torch.float64)
+    actions = torch.rand(25, 6, A, generator=g, dtype=torch.float64) * 2 - 1
+
+    def returns(memory_bytes: int) -> tuple[torch.Tensor, torch.Tensor]:
+        gen = torch.Generator().manual_seed(7)
+        ret = imagine(
+            predict, params, obs0, actions, lambda o, a, n: -(n**2).sum(-1), None,
+            propagation=propagation, particles=5, generator=gen, memory_bytes=memory_bytes,
+        )  # fmt: skip
+        return ret, gen.get_state()
+
+    whole, whole_state = returns(0)
+    assert max(calls) > 7
+    calls.clear()
+    chunked, chunked_state = returns(E * ROW_BYTES * 7)  # at most 7 rows per member at a time
+    assert max(calls) == 7
+    # the same returns up to float64 rounding (a matrix product's kernel may block other row counts
+    # differently), and the same noise draws
+    torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=0.0)
+    assert torch.equal(chunked_state, whole_state)

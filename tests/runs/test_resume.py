@@ -40,7 +40,7 @@ def test_every_kind_has_tiny_settings() -> None:
 def test_killed_and_resumed_equals_uninterrupted(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    preset, cfg = tiny(kind)
+    preset, cfg = tiny(kind, "device=cpu")  # every kind runs with an explicit device
     ref = launch.start(preset, cfg, tmp_path / "ref", progress=False)
     total = len(RunDir(tmp_path / "ref").read_metrics())
     assert total >= 2, "the tiny run must have at least two steps to interrupt one"

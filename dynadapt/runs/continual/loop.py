@@ -123,7 +123,11 @@ class ContinualRun(Run[ContinualConfig]):
         self.low, self.high = action_bounds(env)
         env.close()
         self.objective = ModelObjective(
-            self.model.predict, cfg.mpc, self.seeds.torch("plan"), task0.reward_fn(), task0.termination_fn()
+            self.model.predict,
+            cfg.mpc,
+            self.seeds.torch("plan", self.device),
+            task0.reward_fn(),
+            task0.termination_fn(),
         )
         self.agent = mpc_agent(cfg.planner, self.objective, self.low, self.high)
         self.act_rng = self.seeds.numpy("act")

@@ -84,8 +84,8 @@ class DistillConfig(RunConfig):
         )
 
     def pets_run(self) -> MBRLConfig:
-        """The nested PETS run's config: ``pets`` with this run's task, seed and threads."""
-        return MBRLConfig.of(self.pets, self.task, self.seed, self.threads)
+        """The nested PETS run's config: ``pets`` with this run's task, seed, threads and device."""
+        return MBRLConfig.of(self.pets, self.task, self.seed, self.threads, self.device)
 
 
 class DistillRun(Run[DistillConfig]):
@@ -97,7 +97,7 @@ class DistillRun(Run[DistillConfig]):
         cfg, family = self.cfg, self.cfg.task.family
         self.env = cfg.task.make()
         self.low, self.high = action_bounds(self.env)
-        self.plan_gen = self.seeds.torch("plan")
+        self.plan_gen = self.seeds.torch("plan", self.device)
         self.policy = DistilledPolicy(
             family.obs_dim, family.act_dim, self.low, self.high, cfg.policy,
             obs_preproc=family.obs_preproc, feature_dim=family.feature_dim, family=family.name,

@@ -102,7 +102,7 @@ class GoalReachRun(InverseRun):
         cfg, family = self.cfg, self.cfg.task.family
         self.dynamics = DynamicsModel.for_family(family, cfg.dynamics, self.seeds.torch("dynamics"))
         self.objective = ModelObjective(
-            self.dynamics.predict, cfg.mpc, self.seeds.torch("plan"), family.reward_fn, None,
+            self.dynamics.predict, cfg.mpc, self.seeds.torch("plan", self.device), family.reward_fn, None,
             self.dynamics.detached_params(),
         )  # fmt: skip
         self.agent = mpc_agent(cfg.planner, self.objective, self.low, self.high)

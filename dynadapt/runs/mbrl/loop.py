@@ -84,10 +84,12 @@ class MBRLConfig(PETSSettings, RunConfig):
         PETSSettings.__post_init__(self)
 
     @classmethod
-    def of(cls, settings: PETSSettings, task: OneTask, seed: int, threads: int) -> MBRLConfig:  # type: ignore[override]
-        """A PETS run of ``settings`` on ``task`` with ``seed`` and ``threads``."""
+    def of(  # type: ignore[override]
+        cls, settings: PETSSettings, task: OneTask, seed: int, threads: int, device: str = "auto"
+    ) -> MBRLConfig:
+        """A PETS run of ``settings`` on ``task`` with ``seed``, ``threads`` and ``device``."""
         own = {f.name: getattr(settings, f.name) for f in fields(PETSSettings)}
-        return cls(task=task, seed=seed, threads=threads, **own)
+        return cls(task=task, seed=seed, threads=threads, device=device, **own)
 
 
 class MBRLRun(Run[MBRLConfig]):
@@ -105,7 +107,9 @@ class MBRLRun(Run[MBRLConfig]):
         given = task.as_task()  # the task's own reward and termination, unless the model learns them
         reward = m.learned_reward_fn(params) if cfg.model.learn_reward else given.reward_fn()
         done = m.learned_termination_fn(params) if cfg.model.learn_termination else given.termination_fn()
-        self.objective = ModelObjective(m.predict, cfg.mpc, self.seeds.torch("plan"), reward, done, params)
+        self.objective = ModelObjective(
+            m.predict, cfg.mpc, self.seeds.torch("plan", self.device), reward, done, params
+        )
         self.agent = mpc_agent(cfg.planner, self.objective, self.low, self.high)
         self.act_rng = self.seeds.numpy("act")
         self.env_seed = self.seeds.int("env")

@@ -119,7 +119,7 @@ class MetaRun(Run[MetaConfig]):
         self.buffer = ReplayBuffer(cfg.buffer_capacity, family.obs_dim, family.act_dim)
         predict = self.learner.predict if isinstance(self.learner, ReBAL) else self.model.predict
         reward_fn = family.reward_fn_for(**self.train_tasks[0])  # set at every change of perturbation
-        plan_gen = self.seeds.torch("plan")
+        plan_gen = self.seeds.torch("plan", self.device)
         self.objective = ModelObjective(predict, cfg.mpc, plan_gen, reward_fn, family.termination_fn)
         self.agent = mpc_agent(cfg.planner, self.objective, self.low, self.high)
         self.act_rng, self.task_rng = self.seeds.numpy("act"), self.seeds.numpy("task")

@@ -127,9 +127,9 @@ class ValueGuide:
     def explore(self, obs: Tensor) -> Tensor:
         """Actions of the critic's model rollouts: π plus noise once π is fitted, uniform before."""
         if self.policy.fit_steps == 0:
-            u = torch.rand((obs.shape[0], self.low.shape[0]), generator=self.generator)
+            u = torch.rand((obs.shape[0], self.low.shape[0]), generator=self.generator).to(obs.device)
             return self.low + u * (self.high - self.low)
-        noise = torch.randn((obs.shape[0], self.low.shape[0]), generator=self.generator)
+        noise = torch.randn((obs.shape[0], self.low.shape[0]), generator=self.generator).to(obs.device)
         act = self.policy(obs) + self.settings.noise * (self.high - self.low) / 2 * noise
         return torch.maximum(torch.minimum(act, self.high), self.low)
 
