@@ -6,8 +6,9 @@ random actions, with the cost per step of each.
   ``inverse-chunk-reacher`` (5 actions) and ``action-free-reacher`` (5 future states): the final held-out
   MSE of the network and of least squares on the same inputs, and the reach rates of the network, least
   squares and random actions (success: within 0.1 standard deviations RMS of the target state);
-* ``goal``: ``goal-reacher``: success rate (fingertip within 2 cm of the goal's at some step), mean final and
-  closest distance, milliseconds and model predictions per action of each controller.
+* ``goal``: ``goal-reacher``: success rate (fingertip within 2 cm of the goal's at some step), final success
+  rate (within 2 cm at the last step), mean final and closest distance, milliseconds and model predictions
+  per action of each controller.
 
     python benchmarks/inverse.py                       # every preset, seeds 0 1 2
     python benchmarks/inverse.py --quick               # tiny budgets, seed 0: checks the script (~1 min)
@@ -28,7 +29,14 @@ QUICK_GOAL = [
     "planner.population=50", "planner.elites=5", "planner.iterations=2", "mpc.particles=2",
 ]  # fmt: skip
 MODEL_KEYS = ("error", "error_least_squares", "reach_model", "reach_least_squares", "reach_random")
-GOAL_KEYS = ("success_rate", "final_distance", "closest_distance", "model_rows_per_step", "ms_per_step")
+GOAL_KEYS = (
+    "success_rate",
+    "final_success_rate",
+    "final_distance",
+    "closest_distance",
+    "model_rows_per_step",
+    "ms_per_step",
+)
 
 
 def main() -> None:

@@ -63,6 +63,7 @@ def test_goal_reach_compares_controllers_on_the_same_goals_with_their_cost(tmp_p
     for name, result in goals.items():
         assert 0 <= result["success_rate"] <= 1 and summary[f"success_{name}"] == result["success_rate"]
         assert result["closest_distance"] <= result["final_distance"]
+        assert 0 <= result["final_success_rate"] <= result["success_rate"]  # held at the end => reached
     rows = RunDir(tmp_path / "run").read_metrics()
     assert [r.get("controller") for r in rows] == [None, None, "inverse", "mpc", "random"]
     assert all(r["goal/ms_per_step"] > 0 for r in rows[2:4])
