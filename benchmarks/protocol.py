@@ -128,7 +128,9 @@ def tune(
     workers: int | None = None,
 ) -> None:
     """Run the tuning sweep; once every trial is done, write the tuning table to
-    ``results/protocol_<study>_tuning.json`` (committed: the report stage needs only that file)."""
+    ``results/protocol_<study>_tuning.json`` (committed: the report stage needs only that file). A re-run
+    over a finished sweep leaves an existing file with the same table as it is, so that its
+    ``protocol_commit`` stays the commit the tuning ran under."""
     methods: dict[str, tuple[str, list[tuple[str, str]]]] = {}
     for method in spec["methods"]:
         for key, value in candidates(spec, method) or [("", "")]:
@@ -137,10 +139,13 @@ def tune(
     seeds = protocol["seeds"]["tuning"]
     grid = SweepSpec(seeds=seeds, common=[*spec["common"], *extra], methods=methods)
     manifest = run_sweep(root, grid, progress=True, workers=workers)
+    out = results / f"protocol_{spec['name']}_tuning.json"
     if manifest.counts()["done"] == len(manifest.trials):
         table = tuning_table(spec, root)
+        if out.exists() and json.loads(out.read_text()).get("table") == table:
+            print(f"{out} (unchanged: it keeps the commit its tuning ran under)")
+            return
         record = {"protocol_commit": protocol_commit(), "extra_overrides": [list(kv) for kv in extra]}
-        out = results / f"protocol_{spec['name']}_tuning.json"
         out.write_text(
             json.dumps({**record, "objective": spec["objective"], "table": table}, indent=1) + "\n"
         )
