@@ -12,6 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from dynadapt.io import atomic_write_bytes
 from dynadapt.runs.loggers import open_logger
 
 if TYPE_CHECKING:
@@ -44,8 +45,10 @@ class Outputs:
         r = self.runner
         self.logger.metrics(row, r.rows)
         name = r.keep_checkpoint(row)
-        if name is not None:
-            r.save_checkpoint(r.rundir.checkpoints / f"{name}.safetensors")
+        if name is not None:  # a copy of the checkpoint just written after this step
+            atomic_write_bytes(
+                r.rundir.checkpoints / f"{name}.safetensors", r.rundir.checkpoint_path.read_bytes()
+            )
         if self.video_due(row) and r.watch_tasks():  # (not before the agent has learned something)
             from dynadapt.runs.videos import record
 
