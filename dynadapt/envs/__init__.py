@@ -22,6 +22,16 @@ from dynadapt.envs.family import Param, RewardFn, TaskFamily, TerminationFn
 from dynadapt.envs.registry import family_names, get_family, register_family, resolve_family
 from dynadapt.envs.render import render_frames, render_strip
 from dynadapt.envs.sequences import Task, load_sequence, named_sequence, sequence_names, tasks_from_data
+from dynadapt.envs.streams import (
+    Segment,
+    Stream,
+    StreamEnv,
+    get_stream,
+    load_stream,
+    save_stream,
+    stream_from_data,
+    stream_names,
+)
 
 _ENV_CLASSES: tuple[tuple[TaskFamily, type], ...] = (
     (pendulum.FAMILY, pendulum.ParametricPendulumEnv),
@@ -46,6 +56,9 @@ for _family, _cls in _ENV_CLASSES:
 __all__ = [
     "Param",
     "RewardFn",
+    "Segment",
+    "Stream",
+    "StreamEnv",
     "Task",
     "TaskFamily",
     "TerminationFn",
@@ -54,14 +67,19 @@ __all__ = [
     "describe_family",
     "family_names",
     "get_family",
+    "get_stream",
     "get_task",
     "load_sequence",
+    "load_stream",
     "named_sequence",
     "register_family",
     "render_frames",
     "render_strip",
     "resolve_family",
+    "save_stream",
     "sequence_names",
     "set_task",
+    "stream_from_data",
+    "stream_names",
     "tasks_from_data",
 ]

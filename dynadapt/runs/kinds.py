@@ -28,6 +28,7 @@ KIND_PACKAGES: tuple[str, ...] = (
     "dynadapt.runs.distill",
     "dynadapt.runs.value",
     "dynadapt.runs.inverse",
+    "dynadapt.runs.labelfree",
 )
 """Every kind's package, in the order ``dynadapt presets`` lists them."""
 

@@ -43,7 +43,15 @@ _GOAL = [
     "mpc.horizon=3", "mpc.particles=2",
 ]  # fmt: skip
 
+_STREAM = [
+    "stream=pendulum:tiny", "warmup_steps=50", "train_every=50", "model.hidden=8", "planner.population=16",
+    "planner.elites=4", "planner.iterations=1", "mpc.horizon=4", "eval.episode_steps=20", "eval.window=8",
+    "eval.horizon=3", "hnet.train_steps=10", "cadm.steps_per_session=10", "tmcl.steps_per_session=10",
+    "grbal.steps_per_session=10", "cadm.encoder_hidden=16", "tmcl.encoder_hidden=16",
+]  # fmt: skip
+
 TINY: dict[str, tuple[str, list[str]]] = {
+    "labelfree": ("hnet-stream-pendulum", _STREAM),
     "mbrl": ("pets-pendulum", _PETS),
     "continual": (
         "hypercrl-pendulum",

@@ -1,0 +1,328 @@
+"""The label-free context hypernetwork learner on a synthetic stream of two linear situations: creation,
+recall, held-out suspect transitions, continual training with and without the regulariser, merging, the
+task-aware reference, a session's cost, bit-identical resume, bad input."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import dataclass, field
+
+import pytest
+import torch
+
+from dynadapt.errors import CorruptFileError, DynadaptError
+from dynadapt.io import load_tensors, save_tensors
+from dynadapt.labelfree.base import StreamLearner
+from dynadapt.labelfree.context import ContextHnetConfig
+from dynadapt.labelfree.identify import IdentifyConfig
+from dynadapt.labelfree.learner import ContextHyperLearner
+from dynadapt.models.dynamics import DynamicsModel, ModelConfig
+from dynadapt.types import Params
+
+# Δ = A_k [obs; act]: two very different linear situations
+A = (
+    torch.tensor([[0.5, -0.3, 0.2], [0.1, 0.4, -0.5]]),
+    torch.tensor([[-0.6, 0.4, 0.5], [0.3, -0.5, 0.4]]),
+)
+
+
+def _model(seed: int = 0) -> DynamicsModel:
+    cfg = ModelConfig(ensemble_size=1, hidden=(16, 16), activation="relu", head="deterministic")
+    model = DynamicsModel(2, 1, cfg, generator=torch.Generator().manual_seed(seed))
+    g = torch.Generator().manual_seed(100)
+    o, a = torch.randn(500, 2, generator=g), torch.randn(500, 1, generator=g)
+    model.observe(o, a, o + torch.cat([o, a], -1) @ A[0].T)  # the loop's warm-up: task-0 normalisers
+    model.freeze_normalizers(0)
+    return model
+
+
+def _cfg(**kw: object) -> ContextHnetConfig:
+    base: dict[str, object] = {
+        "identify": IdentifyConfig(window=16),
+        "train_steps": 20,
+        "batch_size": 32,
+        "enc_segments": 4,
+        "candidate_every": 1,
+    }
+    return ContextHnetConfig(**(base | kw))  # type: ignore[arg-type]
+
+
+def _learner(seed: int = 0, **kw: object) -> ContextHyperLearner:
+    return _cfg(**kw).build(_model(seed), torch.Generator().manual_seed(seed))
+
+
+@dataclass
+class Player:
+    """Feeds a situation schedule through observe(): iid states and actions, episodes of ``ep`` steps, a
+    training session every ``every`` steps; records what the learner did at each step."""
+
+    learner: ContextHyperLearner
+    ep: int = 50
+    every: int = 25
+    seed: int = 1
+    t: int = 0
+    inferred: list[int] = field(default_factory=list)
+    suspect: list[bool] = field(default_factory=list)
+    stored: list[int] = field(default_factory=list)
+    metrics: list[dict[str, float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.g = torch.Generator().manual_seed(self.seed)
+
+    def play(self, situation: int, steps: int) -> None:
+        for _ in range(steps):
+            if self.t % self.ep == 0 and self.t > 0:
+                self.learner.reset()
+            o, a = torch.randn(2, generator=self.g), torch.randn(1, generator=self.g)
+            self.learner.params()
+            self.learner.observe(
+                o.numpy(), a.numpy(), (o + A[situation] @ torch.cat([o, a])).numpy(), situation
+            )
+            self.t += 1
+            d = self.learner.last_decision
+            self.inferred.append(self.learner.situation)
+            self.suspect.append(bool(d is not None and d.suspect))
+            self.stored.append(sum(len(b) for b in self.learner.buffers))
+            if self.t % self.every == 0:
+                self.metrics.append(self.learner.train())
+
+
+def _errors(learner: ContextHyperLearner, situation: int) -> list[float]:
+    """MSE (normalised Δ) of every library situation's generated network on fresh data of ``situation``."""
+    g = torch.Generator().manual_seed(7)
+    o, a = torch.randn(200, 2, generator=g), torch.randn(200, 1, generator=g)
+    data = {"obs": o, "act": a, "next_obs": o + torch.cat([o, a], -1) @ A[situation].T}
+    x, y = learner.model.transitions(data)
+    lib = learner.dyn.library_params()
+    k = lib["layers.0.weight"].shape[0]
+    with torch.no_grad():
+        return learner.model.mse(lib, x.expand(k, -1, -1), y.expand(k, -1, -1)).tolist()
+
+
+def _run(beta: float) -> tuple[Player, float]:
+    """A, B (switching mid-episode), A again; returns the player and B's best error after the B stage."""
+    player = Player(_learner(beta=beta))
+    player.play(0, 150)
+    player.play(1, 160)
+    after_b = min(_errors(player.learner, 1))
+    player.play(0, 115)
+    return player, after_b
+
+
+@pytest.fixture(scope="module")
+def run_reg() -> tuple[Player, float]:
+    return _run(0.05)
+
+
+@pytest.fixture(scope="module")
+def run_noreg() -> tuple[Player, float]:
+    return _run(0.0)
+
+
+def test_creates_two_situations_and_recalls_the_first(run_reg: tuple[Player, float]) -> None:
+    player = run_reg[0]
+    learner = player.learner
+    assert isinstance(learner, StreamLearner)
+    inferred = player.inferred
+    assert learner.library_size == 2
+    first_a, b, second_a = inferred[20:150], inferred[190:310], inferred[330:]
+    assert set(first_a) == {0}
+    assert set(b) == {1}  # a new situation, committed within 30 steps of the mid-episode switch
+    assert set(second_a) == {0}  # recalled, not created again
+    switch = next(i for i in range(150, 310) if inferred[i] == 1)
+    assert switch - 150 < 30
+    # the first transitions wait until the window can be split; -1 until the first decision
+    assert inferred[0] == -1 and inferred[10] == 0
+    assert learner.ident_calls == player.t and learner.mean_ident_ms > 0
+
+
+def test_training_lowers_both_situations_errors(run_reg: tuple[Player, float]) -> None:
+    learner = run_reg[0].learner
+    on_a, on_b = _errors(learner, 0), _errors(learner, 1)
+    fresh = _learner(beta=0.05)
+    fresh.dyn.add(torch.zeros(fresh.cfg.emb_dim))
+    untrained_a, untrained_b = _errors(fresh, 0)[0], _errors(fresh, 1)[0]
+    assert on_a[0] < 0.05 * untrained_a and on_b[1] < 0.05 * untrained_b
+    assert on_a[0] < 0.05 and on_b[1] < 0.1
+    assert on_b[0] > 10 * on_b[1] and on_a[1] > 10 * on_a[0]  # two distinct networks
+    losses = [m["train/loss"] for m in run_reg[0].metrics]
+    assert losses[-1] < 0.1 * losses[0]
+
+
+def test_the_regulariser_keeps_the_earlier_situation(
+    run_reg: tuple[Player, float], run_noreg: tuple[Player, float]
+) -> None:
+    """After the return to A, the best network for B is still good with beta > 0; with beta = 0 training
+    on A drags the generated weights of B away."""
+    (reg, b_reg), (noreg, b_noreg) = run_reg, run_noreg
+    kept, lost = min(_errors(reg.learner, 1)), min(_errors(noreg.learner, 1))
+    assert b_reg < 0.1 and b_noreg < 0.1  # both had learned B
+    assert kept < 3 * b_reg
+    assert lost > 5 * kept
+    regs = [m["train/reg_targets"] for m in reg.metrics]
+    assert regs[0] == 0 and regs[-1] == 1
+    assert all(m["train/reg_targets"] == 0 for m in noreg.metrics)
+
+
+def test_suspect_transitions_are_held_out_until_resolved(run_reg: tuple[Player, float]) -> None:
+    player = run_reg[0]
+    learner = player.learner
+    held = [i for i, s in enumerate(player.suspect) if s]
+    assert held, "the switch to B should have been suspected before it was committed"
+    for i in held:
+        assert player.stored[i] == player.stored[i - 1]  # nothing reached a buffer while suspect
+    # every observed transition is stored, pending, or dropped at a reset (none twice, none lost)
+    assert sum(len(b) for b in learner.buffers) + len(learner.pending) + learner.dropped == player.t
+    # the transitions held out at the switch went to B's buffer, not A's
+    assert learner.buffers[1].all()["episode"].min() == 3  # the switch at step 150 is inside episode 3
+    assert int(learner.buffers[1].all()["t"].min()) <= 10
+
+
+def test_task_aware_reference_follows_the_labels() -> None:
+    learner = _learner(labels="true", beta=0.05)
+    encoder = {k: v.clone() for k, v in learner.dyn.encoder.items()}
+    player = Player(learner)
+    player.play(1, 60)
+    assert learner.situation == 1 and learner.library_size == 1
+    player.play(0, 60)
+    assert learner.situation == 0 and learner.library_size == 2
+    player.play(1, 30)
+    assert learner.library_size == 2 and learner.label_of == [1, 0]
+    assert player.inferred == [1] * 60 + [0] * 60 + [1] * 30
+    assert learner.identifier.current == -1  # no identification
+    assert all(torch.equal(encoder[k], learner.dyn.encoder[k]) for k in encoder)  # no encoder training
+    assert len(learner.buffers[0]) == 90 and len(learner.buffers[1]) == 60 and not learner.pending
+    # a revisited task keeps training its own embedding
+    before = learner.dyn.embeddings()[0].clone()
+    learner.train()
+    assert not torch.equal(learner.dyn.embeddings()[0], before)
+    with pytest.raises(DynadaptError, match="label"):
+        learner.observe([0.0, 0.0], [0.0], [0.0, 0.0], -1)
+
+
+def test_a_session_costs_the_same_however_large_the_library() -> None:
+    """The number of embeddings a session generates (task, regulariser, encoder targets) does not grow
+    with the library once it exceeds reg_tasks."""
+    counts: dict[int, tuple[int, float]] = {}
+    for k_lib in (6, 12):
+        learner = _learner(labels="true", reg_tasks=3)
+        player = Player(learner, every=10**9)
+        for label in range(k_lib):
+            for _ in range(20):
+                o = torch.randn(2, generator=player.g)
+                a = torch.randn(1, generator=player.g)
+                learner.observe(o.numpy(), a.numpy(), (o + A[label % 2] @ torch.cat([o, a])).numpy(), label)
+        rows = 0
+        forward = learner.dyn.hnet.forward
+
+        def counting(emb: torch.Tensor, theta: Params | None = None) -> Params:
+            nonlocal rows
+            rows += emb.shape[0]
+            return forward(emb, theta)  # noqa: B023 (used before the loop moves on)
+
+        learner.dyn.hnet.forward = counting  # type: ignore[method-assign]
+        metrics = learner.train()
+        counts[k_lib] = (rows, metrics["train/reg_targets"])
+    assert counts[6] == counts[12]
+    assert counts[6][1] == 3
+
+
+def test_near_identical_situations_merge() -> None:
+    learner = _learner()
+    player = Player(learner)
+    player.play(0, 100)
+    assert learner.library_size == 1
+    # a duplicate of situation 0: the same embedding and a copy of its data
+    learner._new_situation(learner.dyn.embeddings()[0])
+    data = learner.buffers[0].all()
+    for i in range(len(learner.buffers[0])):
+        learner.buffers[1].add(data["obs"][i], data["act"][i], data["next_obs"][i], 0.0, False, False,
+                               episode=int(data["episode"][i]) + 100, t=int(data["t"][i]))  # fmt: skip
+    learner.train_mse[1] = learner.train_mse[0]
+    learner.identifier.counts.append(7)
+    n0, rows = learner.identifier.counts[0], 2 * len(learner.buffers[0])
+    metrics = learner.train()
+    assert metrics["model/merged"] == 1
+    assert learner.library_size == 1 and learner.identifier.counts == [n0 + 7 + 1 * 0]
+    assert len(learner.buffers[0]) == min(rows, learner.cfg.capacity)
+    # distinct situations never merge
+    player.play(1, 120)
+    assert learner.library_size == 2
+    assert all(m.get("model/merged", 0) == 0 for m in player.metrics[-3:])
+
+
+def test_the_cusum_detector_scores_challengers_only_after_an_alarm() -> None:
+    learner = _learner(identify=IdentifyConfig(window=16, detector="cusum"))
+    player = Player(learner)
+    player.play(0, 150)
+    scored_a = learner.scored
+    player.play(1, 100)
+    assert learner.library_size == 2 and player.inferred[-1] == 1
+    assert scored_a < 100  # stationary: most steps skip the challengers
+    assert learner.scored > scored_a
+
+
+def test_resume_is_bit_identical(tmp_path: object) -> None:
+    def fresh(seed: int) -> ContextHyperLearner:
+        return _learner(seed=seed, candidate_every=3)
+
+    straight = Player(fresh(0))
+    straight.play(0, 80)
+    straight.play(1, 37)  # stop mid-episode, with a window, pending transitions and a candidate
+    path = f"{tmp_path}/learner.safetensors"
+    save_tensors(path, straight.learner.state_dict(), "test", {})
+    meta = json.loads(json.dumps(straight.learner.meta()))
+    state = straight.g.get_state()
+
+    resumed = Player(fresh(5), t=straight.t)
+    tensors, _ = load_tensors(path, "test")
+    resumed.learner.load_state_dict(tensors)
+    resumed.learner.load_meta(meta)
+    resumed.g.set_state(state)
+    for p in (straight, resumed):
+        p.play(1, 60)
+        p.play(0, 40)
+    a, b = straight.learner, resumed.learner
+    assert a.library_size == b.library_size >= 2
+    sa, sb = a.state_dict(), b.state_dict()
+    assert set(sa) == set(sb)
+    assert all(torch.equal(sa[k], sb[k]) for k in sa), [k for k in sa if not torch.equal(sa[k], sb[k])]
+    assert all(torch.equal(a.params()[k], b.params()[k]) for k in a.params())
+    assert straight.inferred[-40:] == resumed.inferred[-40:]
+    assert {k: v for k, v in a.meta().items() if k != "ident_ms_total"} == {
+        k: v for k, v in b.meta().items() if k != "ident_ms_total"
+    }
+
+
+def test_a_deep_copy_is_independent() -> None:
+    learner = _learner()
+    Player(learner).play(0, 60)
+    twin = copy.deepcopy(learner)
+    Player(twin, seed=9).play(1, 60)
+    assert learner.library_size == 1 and twin.library_size >= 1
+    assert learner.ident_calls == 60
+
+
+def test_bad_input_raises() -> None:
+    learner = _learner()
+    with pytest.raises(DynadaptError, match="NaN"):
+        learner.observe([math.nan, 0.0], [0.0], [0.0, 0.0], 0)
+    with pytest.raises(DynadaptError, match="sizes"):
+        learner.observe([0.0, 0.0, 0.0], [0.0], [0.0, 0.0], 0)
+    with pytest.raises(DynadaptError, match="numbers"):
+        learner.observe("state", [0.0], [0.0, 0.0], 0)
+    assert learner.train() == {}  # nothing observed yet: no session
+    assert learner.situation == -1 and learner.params()["layers.0.weight"].shape[0] == 1
+    Player(learner).play(0, 30)
+    state = learner.state_dict()
+    with pytest.raises(CorruptFileError):
+        _learner().load_state_dict({k: v for k, v in state.items() if k != "generator"})
+    with pytest.raises(CorruptFileError):
+        _learner().load_meta({**learner.meta(), "labels": "true"})
+    with pytest.raises(CorruptFileError):
+        _learner().load_meta({k: v for k, v in learner.meta().items() if k != "steps"})
+    model = DynamicsModel(2, 1, ModelConfig(ensemble_size=1, hidden=(8,), learn_reward=True))
+    with pytest.raises(DynadaptError, match="reward"):
+        ContextHnetConfig().build(model, torch.Generator())
