@@ -153,6 +153,22 @@ def _rle_append(rle: list[list[int]], label: int) -> None:
         rle.append([label, 1])
 
 
+def _mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
+    """The mean of every numeric key over the rows that have it (the sessions of one episode)."""
+    keys = dict.fromkeys(k for r in rows for k, v in r.items() if isinstance(v, int | float))
+    return {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
+
+
+def learner_size(learner: StreamLearner) -> int:
+    """Parameters the learner trains and shares across situations (its ``num_params()``, or that of its
+    context-conditioned hypernetwork); -1 when it does not say."""
+    for owner in (learner, getattr(learner, "dyn", None)):
+        count = getattr(owner, "num_params", None)
+        if callable(count):
+            return int(count())
+    return -1
+
+
 def rle_decode(rle: list[list[int]]) -> np.ndarray:
     """``[[label, count], ...] -> labels[T]`` (int64)."""
     if not rle:
@@ -219,7 +235,9 @@ class LabelFreeRun(Run[LabelFreeConfig]):
         self.agent.reset()
         self.learner.reset()
         plan0, ident0 = self.agent.mean_plan_ms * self.agent.num_plans, self.learner.ident_ms_total
-        total, steps, planned, sessions, counts = 0.0, 0, 0, [], np.zeros(len(self.stream.situations))
+        total, steps, planned = 0.0, 0, 0
+        sessions: list[dict[str, float]] = []
+        counts = np.zeros(len(self.stream.situations))
         while True:
             warm = self.t < cfg.warmup_steps
             if warm:
@@ -265,7 +283,7 @@ class LabelFreeRun(Run[LabelFreeConfig]):
             "train/return": total,
             "planner/ms_per_step": plan_ms,
             "ident/ms_per_step": ident_ms,
-            "time/train_session_cpu_s": float(np.mean(sessions)) if sessions else math.nan,
+            **_mean_rows(sessions),
         }
         if self.t >= self.stream.total_steps:
             self.final = self.evaluate()
@@ -300,12 +318,13 @@ class LabelFreeRun(Run[LabelFreeConfig]):
             _rle_append(self.true_rle, label)
             _rle_append(self.inferred_rle, int(self.learner.situation))
 
-    def train(self) -> float:
+    def train(self) -> dict[str, float]:
+        """One training session; its metrics with its process CPU seconds (``time/train_session_cpu_s``)."""
         start = time.process_time()
-        self.learner.train()
+        metrics = self.learner.train()
         self.objective.params = self.learner.params()
         self.train_cpu_s.append(time.process_time() - start)
-        return self.train_cpu_s[-1]
+        return {**metrics, "time/train_session_cpu_s": self.train_cpu_s[-1]}
 
     # ------------------------------------------------------------------------------------- evaluation
     def eval_episode(self, params: dict[str, Any], seed: int) -> dict[str, torch.Tensor]:
@@ -387,7 +406,7 @@ class LabelFreeRun(Run[LabelFreeConfig]):
             "returns": self.returns, "episode_situations": self.episode_situations,
             "library_sizes": self.library_sizes, "situations": len(self.stream.situations),
             **{k: v for k, v in self.final.items()},
-            "train_sessions": len(self.train_cpu_s),
+            "train_sessions": len(self.train_cpu_s), "learner_params": learner_size(self.learner),
             "warmup_steps": cfg.warmup_steps, "switch_steps": list(self.stream.switch_steps()),
             "true_rle": self.true_rle, "inferred_rle": self.inferred_rle,
             "one_step_errors": [float(f"{e:.5g}") for e in self.errors],

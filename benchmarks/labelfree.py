@@ -1,0 +1,321 @@
+"""The label-free continual study (issue 16) under its protocol, ``benchmarks/protocol_labelfree.toml``.
+
+::
+
+    python benchmarks/labelfree.py draw                          # the held-out streams (done once, committed)
+    python benchmarks/labelfree.py tune --family pendulum        # 5 methods x 3 candidates x tuning seed
+    python benchmarks/labelfree.py report --family pendulum      # 5 methods x 3 seeds x 2 streams
+
+Every stage is a resumable ``dynadapt sweep`` under ``--out`` (default ``sweeps/labelfree``). ``tune`` writes
+``benchmarks/results/labelfree_<family>_tuning.json`` (each candidate's ``average_return`` on the tuning
+seed, on the presets' stream ``<family>:recurring-mid``); ``report`` picks each method's best candidate,
+plays the reporting seeds on the presets' stream and on the held-out stream file, and writes
+``benchmarks/results/labelfree_<family>.json``: the protocol and its commit, the tuning table and choices,
+every run's figures per seed (identification metrics, prediction errors, returns, learner size, cost), and
+the declared claims checked per stream.
+
+**Held-out streams** (``draw``; ``numpy.random.default_rng(20261130)``, one generator for both families, in
+the order pendulum, cart-pole): four situations drawn uniformly from the box below, redrawn until every
+pair differs by at least 0.35 in ``Σ |log(p_i / p_j)|`` over the varied parameters and none equals a
+situation or held-out setting of the named streams; two more draws under the same rule are the held-out
+settings (generalisation); the schedule is 14 segments, each situation uniformly at random but never the
+one just played, each of 300-700 steps (uniform integers), so most switches fall inside episodes; episodes
+of 200 steps.
+
+* pendulum: ``mass ∈ [0.5, 2.0]``, ``length ∈ [0.5, 2.0]`` (gravity 10; the reward depends on neither);
+* cart-pole: ``pole_mass ∈ [0.2, 2.0]``, ``cart_damping ∈ [0.5, 12.0]`` (``pole_length`` 0.6: the reward
+  depends on it, so it stays fixed, as in the named streams).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from dynadapt.envs.streams import Segment, Stream, get_stream, save_stream
+from dynadapt.errors import DynadaptError
+from dynadapt.sweep.grid import SweepSpec
+from dynadapt.sweep.run import run_sweep
+
+HERE = Path(__file__).resolve().parent
+PROTOCOL = HERE / "protocol_labelfree.toml"
+STREAMS = HERE / "streams"
+
+BOXES: dict[str, tuple[dict[str, tuple[float, float]], dict[str, float]]] = {
+    "pendulum": ({"mass": (0.5, 2.0), "length": (0.5, 2.0)}, {"gravity": 10.0}),
+    "cartpole": ({"pole_mass": (0.2, 2.0), "cart_damping": (0.5, 12.0)}, {"pole_length": 0.6}),
+}
+SEPARATION = 0.35
+SEGMENTS, SEGMENT_STEPS, EPISODE = 14, (300, 700), 200
+
+
+def _protocol_module() -> ModuleType:
+    """benchmarks/protocol.py (its claim statistics and commit lookup), loaded by path."""
+    spec = importlib.util.spec_from_file_location("benchmarks_protocol", HERE / "protocol.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+base = _protocol_module()
+
+
+def protocol_commit() -> str:
+    """The git commit that last changed protocol_labelfree.toml (what the results were produced under)."""
+    import subprocess
+
+    out = subprocess.run(["git", "log", "-n", "1", "--format=%H", "--", str(PROTOCOL)],
+                         capture_output=True, text=True, cwd=HERE)  # fmt: skip
+    return out.stdout.strip() or "unknown"
+
+
+def load_protocol() -> dict[str, Any]:
+    import tomllib
+
+    with open(PROTOCOL, "rb") as f:
+        return tomllib.load(f)
+
+
+# ------------------------------------------------------------------------------------------------ draw
+def _distance(a: dict[str, float], b: dict[str, float]) -> float:
+    return sum(abs(math.log(a[k] / b[k])) for k in a)
+
+
+def draw_stream(family: str, rng: np.random.Generator) -> Stream:
+    """The held-out stream of ``family`` (see the module docstring)."""
+    box, fixed = BOXES[family]
+    named = get_stream(f"{family}:recurring-mid")
+    taken = [{k: float(p[k]) for k in box} for p in (*named.situations, *named.held_out)]
+    drawn: list[dict[str, float]] = []
+    while len(drawn) < 6:
+        p = {k: round(float(rng.uniform(lo, hi)), 2) for k, (lo, hi) in box.items()}
+        if all(_distance(p, q) >= SEPARATION for q in (*taken, *drawn)):
+            drawn.append(p)
+    order: list[int] = []
+    while len(order) < SEGMENTS:
+        s = int(rng.integers(0, 4))
+        if not order or s != order[-1]:
+            order.append(s)
+    lo, hi = SEGMENT_STEPS
+    schedule = tuple(Segment(s, int(rng.integers(lo, hi + 1))) for s in order)
+    names = ("P", "Q", "R", "S")
+    return Stream(
+        name=f"{family}_heldout",
+        family=family,
+        situations=tuple({**fixed, **p} for p in drawn[:4]),
+        names=names,
+        schedule=schedule,
+        episode_steps=EPISODE,
+        held_out=tuple({**fixed, **p} for p in drawn[4:]),
+        held_out_names=("H1", "H2"),
+    )
+
+
+def draw() -> list[Path]:
+    rng = np.random.default_rng(20261130)
+    out = []
+    for family in BOXES:
+        path = STREAMS / f"{family}_heldout.toml"
+        stream = draw_stream(family, rng)
+        if path.exists():
+            raise SystemExit(f"{path} exists: the held-out streams are drawn once (delete it to redraw)")
+        out.append(save_stream(stream, path))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ stages
+def candidates(protocol: dict[str, Any], method: str) -> list[tuple[str, str]]:
+    out = []
+    for key, values in protocol["tuning"].items():
+        name, field = key.split(".", 1)
+        if name == method:
+            out += [(field, json.dumps(v)) for v in values]
+    return out
+
+
+def tune(
+    protocol: dict[str, Any], family: str, root: Path, results: Path, workers: int | None
+) -> Path | None:
+    methods: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    for method in protocol["study"]["methods"]:
+        for key, value in candidates(protocol, method) or [("", "")]:
+            own = [(key, value)] if key else []
+            methods[f"{method} {key}={value}" if key else method] = (f"{method}-stream-{family}", own)
+    grid = SweepSpec(seeds=protocol["seeds"]["tuning"], methods=methods)
+    manifest = run_sweep(root, grid, progress=True, workers=workers)
+    if manifest.counts()["done"] != len(manifest.trials):
+        return None
+    objective = protocol["study"]["tuning_objective"]
+    spec = {"objective": objective}
+    table = base.tuning_table(spec, root)
+    out = results / f"labelfree_{family}_tuning.json"
+    if out.exists() and json.loads(out.read_text()).get("table") == table:
+        return out  # unchanged: it keeps the commit its tuning ran under
+    commit = protocol_commit()
+    out.write_text(json.dumps({"protocol_commit": commit, "objective": objective, "table": table}, indent=1))
+    return out
+
+
+def run_figures(summary: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures the claims read, from one run's summary and metrics rows."""
+    ident = summary.get("identification") or {}
+    plan = [r["planner/ms_per_step"] for r in rows if _finite(r.get("planner/ms_per_step"))]
+    idt = [r["ident/ms_per_step"] for r in rows if _finite(r.get("ident/ms_per_step"))]
+    sessions = [(r.get("library_size", -1), r.get("time/train_session_cpu_s")) for r in rows]
+    regularised = [
+        float(t) for size, t in sessions if isinstance(t, int | float) and math.isfinite(t) and size >= 2
+    ]
+    return {
+        "seed": summary["seed"],
+        "average_return": summary["average_return"],
+        "pred_error": summary["pred_error"],
+        "pred_error_held_out": summary["pred_error_held_out"],
+        "pred_error_by_situation": summary["pred_error_by_situation"],
+        "learner_params": summary.get("learner_params"),
+        "library_size": summary["library_sizes"][-1] if summary["library_sizes"] else None,
+        **{k: ident.get(k) for k in IDENT_FIGURES},
+        "ident_over_plan": float(np.mean(idt) / np.mean(plan)) if idt and plan else None,
+        "session_growth": float(regularised[-1] / regularised[0]) if len(regularised) >= 2 else None,
+    }
+
+
+IDENT_FIGURES = ("nmi", "recall_rate", "library_ratio", "median_delay", "false_switches_per_10k",
+                 "detected_fraction")  # fmt: skip
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, int | float) and math.isfinite(v)
+
+
+def report(protocol: dict[str, Any], family: str, root: Path, results: Path, workers: int | None) -> Path:
+    saved = results / f"labelfree_{family}_tuning.json"
+    if not saved.exists():
+        raise SystemExit(f"{saved} does not exist: finish the tuning stage first")
+    tuned = json.loads(saved.read_text())["table"]
+    chosen: dict[str, list[tuple[str, str]]] = {}
+    for method in protocol["study"]["methods"]:
+        best = max(tuned.get(method, [{"candidate": "", "mean": 0.0}]), key=lambda r: r["mean"])
+        key, _, value = best["candidate"].partition("=")
+        chosen[method] = [(key, value)] if key else []
+    streams = {"named": f"{family}:recurring-mid", "held_out": str(STREAMS / f"{family}_heldout.toml")}
+    out: dict[str, Any] = {
+        "benchmark": f"benchmarks/labelfree.py report --family {family}",
+        "protocol": {"file": "benchmarks/protocol_labelfree.toml", "commit": protocol_commit(), **protocol},
+        "tuning": {"table": tuned, "chosen": chosen},
+        "streams": streams,
+        "runs": {},
+        "claims": {},
+    }
+    for label, stream in streams.items():
+        methods = {m: (f"{m}-stream-{family}", [("stream", stream), *chosen[m]]) for m in chosen}
+        grid = SweepSpec(seeds=protocol["seeds"]["reporting"], methods=methods)
+        manifest = run_sweep(root / label, grid, progress=True, workers=workers)
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for trial in manifest.trials:
+            trial_dir = root / label / trial.name
+            summary = json.loads((trial_dir / "summary.json").read_text())
+            rows = [json.loads(line) for line in (trial_dir / "metrics.jsonl").read_text().splitlines()]
+            runs.setdefault(trial.method, []).append(run_figures(summary, rows))
+        out["runs"][label] = runs
+        out["claims"][label] = check_claims(protocol["claims"], runs)
+    out["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    path = results / f"labelfree_{family}.json"
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    return path
+
+
+# ------------------------------------------------------------------------------------------ claims
+def _values(runs: dict[str, list[dict[str, Any]]], method: str, figure: str) -> dict[str, Any]:
+    return {str(r["seed"]): r.get(figure) for r in runs.get(method, [])}
+
+
+def threshold_claim(
+    runs: dict[str, Any], method: str, figure: str, bound: float, upper: bool
+) -> dict[str, Any]:
+    values = _values(runs, method, figure)
+    ok = {k: _finite(v) and (v <= bound if upper else v >= bound) for k, v in values.items()}
+    return {
+        "claim": f"{method}: {figure} {'<=' if upper else '>='} {bound} on every seed",
+        "values": values,
+        "held": sum(ok.values()),
+        "seeds": len(ok),
+        "pass": bool(ok) and all(ok.values()),
+    }
+
+
+def within_claim(runs: dict[str, Any], a: str, b: str, figure: str, factor: float) -> dict[str, Any]:
+    va, vb = _values(runs, a, figure), _values(runs, b, figure)
+    ok: dict[str, bool] = {}
+    for seed in sorted(set(va) & set(vb), key=int):
+        x, y = va[seed], vb[seed]
+        if figure == "average_return":
+            ok[seed] = _finite(x) and _finite(y) and x >= y - (1 - factor) * abs(y)
+        elif isinstance(x, list) and isinstance(y, list):  # every situation
+            ok[seed] = len(x) == len(y) and all(
+                _finite(p) and _finite(q) and p <= factor * q for p, q in zip(x, y)
+            )
+        else:
+            ok[seed] = _finite(x) and _finite(y) and x <= factor * y
+    rel = ">= (1 - {0:.2f}) x" if figure == "average_return" else "<= {0:.2f} x"
+    return {
+        "claim": f"{a} {rel.format(factor if figure != 'average_return' else 1 - factor)} {b} on {figure}, "
+        "every seed",
+        "a": va,
+        "b": vb,
+        "held": sum(ok.values()),
+        "seeds": len(ok),
+        "pass": bool(ok) and all(ok.values()),
+    }
+
+
+def check_claims(declared: dict[str, Any], runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    out = [threshold_claim(runs, m, f, float(b), upper=False) for m, f, b in declared.get("at_least", [])]
+    out += [threshold_claim(runs, m, f, float(b), upper=True) for m, f, b in declared.get("at_most", [])]
+    out += [within_claim(runs, a, b, f, float(x)) for a, b, f, x in declared.get("within", [])]
+    for a, b, figure in declared.get("better", []):
+        va = {k: float(v) for k, v in _values(runs, a, figure).items() if _finite(v)}
+        vb = {k: float(v) for k, v in _values(runs, b, figure).items() if _finite(v)}
+        out.append(base.better_claim(a, b, figure, va, vb))
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("stage", choices=["draw", "tune", "report"])
+    p.add_argument("--family", default="pendulum")
+    p.add_argument("--out", default="sweeps/labelfree", help="where the sweeps are kept (resumable)")
+    p.add_argument("--results", default=str(HERE / "results"))
+    p.add_argument("--workers", type=int, default=None, help="trials at once (default: one per core)")
+    args = p.parse_args()
+    if args.stage == "draw":
+        for path in draw():
+            print(path)
+        return 0
+    protocol = load_protocol()
+    if args.family not in protocol["study"]["families"]:
+        raise SystemExit(f"protocol_labelfree.toml declares no family {args.family!r}")
+    root = Path(args.out) / args.family
+    if args.stage == "tune":
+        print(tune(protocol, args.family, root / "tune", Path(args.results), args.workers) or "not finished")
+    else:
+        print(report(protocol, args.family, root, Path(args.results), args.workers))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except DynadaptError as e:
+        print(f"benchmarks/labelfree.py: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,124 @@
+"""benchmarks/labelfree.py: the committed held-out streams are the declared draw, and the declared claims
+read the per-seed figures as the protocol says."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from dynadapt.envs.streams import get_stream
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "benchmarks_labelfree", REPO / "benchmarks" / "labelfree.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load()
+
+
+def test_the_committed_held_out_streams_are_the_declared_draw() -> None:
+    rng = np.random.default_rng(20261130)
+    for family in bench.BOXES:  # the declared order: one generator, pendulum then cart-pole
+        drawn = bench.draw_stream(family, rng)
+        committed = get_stream(str(REPO / "benchmarks" / "streams" / f"{family}_heldout.toml"))
+        assert drawn.to_dict() == committed.to_dict()
+        named = get_stream(f"{family}:recurring-mid")
+        assert len(drawn.situations) == 4 and not set(map(str, drawn.situations)) & set(
+            map(str, named.situations)
+        )
+        assert len(drawn.switch_steps()) == bench.SEGMENTS - 1
+
+
+def _runs(**figures: dict[str, list[Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for method, values in figures.items():
+        for seed, v in enumerate(values):
+            out.setdefault(method, []).append({"seed": seed, **v})
+    return out
+
+
+def test_claims_hold_only_when_every_seed_meets_them() -> None:
+    declared = {
+        "at_least": [["hnet", "nmi", 0.9]],
+        "at_most": [["hnet", "library_ratio", 1.25]],
+        "within": [
+            ["hnet", "task-aware", "average_return", 0.95],
+            ["hnet", "task-aware", "pred_error_by_situation", 1.1],
+        ],
+        "better": [["hnet", "grbal", "average_return"]],
+    }
+    good = {
+        "nmi": 0.95,
+        "library_ratio": 1.0,
+        "average_return": -150.0,
+        "pred_error_by_situation": [1.0, 2.0],
+    }
+    runs = _runs(
+        hnet=[good, good, {**good, "nmi": 0.89, "average_return": -160.0}],
+        **{"task-aware": [{"average_return": -150.0, "pred_error_by_situation": [1.0, 1.9]}] * 3},
+        grbal=[{"average_return": -400.0}] * 3,
+    )
+    claims = {c["claim"].split(" on every")[0]: c for c in bench.check_claims(declared, runs)}
+    nmi = next(c for c in claims.values() if "nmi" in c["claim"])
+    assert not nmi["pass"] and nmi["held"] == 2 and nmi["seeds"] == 3  # one seed short fails the claim
+    assert next(c for c in claims.values() if "library_ratio" in c["claim"])["pass"]
+    ret = next(c for c in claims.values() if "average_return" in c["claim"] and "task-aware" in c["claim"])
+    assert ret["held"] == 2 and not ret["pass"]  # -160 < -150 - 0.05 * 150 = -157.5
+    err = next(c for c in claims.values() if "pred_error_by_situation" in c["claim"])
+    assert err["pass"]  # 2.0 <= 1.1 * 1.9 on the worst situation
+    better = next(c for c in claims.values() if "grbal" in c["claim"])
+    assert better["pass"] and better["wins"] == 3
+
+
+def test_a_worse_situation_breaks_the_every_situation_error_claim() -> None:
+    runs = _runs(
+        hnet=[{"pred_error_by_situation": [1.0, 2.2]}],
+        **{"task-aware": [{"pred_error_by_situation": [1.0, 1.9]}]},
+    )
+    (claim,) = bench.check_claims({"within": [["hnet", "task-aware", "pred_error_by_situation", 1.1]]}, runs)
+    assert not claim["pass"]
+
+
+def test_run_figures_reads_costs_from_the_rows() -> None:
+    summary = {
+        "seed": 0, "average_return": -1.0, "pred_error": 1.0, "pred_error_held_out": 2.0,
+        "pred_error_by_situation": [1.0], "library_sizes": [1, 2], "identification": {"nmi": 0.5},
+    }  # fmt: skip
+    rows = [
+        {
+            "planner/ms_per_step": 10.0,
+            "ident/ms_per_step": 1.0,
+            "library_size": 1,
+            "time/train_session_cpu_s": 0.1,
+        },
+        {
+            "planner/ms_per_step": 10.0,
+            "ident/ms_per_step": 3.0,
+            "library_size": 2,
+            "time/train_session_cpu_s": 0.4,
+        },
+        {
+            "planner/ms_per_step": 10.0,
+            "ident/ms_per_step": 2.0,
+            "library_size": 3,
+            "time/train_session_cpu_s": 0.5,
+        },
+    ]
+    figures = bench.run_figures(summary, rows)
+    assert figures["ident_over_plan"] == 0.2
+    assert figures["session_growth"] == 0.5 / 0.4  # from the first regularised session (library >= 2)
+    assert figures["nmi"] == 0.5 and figures["library_size"] == 2
