@@ -135,21 +135,12 @@ def draw() -> list[Path]:
 
 
 # ------------------------------------------------------------------------------------------ stages
-def candidates(protocol: dict[str, Any], method: str) -> list[tuple[str, str]]:
-    out = []
-    for key, values in protocol["tuning"].items():
-        name, field = key.split(".", 1)
-        if name == method:
-            out += [(field, json.dumps(v)) for v in values]
-    return out
-
-
 def tune(
     protocol: dict[str, Any], family: str, root: Path, results: Path, workers: int | None
 ) -> Path | None:
     methods: dict[str, tuple[str, list[tuple[str, str]]]] = {}
     for method in protocol["study"]["methods"]:
-        for key, value in candidates(protocol, method) or [("", "")]:
+        for key, value in base.candidates(protocol, method) or [("", "")]:
             own = [(key, value)] if key else []
             methods[f"{method} {key}={value}" if key else method] = (f"{method}-stream-{family}", own)
     grid = SweepSpec(seeds=protocol["seeds"]["tuning"], methods=methods)

@@ -3,31 +3,18 @@ read the per-seed figures as the protocol says."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from dynadapt.envs.streams import get_stream
+from tests.bench_modules import load
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "benchmarks_labelfree", REPO / "benchmarks" / "labelfree.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = load("labelfree")
 
 
 def test_the_committed_held_out_streams_are_the_declared_draw() -> None:

@@ -120,6 +120,49 @@ class Timer:
         return self.ident_ms_total / self.ident_calls if self.ident_calls else 0.0
 
 
+class Baseline(Timer):
+    """What every baseline does alike in the stream: each transition goes to the bounded FIFO
+    (``self.memory``) and to the recent window (``self.window``, or an adapter's: override
+    :meth:`window_add` / :meth:`window_clear`), and the planning params cached per transition
+    (``self._cache``) are dropped whenever a transition arrives or an episode starts."""
+
+    memory: StreamMemory
+    model: DynamicsModel
+    _cache: Params | None
+    sessions: int
+    """Training sessions run so far."""
+
+    def meta(self) -> dict[str, object]:
+        return {"sessions": self.sessions, **self.timer_meta()}
+
+    def load_meta(self, meta: dict[str, object], /) -> None:
+        sessions = meta.get("sessions", 0)
+        if not isinstance(sessions, int) or isinstance(sessions, bool) or sessions < 0:
+            raise CorruptFileError(f"learner meta: sessions {sessions!r} is not a count")
+        self.sessions = sessions
+        self.load_timer_meta(meta)
+
+    def window_add(self, obs: Tensor, act: Tensor, next_obs: Tensor) -> None:
+        self.window.add(obs, act, next_obs)  # type: ignore[attr-defined]
+
+    def window_clear(self) -> None:
+        self.window.clear()  # type: ignore[attr-defined]
+
+    def reset(self) -> None:
+        """Episode start: the window empties (transitions across a reset are not contiguous)."""
+        self.window_clear()
+        self.memory.new_episode()
+        self._cache = None
+
+    def observe(self, obs: object, act: object, next_obs: object, label: int) -> None:
+        """Store the transition (``label`` is not read)."""
+        del label
+        self.memory.add(obs, act, next_obs)
+        dev = param_device(self.model)
+        self.window_add(as_row(obs, dev), as_row(act, dev), as_row(next_obs, dev))
+        self._cache = None
+
+
 # ---------------------------------------------------------------------------------------- data
 class StreamMemory:
     """A bounded FIFO of every transition seen (a :class:`ReplayBuffer` of ``capacity``), with episode and

@@ -38,10 +38,9 @@ from dynadapt.checks import check_fields
 from dynadapt.errors import CorruptFileError
 from dynadapt.io import flatten, unflatten
 from dynadapt.labelfree.baselines import (
+    Baseline,
     ContextEncoder,
     StreamMemory,
-    Timer,
-    as_row,
     check,
     check_model,
     condition,
@@ -115,7 +114,7 @@ class CaDMConfig:
         return CaDMLearner(model, self, generator)
 
 
-class CaDMLearner(Timer):
+class CaDMLearner(Baseline):
     """The CaDM baseline as a :class:`~dynadapt.labelfree.base.StreamLearner` (see the module docstring).
 
     Trainable tensors: the model's params (θ: ``W_x``, ``b`` and the layers above), ``w_ctx[C, H0]``, the
@@ -218,19 +217,6 @@ class CaDMLearner(Timer):
         return fwd, bwd
 
     # ---------------------------------------------------------------------------- the StreamLearner API
-    def reset(self) -> None:
-        self.window.clear()
-        self.memory.new_episode()
-        self._cache = None
-
-    def observe(self, obs: object, act: object, next_obs: object, label: int) -> None:
-        """Store the transition (``label`` is not read)."""
-        del label
-        self.memory.add(obs, act, next_obs)
-        dev = param_device(self.model)
-        self.window.add(as_row(obs, dev), as_row(act, dev), as_row(next_obs, dev))
-        self._cache = None
-
     def params(self) -> Params:
         """The network conditioned on the context of the last K transitions, stacked ``[1, ...]``."""
         if self._cache is None:
@@ -292,11 +278,3 @@ class CaDMLearner(Timer):
         except KeyError as e:
             raise CorruptFileError(f"CaDM state: missing {e}") from None
         self._cache = None
-
-    def meta(self) -> dict[str, object]:
-        return {"sessions": self.sessions, **self.timer_meta()}
-
-    def load_meta(self, meta: dict[str, object], /) -> None:
-        sessions = meta.get("sessions", 0)
-        self.sessions = sessions if isinstance(sessions, int) else 0
-        self.load_timer_meta(meta)

@@ -26,14 +26,12 @@ from dynadapt.checks import check_fields
 from dynadapt.errors import CorruptFileError
 from dynadapt.io import flatten, unflatten
 from dynadapt.labelfree.baselines import (
+    Baseline,
     StreamMemory,
-    Timer,
-    as_row,
     check,
     check_model,
     count,
     load_window,
-    param_device,
     set_generator_state,
     window_state,
 )
@@ -74,7 +72,7 @@ class GrBALStreamConfig:
         return GrBALStreamLearner(model, self, generator)
 
 
-class GrBALStreamLearner(Timer):
+class GrBALStreamLearner(Baseline):
     """The GrBAL baseline as a :class:`~dynadapt.labelfree.base.StreamLearner` (see the module docstring).
 
     ``grbal`` is the meta-learner (θ = ``model.params``, ψ, the outer optimiser); ``adapter`` the online
@@ -105,19 +103,13 @@ class GrBALStreamLearner(Timer):
         return count(self.grbal.trainable())
 
     # ---------------------------------------------------------------------------- the StreamLearner API
-    def reset(self) -> None:
-        """Episode start: the window empties and the adaptation is dropped (planning uses θ* again)."""
-        self.adapter.reset()
-        self.memory.new_episode()
-        self._cache = None
+    def window_add(self, obs: Tensor, act: Tensor, next_obs: Tensor) -> None:
+        """The transition joins the adaptation window."""
+        self.adapter.observe(obs, act, next_obs)
 
-    def observe(self, obs: object, act: object, next_obs: object, label: int) -> None:
-        """Store the transition (``label`` is not read); it joins the adaptation window."""
-        del label
-        self.memory.add(obs, act, next_obs)
-        dev = param_device(self.model)
-        self.adapter.observe(as_row(obs, dev), as_row(act, dev), as_row(next_obs, dev))
-        self._cache = None
+    def window_clear(self) -> None:
+        """Episode start: the adaptation is dropped too (planning uses θ* again, pitfall G12)."""
+        self.adapter.reset()
 
     def params(self) -> Params:
         """θ' adapted from θ* on the last M transitions (θ* until the window holds ``adapt_from``)."""
@@ -165,11 +157,3 @@ class GrBALStreamLearner(Timer):
             raise CorruptFileError(f"GrBAL state: missing {e}") from None
         self.adapter.clear()
         self._cache = None
-
-    def meta(self) -> dict[str, object]:
-        return {"sessions": self.sessions, **self.timer_meta()}
-
-    def load_meta(self, meta: dict[str, object], /) -> None:
-        sessions = meta.get("sessions", 0)
-        self.sessions = sessions if isinstance(sessions, int) else 0
-        self.load_timer_meta(meta)

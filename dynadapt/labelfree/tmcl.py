@@ -33,10 +33,9 @@ from dynadapt.checks import check_fields
 from dynadapt.errors import CorruptFileError
 from dynadapt.io import flatten, unflatten
 from dynadapt.labelfree.baselines import (
+    Baseline,
     ContextEncoder,
     StreamMemory,
-    Timer,
-    as_row,
     check,
     check_model,
     condition,
@@ -114,7 +113,7 @@ class TMCLConfig:
         return TMCLLearner(model, self, generator)
 
 
-class TMCLLearner(Timer):
+class TMCLLearner(Baseline):
     """The T-MCL baseline as a :class:`~dynadapt.labelfree.base.StreamLearner` (see the module docstring).
 
     ``heads_w[H, W, out]``, ``heads_b[H, out]`` are the heads (``W`` the last hidden width); trainable: the
@@ -225,20 +224,6 @@ class TMCLLearner(Timer):
         return self.model.mse(params, x.expand(h, -1, -1), y.expand(h, -1, -1)), ctx
 
     # ---------------------------------------------------------------------------- the StreamLearner API
-    def reset(self) -> None:
-        """Episode start: the window empties; the selected head is kept until new transitions arrive."""
-        self.window.clear()
-        self.memory.new_episode()
-        self._cache = None
-
-    def observe(self, obs: object, act: object, next_obs: object, label: int) -> None:
-        """Store the transition (``label`` is not read)."""
-        del label
-        self.memory.add(obs, act, next_obs)
-        dev = param_device(self.model)
-        self.window.add(as_row(obs, dev), as_row(act, dev), as_row(next_obs, dev))
-        self._cache = None
-
     def _refresh(self) -> Params:
         """Select the head on the current window and build its network (once per new transition)."""
         if self._cache is None:
@@ -332,13 +317,12 @@ class TMCLLearner(Timer):
         self._cache = None
 
     def meta(self) -> dict[str, object]:
-        return {"sessions": self.sessions, "selected": self.selected, **self.timer_meta()}
+        return {**super().meta(), "selected": self.selected}
 
     def load_meta(self, meta: dict[str, object], /) -> None:
-        sessions, selected = meta.get("sessions", 0), meta.get("selected", -1)
+        selected = meta.get("selected", -1)
         if not isinstance(selected, int) or not -1 <= selected < self.cfg.heads:
             raise CorruptFileError(f"T-MCL meta: selected head {selected!r} is not one of {self.cfg.heads}")
-        self.sessions = sessions if isinstance(sessions, int) else 0
+        super().load_meta(meta)
         self.selected = selected
-        self.load_timer_meta(meta)
         self._cache = None
