@@ -15,7 +15,7 @@ if "MUJOCO_GL" not in os.environ and sys.platform.startswith("linux") and not os
 
 import gymnasium as gym
 
-from dynadapt.envs import ant, cartpole, door, half_cheetah, pendulum, pusher, reacher
+from dynadapt.envs import ant, cartpole, door, half_cheetah, pendulum, pusher, reacher, terrain
 from dynadapt.envs.base import action_bounds, get_task, set_task
 from dynadapt.envs.describe import describe_families, describe_family
 from dynadapt.envs.family import Param, RewardFn, TaskFamily, TerminationFn
@@ -42,6 +42,8 @@ _ENV_CLASSES: tuple[tuple[TaskFamily, type], ...] = (
     (ant.FAMILY, ant.AntCrippleEnv),
     (pusher.FAMILY, pusher.PusherFrictionEnv),
     (door.FAMILY, door.DoorEnv),
+    (terrain.HFIELD_FAMILY, terrain.HalfCheetahHFieldEnv),
+    (terrain.PIER_FAMILY, terrain.HalfCheetahPierEnv),
 )
 
 for _family, _cls in _ENV_CLASSES:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 
 from dynadapt.envs import get_task, set_task
 from dynadapt.envs.family import TaskFamily
+from dynadapt.envs.terrain import ground_height, terrain_profile
 from dynadapt.envs.testing import changed_value
+
+
+def _observed(family: TaskFamily, env: gym.Env, obs: np.ndarray) -> np.ndarray:
+    """The observation, and on the pier also the blocks' state (not observed; each damping acts on its own
+    block, which the cheetah need not touch)."""
+    if family.name == "half_cheetah_pier":
+        return np.concatenate([obs, env.unwrapped.get_physics_state()])
+    return obs
 
 
 def _next_obs(family: TaskFamily, params: dict, state: np.ndarray, act: np.ndarray) -> np.ndarray:
@@ -14,7 +24,7 @@ def _next_obs(family: TaskFamily, params: dict, state: np.ndarray, act: np.ndarr
     env.reset(seed=0)
     env.unwrapped.set_physics_state(state)
     obs, *_ = env.step(act)
-    return obs
+    return _observed(family, env, obs)
 
 
 def _probe(family: TaskFamily) -> tuple[np.ndarray, np.ndarray]:
@@ -27,6 +37,13 @@ def _probe(family: TaskFamily) -> tuple[np.ndarray, np.ndarray]:
         model = env.unwrapped.model
         state[model.joint("knob").qposadr[0]] = -0.3
         state[model.nq + model.joint("knob").dofadr[0]] = 0.5
+    if family.name == "half_cheetah_hfield":  # onto the ramps (from x = 1.1 m), standing on the default ones
+        state[0] += 4.0
+        state[1] += float(ground_height(4.0, terrain_profile()))
+    if family.name == "half_cheetah_pier":  # every block moving, so that every block's damping acts
+        model = env.unwrapped.model
+        for k in range(8):
+            state[model.nq + model.joint(f"blockz_{k}").dofadr[0]] = 0.3
     return state, env.action_space.high * 0.5
 
 
@@ -50,7 +67,8 @@ def test_set_task_mid_episode_keeps_the_state(family: TaskFamily) -> None:
         assert get_task(env)[param.name] == value
         np.testing.assert_array_equal(env.unwrapped.get_physics_state(), state)
         obs, *_ = env.step(act)
-        np.testing.assert_allclose(obs, _next_obs(family, {param.name: value}, state, act), atol=1e-12)
+        expected = _next_obs(family, {param.name: value}, state, act)
+        np.testing.assert_allclose(_observed(family, env, obs), expected, atol=1e-12)
 
 
 def test_reset_is_seeded(family: TaskFamily) -> None:

@@ -106,6 +106,8 @@ _FAMILY_PRESETS: dict[str, tuple[int, tuple[int, ...], int, int, str]] = {
     "half_cheetah_body": (10, (200, 200, 200), 200, 20, "the half-cheetah with HyperCRL's body variants"),
     "half_cheetah_cripple": (10, (200, 200, 200), 200, 20, "the half-cheetah with a crippled joint (GrBAL)"),
     "ant_cripple": (10, (200, 200, 200), 200, 20, "the ant with a crippled leg (GrBAL)"),
+    "half_cheetah_hfield": (10, (200, 200, 200), 200, 20, "the half-cheetah on sloped terrain (GrBAL)"),
+    "half_cheetah_pier": (10, (200, 200, 200), 200, 20, "the half-cheetah on floating blocks (GrBAL)"),
     "pusher": (20, (200, 200), 300, 20, "pushing a block across a two-friction table"),
     "door": (20, (200, 200), 300, 20, "opening a door with a pull bar, knob or lever"),
 }

@@ -58,6 +58,19 @@ Result with these settings (``benchmarks/results/meta_pendulum.json``, 3 seeds):
 MB+DE on every seed. After the change GrBAL's one-step error falls from 3.0 to 0.25 by steps [M, 2M) while
 MB's stays at 2.7; adaptation + planning is 1.27× planning alone.
 
+**GrBAL's terrain families** (``half_cheetah_hfield``, ``half_cheetah_pier``; :mod:`dynadapt.envs.terrain`):
+training on the release's perturbations (random ramps from the ``train`` split's terrain seeds; each block's
+damping ~ U(0, 10) per episode), held-out on the family's ``test`` split (gentle, steep, hill, basin;
+dampings up to 30), no ``switch_at``: the dynamics change along the track. The CPU-scale presets keep the
+release's planner (RS N = 500, H = 10) and M = K = 16 with the 2×256 model of the other MuJoCo presets, and
+run 10 iterations × 4 episodes of 500 steps (the first iteration random), evaluated after iterations 5 and 10
+on one episode per held-out setting and as many training episodes. Sized from a timed short run
+(``dynadapt run grbal-half_cheetah_hfield iterations=2 episodes_per_iter=1 eval.episodes=1 eval.every=0
+task.episode_steps=100``, 2-core CPU shared with another job): planning 19 ms + adaptation 6 ms per step, so
+18,000 planned training steps and 8,000 (pier: 6,000) evaluation steps take about 11 minutes, plus about
+2 minutes of fitting: about 14 CPU-minutes for GrBAL, less for MB. ``-paper`` presets: the release's
+settings (``_terrain_paper``).
+
 The step that made GrBAL win (``grbal.adapt_from``): adapting from the first transitions of an episode, as
 the first version did, gave GrBAL -617 and MB+DE -595, below MB on every seed, although the adapted model's
 open-loop error along held-out trajectories was lower than θ*'s at every horizon (1 step: 0.32 vs 1.79,
@@ -72,6 +85,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from dynadapt.envs import get_family
+from dynadapt.envs.terrain import PIER_BLOCKS, PIER_TRAIN_DAMPING
 from dynadapt.meta.grbal import GrBALConfig
 from dynadapt.meta.rebal import ReBALConfig
 from dynadapt.models.dynamics import ModelConfig
@@ -134,6 +149,60 @@ def _mujoco(env: str, method: str) -> MetaConfig:
     )
 
 
+TERRAIN_FAMILIES = ("half_cheetah_hfield", "half_cheetah_pier")
+"""GrBAL's terrain families (``dynadapt.envs.terrain``): the dynamics change along the track by construction,
+so their presets have no ``switch_at``."""
+
+
+def terrain_perturbations(env: str, episode_steps: int) -> Perturbations:
+    """The release's training perturbations of a terrain family and the family's held-out split: random
+    terrains (the ``train`` split's seeds) for ``half_cheetah_hfield``; each block's damping ~ U(0, 10) per
+    episode for ``half_cheetah_pier`` (reference §5.4)."""
+    if env == "half_cheetah_pier":
+        ranges: dict[str, Any] = {f"damping_{k}": list(PIER_TRAIN_DAMPING) for k in range(len(PIER_BLOCKS))}
+        return Perturbations(env=env, train_tasks=[{}], train_ranges=ranges, episode_steps=episode_steps)
+    return Perturbations(env=env, episode_steps=episode_steps)
+
+
+def _terrain(env: str, method: str) -> MetaConfig:
+    """CPU-scale: the release's planner and M = K, a 2×256 model, 10 iterations × 4 episodes of 500 steps."""
+    cfg = _mujoco(env, method)
+    cfg.task = terrain_perturbations(env, episode_steps=TERRAIN_CPU["episode_steps"])
+    cfg.iterations = TERRAIN_CPU["iterations"]
+    cfg.episodes_per_iter = TERRAIN_CPU["episodes_per_iter"]
+    held_out = len(get_family(env).splits["test"])  # every held-out setting once per evaluation
+    cfg.eval = Evaluation(every=TERRAIN_CPU["eval_every"], episodes=held_out)
+    return cfg
+
+
+TERRAIN_CPU: dict[str, int] = {
+    "episode_steps": 500,
+    "iterations": 10,
+    "episodes_per_iter": 4,
+    "eval_every": 5,
+}
+"""CPU-scale budget of the terrain presets (sized in the module docstring)."""
+
+
+def _terrain_paper(env: str, method: str) -> MetaConfig:
+    """The GrBAL release's settings (reference §5.2): 50 iterations × 5 episodes × 1000 steps, 3×512 ReLU MLP,
+    M = K = 16, fixed α = 0.001, meta-batch 10, up to 100 epochs (ReBAL: LSTM-sized recurrent 256, 50 epochs),
+    random shooting N = 500, H = 10, the same model and planner for every method (§5.5)."""
+    return MetaConfig(
+        task=terrain_perturbations(env, episode_steps=1000),
+        method=method,  # type: ignore[arg-type]
+        iterations=50,
+        random_iterations=1,
+        episodes_per_iter=5,
+        eval=Evaluation(every=5, episodes=4),
+        model=ModelConfig(ensemble_size=1, hidden=(512, 512, 512), activation="relu", head="deterministic"),
+        grbal=GrBALConfig(M=16, K=16, inner_lr=0.001, learn_inner_lr=False, meta_batch=10, max_epochs=100),
+        rebal=ReBALConfig(M=16, K=16, rnn_hidden=256, meta_batch=10, max_epochs=50),
+        planner=RSConfig(population=500),
+        mpc=MPCConfig(horizon=10, particles=1, propagation="expectation"),
+    )
+
+
 _DESCRIPTIONS = {
     "grbal": "GrBAL (one meta-learned gradient step on the last M transitions)",
     "rebal": "ReBAL (GRU context over the last M transitions)",
@@ -144,6 +213,14 @@ _FAMILIES = {
     "pendulum": ("pendulum: random mass/length per episode, change at step 50", _pendulum),
     "half_cheetah_cripple": ("crippled half-cheetah (train joints 1-5, test bthigh), short budget", None),
     "ant_cripple": ("crippled ant (train legs 0-2, test leg 3), short budget", None),
+    "half_cheetah_hfield": (
+        "the half-cheetah on sloped terrain (train: random ramps; test: gentle, steep, hill, basin)",
+        _terrain,
+    ),
+    "half_cheetah_pier": (
+        "the half-cheetah on floating blocks (train: damping U(0, 10) per block; test: up to 30)",
+        _terrain,
+    ),
 }
 
 
@@ -154,7 +231,14 @@ def _register(method: str, family: str, text: str, make: Callable[[], MetaConfig
 
 for _method in _DESCRIPTIONS:
     for _family, (_text, _fn) in _FAMILIES.items():
-        if _fn is not None:
+        if _family in TERRAIN_FAMILIES:
+            _register(_method, _family, _text, lambda m=_method, e=_family: _terrain(e, m))  # type: ignore[misc]
+            preset(
+                f"{_method}-{_family}-paper",
+                "meta",
+                f"{_DESCRIPTIONS[_method]} on {_text}, the GrBAL release's settings (50 x 5 x 1000 steps)",
+            )(lambda m=_method, e=_family: _terrain_paper(e, m))  # type: ignore[misc]
+        elif _fn is not None:
             _register(_method, _family, _text, lambda m=_method, f=_fn: f(m))  # type: ignore[misc]
         else:
             _register(_method, _family, _text, lambda m=_method, e=_family: _mujoco(e, m))  # type: ignore[misc]
