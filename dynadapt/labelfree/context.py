@@ -94,6 +94,11 @@ class ContextHnetConfig:
     """Gradient steps on the proposed embedding (hypernetwork frozen) to fit the window (0: none)."""
     refine_lr: float = 1.0
     """Step size of those steps (halved for a row whose step did not lower its window loss)."""
+    refine_library: bool = False
+    """Charge the new candidate its local-fit advantage: refine every library embedding on the window's
+    first half as the candidate is, and let "new" lead only if it beats the best of those on the second
+    half. Off by default: measured on pendulum, a hypernetwork trained on one situation then cannot
+    propose a candidate that beats a refined stored embedding even in a truly new situation."""
     min_window: int = 4
     """Identify once the episode's window holds this many transitions (before: the transitions wait)."""
     candidate_every: int = 4

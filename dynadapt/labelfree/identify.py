@@ -75,6 +75,11 @@ class IdentifyConfig:
     """κ: extra prior pseudo-counts of the current situation (sticky HDP-HMM, Fox et al. 2011)."""
     persistence: int = 3
     """Consecutive steps the same challenger must lead the posterior before a switch is committed."""
+    create_persistence: int = 0
+    """Consecutive steps "new" must lead before a new situation is created (0: ``persistence``). Longer
+    than ``persistence`` asks more evidence to create than to recall: a candidate fitted on neighbouring
+    transitions also wins where the stored networks are locally poor; only a lead kept while its fitting
+    half moves on to new data shows a new situation."""
     merge_distance: float = 0.5
     """The learner merges two embeddings closer than this (the identifier only combines their counts)."""
     temperature: float = 1.0
@@ -107,6 +112,7 @@ class IdentifyConfig:
             (self.alpha > 0, "identify.alpha must be > 0"),
             (self.sticky >= 0, "identify.sticky must be >= 0"),
             (self.persistence >= 1, "identify.persistence must be >= 1"),
+            (self.create_persistence >= 0, "identify.create_persistence must be >= 0 (0: persistence)"),
             (self.merge_distance >= 0, "identify.merge_distance must be >= 0"),
             (self.temperature > 0, "identify.temperature must be > 0"),
             (self.new_margin >= 0, "identify.new_margin must be >= 0"),
@@ -347,7 +353,8 @@ class Identifier:
         self._quiet = 0
         self._streak = self._streak + 1 if leader == self._lead else 1
         self._lead = leader
-        if self._streak < cfg.persistence:
+        needed = cfg.create_persistence if leader == k and cfg.create_persistence else cfg.persistence
+        if self._streak < needed:
             self.counts[self.current] += 1
             return Decision(self.current, False, False, True, leader, post)
         created = leader == k

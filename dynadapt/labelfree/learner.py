@@ -132,6 +132,9 @@ class ContextHyperLearner:
         self.candidate: Tensor | None = None
         """The last new candidate ``[1, D]`` (reused for ``candidate_every`` steps)."""
         self.candidate_age = 0
+        self.local: Tensor | None = None
+        """``refine_library``: every library embedding refined on the first half of the window ``[K, D]``
+        (re-fitted with the candidate)."""
         self.dropped = 0
         """Pending transitions dropped (at episode resets, or held out longer than a window)."""
         self.scored = 0
@@ -175,7 +178,7 @@ class ContextHyperLearner:
         self.identifier.reset()
         self.dropped += len(self.pending)
         self.pending.clear()
-        self.candidate, self.candidate_age = None, 0
+        self.candidate, self.candidate_age, self.local = None, 0, None
         self.episode += 1
         self.t = 0
 
@@ -288,23 +291,46 @@ class ContextHyperLearner:
         self.scored += 1
         h = n // 2
         xa, ya, xb, yb = x[:h], y[:h], x[h:], y[h:]
+        refit = self.candidate_age >= cfg.candidate_every or (self.candidate is None and not young)
+        if cfg.refine_library and k > 0 and (self.local is None or self.local.shape[0] != k):
+            refit = True
+        if refit:
+            self._refit(xa, ya, k, young)
+        self.candidate_age += 1
         new = torch.full((1,), math.inf, device=x.device)
-        if not young:
-            if self.candidate is None or self.candidate_age >= cfg.candidate_every:
-                with torch.no_grad():
-                    proposal = self.dyn.encode(xa[None], ya[None])
-                self.candidate, _ = self.dyn.refine(proposal, xa[None], ya[None])
-                self.candidate_age = 0
-            self.candidate_age += 1
-            with torch.no_grad():
-                new = self.dyn.nll(self.dyn.generate(self.candidate), xb, yb, var)[0]
-        if k == 0:
-            self._decide(ident.step(new, n=xb.shape[0]), x, y)
-            return
         with torch.no_grad():
+            if not young and self.candidate is not None:
+                new = self.dyn.nll(self.dyn.generate(self.candidate), xb, yb, var)[0]
+            if k == 0:
+                self._decide(ident.step(new, n=xb.shape[0]), x, y)
+                return
             nll, _ = self.dyn.nll(self.dyn.library_params(), xb, yb, var)
-        d = ident.step(torch.cat([nll, new]), n=xb.shape[0])
-        self._decide(d, x, y)
+            if cfg.refine_library and self.local is not None and math.isfinite(float(new)):
+                # the candidate's local-fit advantage, measured on the stored embeddings
+                fitted, _ = self.dyn.nll(self.dyn.generate(self.local), xb, yb, var)
+                new = new + (nll.min() - fitted.min()).clamp(min=0.0)
+        self._decide(ident.step(torch.cat([nll, new]), n=xb.shape[0]), x, y)
+
+    def _refit(self, xa: Tensor, ya: Tensor, k: int, young: bool) -> None:
+        """Fit the new candidate ``refine(enc(A), A)`` (unless ``young``) and, with ``refine_library``, every
+        stored embedding the same way, ``refine(e_k, A)``, in one batch: ``xa[h, ·], ya[h, O]``."""
+        start: list[Tensor] = []
+        if self.cfg.refine_library and k > 0:
+            start.append(self.dyn.embeddings())
+        if not young:
+            with torch.no_grad():
+                start.append(self.dyn.encode(xa[None], ya[None]))
+        self.candidate_age = 0
+        if not start:
+            self.candidate = None
+            return
+        emb = torch.cat(start)
+        fitted, _ = self.dyn.refine(
+            emb, xa[None].expand(emb.shape[0], -1, -1), ya[None].expand(emb.shape[0], -1, -1)
+        )
+        if self.cfg.refine_library and k > 0:
+            self.local = fitted[:k]
+        self.candidate = None if young else fitted[-1:]
 
     def _decide(self, d: Decision, x: Tensor, y: Tensor) -> None:
         """Act on a decision; ``x[n, ·], y[n, O]`` is the window (a created situation's embedding is the
@@ -324,17 +350,27 @@ class ContextHyperLearner:
         x, y = self.model.transitions(data)
         return x.to(self.device), y.to(self.device)
 
-    def _segments(self, k: int) -> tuple[Tensor, Tensor] | None:
-        """``enc_segments`` segments of situation ``k``: ``x[B, L, ·], y[B, L, O]`` with ``L`` the window M,
-        or shorter (down to ``min_window``) when ``k`` has no run that long; None if it has none."""
+    def _segment_source(self, k: int) -> tuple[dict[str, Tensor], Tensor] | None:
+        """Situation ``k``'s rows (oldest first) and the starts of its segments of length ``L``: the window
+        M, or shorter (down to ``min_window``) when ``k`` has no run that long; None if it has none. Computed
+        once per session (the buffers do not change during one), so an encoder step costs the same however
+        full the buffers are."""
         length = self.cfg.identify.window
         while length >= self.cfg.min_window:
-            if self.buffers[k].segment_starts(length).numel():
-                seg = self.buffers[k].sample_segments(self.cfg.enc_segments, length, self.generator)
-                x, y = self.model.transitions(seg)
-                return x.to(self.device), y.to(self.device)
+            starts = self.buffers[k].segment_starts(length)
+            if starts.numel():
+                return self.buffers[k].all(), starts[:, None] + torch.arange(length)[None, :]
             length //= 2
         return None
+
+    def _segments(self, source: tuple[dict[str, Tensor], Tensor] | None) -> tuple[Tensor, Tensor] | None:
+        """``enc_segments`` segments ``x[B, L, ·], y[B, L, O]`` drawn from a :meth:`_segment_source`."""
+        if source is None:
+            return None
+        rows, spans = source
+        pick = spans[torch.randint(0, spans.shape[0], (self.cfg.enc_segments,), generator=self.generator)]
+        x, y = self.model.transitions({k: rows[k][pick] for k in ("obs", "act", "next_obs")})
+        return x.to(self.device), y.to(self.device)
 
     def train(self) -> dict[str, float]:
         """One training session on the current situation's data (see the module docstring)."""
@@ -346,7 +382,8 @@ class ContextHyperLearner:
         others = [i for i in range(self.num_situations) if i != c]
         sample: list[int] = []
         if cfg.reg_tasks > 0 and others:
-            pick = torch.randperm(len(others), generator=self.generator)[: cfg.reg_tasks]
+            # reg_tasks draws with replacement: the same work whether 1 or 100 others are stored
+            pick = torch.randint(0, len(others), (cfg.reg_tasks,), generator=self.generator)
             sample = sorted(others[i] for i in pick.tolist())
         reg = cfg.beta > 0 and bool(sample)
         targets = torch.zeros(0)
@@ -357,6 +394,7 @@ class ContextHyperLearner:
         opt_emb = adam([e_c], cfg.emb_lr)
         train_enc = not self.task_aware
         sits = [c, *sample] if train_enc else []
+        sources = {k: self._segment_source(k) for k in set(sits)}
         losses, regs, enc_losses, pulls = [], [], [], []
         for _ in range(cfg.train_steps):
             x, y = self._batch(c, cfg.batch_size)
@@ -376,7 +414,7 @@ class ContextHyperLearner:
                 regs.append(float(r.detach()))
             adam_step_(self.opt_theta, self.theta_list + list(dyn.bounds.values()), cfg.grad_clip)
             if train_enc:
-                enc_loss, pull = self._encoder_step(sits)
+                enc_loss, pull = self._encoder_step(sits, sources)
                 enc_losses.append(enc_loss)
                 pulls.append(pull)
         e_c.requires_grad_(False)
@@ -402,7 +440,9 @@ class ContextHyperLearner:
             metrics["train/enc_pull"] = float(np.nanmean(pulls))
         return metrics
 
-    def _encoder_step(self, sits: list[int]) -> tuple[float, float]:
+    def _encoder_step(
+        self, sits: list[int], sources: dict[int, tuple[dict[str, Tensor], Tensor] | None]
+    ) -> tuple[float, float]:
         """One Adam step of the encoder on segments of the situations ``sits``: prediction of each
         segment's second half through ``h(enc(first half))`` (θ detached) plus the pull toward ``e_k``."""
         dyn = self.dyn
@@ -411,7 +451,7 @@ class ContextHyperLearner:
         pred_total: Tensor | None = None
         pull_total: Tensor | None = None
         for k in sits:
-            seg = self._segments(k)
+            seg = self._segments(sources[k])
             if seg is None:
                 continue
             x, y = seg
@@ -451,9 +491,10 @@ class ContextHyperLearner:
     def _recent(self, k: int) -> tuple[Tensor, Tensor]:
         """The last ``merge_rows`` transitions of situation ``k``: ``x[n, ·], y[n, O]``."""
         rows = self.cfg.merge_rows
-        x, y = self.model.transitions(self.buffers[k].all())
+        data = self.buffers[k].all()
+        x, y = self.model.transitions({name: data[name][-rows:] for name in ("obs", "act", "next_obs")})
         x, y = x.to(self.device), y.to(self.device)
-        return x[-rows:], y[-rows:]
+        return x, y
 
     def _explainer(self, a: int, b: int) -> int | None:
         """The one of ``a``, ``b`` whose generated network predicts both situations' recent data within
@@ -525,6 +566,7 @@ class ContextHyperLearner:
         out["candidate"] = (
             self.candidate.clone() if self.candidate is not None else torch.zeros(0, self.cfg.emb_dim)
         )
+        out["local"] = self.local.clone() if self.local is not None else torch.zeros(0, self.cfg.emb_dim)
         out["train_mse"] = torch.tensor(self.train_mse, dtype=torch.float64)
         out["trained"] = torch.tensor(self.trained, dtype=torch.int64)
         out["generator"] = self.generator.get_state().clone()
@@ -554,6 +596,8 @@ class ContextHyperLearner:
                 self.pending.append((o.clone(), a.clone(), o2.clone(), int(idx[0]), int(idx[1])))
             cand = state["candidate"]
             self.candidate = cand.clone() if cand.shape[0] else None
+            local = state.get("local")
+            self.local = local.clone() if local is not None and local.shape[0] else None
             self.train_mse = [float(v) for v in state["train_mse"]]
             self.trained = [int(v) for v in state["trained"]]
             self.generator.set_state(state["generator"].cpu().clone())

@@ -88,6 +88,19 @@ def test_creates_a_new_situation_when_the_candidate_wins() -> None:
         ident.step([0.0, 0.0, 0.0])
 
 
+def test_creation_can_need_more_persistence_than_recall() -> None:
+    ident = library(IdentifyConfig(persistence=2))
+    ident.cfg.create_persistence = 4
+    for _ in range(3):  # "new" leads 3 < 4 steps: still suspect
+        d = ident.step([BIG, BIG, 0.0])
+        assert d.suspect and d.challenger == 2 and not d.created
+    d = ident.step([BIG, BIG, 0.0])
+    assert d.created and d.situation == 2
+    for _ in range(2):  # recall of situation 1 still needs only persistence = 2
+        d = ident.step([BIG, 0.0, BIG, BIG])
+    assert d.switched and d.situation == 1 and not d.created
+
+
 @pytest.mark.parametrize("margin", [0.0, 0.5])
 def test_recall_is_preferred_over_creation_on_a_tie(margin: float) -> None:
     """Equal NLLs of stored situation 1 and the new candidate: recall. Situation 1 has n_1 = 1 = α here,
@@ -154,6 +167,7 @@ def test_numerics_and_bad_input() -> None:
         {"alpha": 0.0},
         {"sticky": -1.0},
         {"persistence": 0},
+        {"create_persistence": -1},
         {"merge_distance": -0.1},
         {"temperature": 0.0},
         {"new_margin": math.nan},

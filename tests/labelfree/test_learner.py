@@ -162,7 +162,7 @@ def test_the_regulariser_keeps_the_earlier_situation(
     assert kept < 3 * b_reg
     assert lost > 5 * kept
     regs = [m["train/reg_targets"] for m in reg.metrics]
-    assert regs[0] == 0 and regs[-1] == 1
+    assert regs[0] == 0 and regs[-1] == reg.learner.cfg.reg_tasks  # drawn with replacement from one other
     assert all(m["train/reg_targets"] == 0 for m in noreg.metrics)
 
 
@@ -204,9 +204,9 @@ def test_task_aware_reference_follows_the_labels() -> None:
 
 def test_a_session_costs_the_same_however_large_the_library() -> None:
     """The number of embeddings a session generates (task, regulariser, encoder targets) does not grow
-    with the library once it exceeds reg_tasks."""
+    with the library: the regularised sample is reg_tasks draws with replacement, however many others."""
     counts: dict[int, tuple[int, float]] = {}
-    for k_lib in (6, 12):
+    for k_lib in (2, 6, 12):
         learner = _learner(labels="true", reg_tasks=3)
         player = Player(learner, every=10**9)
         for label in range(k_lib):
@@ -225,8 +225,22 @@ def test_a_session_costs_the_same_however_large_the_library() -> None:
         learner.dyn.hnet.forward = counting  # type: ignore[method-assign]
         metrics = learner.train()
         counts[k_lib] = (rows, metrics["train/reg_targets"])
-    assert counts[6] == counts[12]
+    assert counts[2] == counts[6] == counts[12]
     assert counts[6][1] == 3
+
+
+def test_refine_library_charges_the_candidate_its_local_fit() -> None:
+    """With refine_library every stored embedding is refined on the first half like the candidate (kept in
+    ``local [K, D]``, saved in the state), and "new" is scored no better than with the plain comparison."""
+    plain, fair = Player(_learner()), Player(_learner(refine_library=True))
+    for player in (plain, fair):
+        player.play(0, 150)
+        player.play(1, 40)
+    k = fair.learner.num_situations
+    assert fair.learner.local is not None and fair.learner.local.shape == (k, fair.learner.cfg.emb_dim)
+    assert plain.learner.local is None
+    assert torch.equal(fair.learner.state_dict()["local"], fair.learner.local)
+    assert fair.learner.num_situations <= plain.learner.num_situations
 
 
 def test_near_identical_situations_merge() -> None:
