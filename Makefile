@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: install demo test lint typecheck pytest docs docs-videos check-claims bench clean
+.PHONY: install demo test lint typecheck pytest docs docs-videos check-claims bench clean test-robosuite
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,8 +53,23 @@ docs-videos: $(STAMP)
 check-claims: $(STAMP)
 	$(BIN)/pytest -m slow -q
 
+## The robosuite extra (panda_pusher, panda_door) in its own environment with its own pins
+## (constraints-robosuite.txt: mujoco 3, numpy 1): the Panda tests and every env family's tests under them.
+RS_VENV  ?= build/venv-robosuite
+RS_STAMP := $(RS_VENV)/.installed
+RS_PIP   := $(RS_VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints-robosuite.txt
+
+$(RS_STAMP): pyproject.toml constraints-robosuite.txt
+	test -x $(RS_VENV)/bin/python || $(PYTHON) -m venv $(RS_VENV)
+	$(RS_PIP) torch==2.13.0
+	$(RS_PIP) -e ".[dev,robosuite]"
+	touch $(RS_STAMP)
+
+test-robosuite: $(RS_STAMP)
+	$(RS_VENV)/bin/pytest -n 2 -q -p no:cacheprovider tests/envs
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/mbrl.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build/site
+	rm -rf $(VENV) $(RS_VENV) .pytest_cache .mypy_cache .ruff_cache build/site

@@ -15,6 +15,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "video": ("imageio", "imageio_ffmpeg"),
     "tensorboard": ("tensorboard",),
     "wandb": ("wandb",),
+    "robosuite": ("robosuite",),
 }
 """Extra name -> the modules it provides."""
 

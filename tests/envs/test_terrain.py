@@ -81,7 +81,9 @@ def test_the_compiled_field_is_the_profile_with_the_start_at_zero() -> None:
         model = env.model
         top = model.hfield_size[0, 2]
         surface = model.hfield_data.reshape(2, 500)[0] * top + model.geom("floor").pos[2]
-        np.testing.assert_allclose(surface, terrain_profile(**HFIELD.validate(params)), atol=1e-9)
+        # hfield_data is float32 in some MuJoCo versions (3.3.x): a few float32 steps of the field's height
+        atol = 4 * np.finfo(np.float32).eps * max(1.0, float(top))
+        np.testing.assert_allclose(surface, terrain_profile(**HFIELD.validate(params)), atol=atol)
         np.testing.assert_array_equal(env.profile, terrain_profile(**HFIELD.validate(params)))
 
 
