@@ -25,6 +25,9 @@ examples:
   dynadapt resume runs/pend
   dynadapt plot runs/pend
   dynadapt envs                              (task families, parameters, named sequences)
+  dynadapt streams                           (situation streams of label-free runs, one line each)
+  dynadapt streams pendulum:recurring-mid    (one stream, or a .toml/.json stream file, segment by segment)
+  dynadapt run hnet-stream-pendulum stream=my_stream.toml
   dynadapt render cartpole --out cp.png pole_length=1.0
   dynadapt video runs/pend --episodes 2 --gif   (evaluation episodes as MP4 (+ GIF) in runs/pend/videos)
   dynadapt sweep pets-pendulum pets-cartpole --seeds 0-2 --out sweeps/s1 planner.population={100,200}
@@ -91,9 +94,26 @@ def _parser() -> argparse.ArgumentParser:
     envs = sub.add_parser(
         "envs",
         help="list task families, their parameters and named sequences",
-        description="List the task families (or describe one): parameters, ranges, named task sequences.",
+        description=(
+            "List the task families (or describe one): parameters, ranges, named task sequences. The "
+            "situation streams of label-free runs are listed by `dynadapt streams`."
+        ),
     )
     envs.add_argument("family", nargs="?", help="a family name or env id to describe in detail")
+
+    streams = sub.add_parser(
+        "streams",
+        help="list the situation streams of label-free runs (or describe one)",
+        description=(
+            "List the named situation streams (run kind labelfree: the physical parameters change along "
+            "one long run, situations recur, the agent is not told) one line each, or describe one named "
+            "stream or .toml/.json stream file segment by segment: where each switch falls, the "
+            "parameters of every situation and the held-out settings."
+        ),
+    )
+    streams.add_argument(
+        "stream", nargs="?", help="a stream name (e.g. pendulum:recurring-mid) or a .toml/.json stream file"
+    )
 
     render = sub.add_parser(
         "render",
@@ -278,6 +298,45 @@ def _cmd_envs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_streams(args: argparse.Namespace) -> int:
+    from dynadapt.envs.streams import get_stream
+
+    print(get_stream(args.stream).describe() if args.stream is not None else _streams_table())
+    return 0
+
+
+def _streams_table() -> str:
+    """One row per named stream: family, situations (+ held-out settings), steps, episodes, switches (of
+    them in the middle of an episode) and the order in which the situations play."""
+    from dynadapt.envs.streams import get_stream, stream_names
+
+    rows = [("stream", "family", "situations", "steps", "episodes", "switches (mid-episode)", "order")]
+    for name in stream_names():
+        s = get_stream(name)
+        switches = s.switch_steps()
+        mid = sum(1 for t in switches if t % s.episode_steps)
+        episodes = -(-s.total_steps // s.episode_steps)
+        rows.append(
+            (
+                name,
+                s.family,
+                f"{len(s.situations)} + {len(s.held_out)} held out",
+                str(s.total_steps),
+                f"{episodes} x {s.episode_steps}",
+                f"{len(switches)} ({mid})",
+                " ".join(s.names[seg.situation] for seg in s.schedule),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append(
+        "`dynadapt streams NAME_OR_FILE` describes one; a .toml/.json stream file works wherever a name "
+        "does (stream=FILE)."
+    )
+    return "\n".join(lines)
+
+
 def _cmd_render(args: argparse.Namespace) -> int:
     from dynadapt.envs import render_strip
 
@@ -388,6 +447,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_plot(args)
         if args.command == "envs":
             return _cmd_envs(args)
+        if args.command == "streams":
+            return _cmd_streams(args)
         if args.command == "render":
             return _cmd_render(args)
         if args.command == "sweep":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,31 @@ import torch
 from dynadapt.data import ReplayBuffer
 from dynadapt.envs import Task, get_family, load_sequence, named_sequence, render_frames, resolve_family
 from dynadapt.envs.sequences import tasks_from_data
+from dynadapt.envs.streams import (
+    Segment,
+    Stream,
+    StreamEnv,
+    get_stream,
+    load_stream,
+    save_stream,
+    stream_from_data,
+)
 from dynadapt.io import load_tensors
+from dynadapt.labelfree import (
+    CaDMConfig,
+    ContextHnetConfig,
+    Cusum,
+    GrBALStreamConfig,
+    Identifier,
+    IdentifyConfig,
+    TMCLConfig,
+    detection_delays,
+    false_switches,
+    identification_summary,
+    library_ratio,
+    nmi,
+    recall_rate,
+)
 from dynadapt.models.dynamics import DynamicsModel, ModelConfig
 from dynadapt.nets.mlp import MLPSpec, init_params
 from dynadapt.planning import CEMConfig, MPPIConfig, build_planner, planner_config
@@ -358,7 +383,7 @@ def cases(w: Path) -> list[ApiCase]:
     add("paths", "compare([a file])", lambda: compare([w / "file.txt"]))
     add("paths", "write_report(out=a FIFO)", lambda: write_report([w / "sweep"], w / "fifo"))
     add("paths", "write_report(out=a directory)", lambda: write_report([w / "sweep"], w / "adir"))
-    return out
+    return out + labelfree_cases(w)
 
 
 def _unchecked(cfg: Any, **fields: Any) -> Any:
@@ -370,3 +395,250 @@ def _unchecked(cfg: Any, **fields: Any) -> Any:
     for k, v in fields.items():
         object.__setattr__(new, k, v)
     return new
+
+
+STREAM_DATA: dict[str, Any] = {
+    "family": "pendulum",
+    "situations": {"A": {}, "B": {"mass": 2.0}},
+    "schedule": "A:100 B:100",
+}
+"""A valid stream as file content: each ``stream_from_data`` case below changes one thing of it."""
+
+
+def make_stream(**fields: Any) -> Stream:
+    """A valid two-situation pendulum :class:`Stream` with ``fields`` replaced."""
+    kw: dict[str, Any] = {
+        "name": "s",
+        "family": "pendulum",
+        "situations": ({}, {"mass": 2.0}),
+        "names": ("A", "B"),
+        "schedule": (Segment(0, 10), Segment(1, 10)),
+        "episode_steps": 10,
+    }
+    return Stream(**{**kw, **fields})
+
+
+def labelfree_cases(w: Path) -> list[ApiCase]:
+    """Bad calls of what issue 16 added: situation streams, the label-free learners' configs, the identifier
+    and the identification metrics, and label-free runs started from Python (about 190)."""
+    out: list[ApiCase] = []
+
+    def add(cls: str, name: str, call: Callable[[], Any]) -> None:
+        out.append(ApiCase(cls, name, call))
+
+    # streams: names, files, data ----------------------------------------------------------------------
+    wrong: tuple[Any, ...] = (5, None, 1.5, b"pendulum:tiny", ["pendulum:tiny"], {"stream": "pendulum:tiny"})
+    for bad in wrong:
+        add("types", f"get_stream({bad!r})", partial(get_stream, bad))
+    for name in ("atlantis:x", "pendulum", "pendulum:nope", "pendulum:hypercrl", "", ":"):
+        add("arguments", f"get_stream({name!r})", partial(get_stream, name))
+    for what, rel in (("a directory", "adir"), ("a FIFO", "fifo"), ("a missing .toml", "nope.toml"),
+                      ("a text file", "file.txt")):  # fmt: skip
+        add("paths", f"get_stream({what})", partial(get_stream, w / rel))
+    add("nesting", "get_stream(deep JSON)", partial(get_stream, w / "deep.json"))
+    add("nesting", "get_stream(deep TOML)", partial(get_stream, w / "deep.toml"))
+    add("types", "load_stream(5)", partial(load_stream, 5))  # type: ignore[arg-type]
+    add("paths", "load_stream(a .yaml path)", partial(load_stream, w / "s.yaml"))
+    tiny = get_stream("pendulum:tiny")
+    add("paths", "save_stream(to .yaml)", partial(save_stream, tiny, w / "crafted-s.yaml"))
+    changes: dict[str, Any] = {
+        "a list": None,
+        "unknown key": {"colour": "red"},
+        "no schedule": {"schedule": None},
+        "unknown situation": {"schedule": "A:100 Z:100"},
+        "negative steps": {"schedule": [{"situation": "A", "steps": -5}]},
+        "steps 1.0": {"schedule": [{"situation": "A", "steps": 1.0}]},
+        "steps 10**400": {"schedule": [{"situation": "A", "steps": 10**400}]},
+        "steps True": {"schedule": [{"situation": "A", "steps": True}]},
+        "NaN parameter": {"situations": {"A": {}, "B": {"mass": math.nan}}},
+        "inf parameter": {"situations": {"A": {"mass": math.inf}}},
+        "parameter 10**400": {"situations": {"A": {"mass": 10**400}}},
+        "reward-changing situation": {
+            "family": "cartpole",
+            "situations": {"A": {}, "B": {"pole_length": 1.0}},
+        },
+        "same parameters twice": {"situations": {"A": {}, "B": {"mass": 1.0}}},
+        "held-out equals a situation": {"held_out": {"H": {"mass": 2.0}}},
+        "2 x 10**7 steps": {"schedule": "A:9999999 B:9999999"},
+        "episode_steps 0": {"episode_steps": 0},
+        "family 5": {"family": 5},
+        "situations a list": {"situations": [{}, {"mass": 2.0}]},
+        "schedule 5": {"schedule": 5},
+        "name ''": {"name": ""},
+    }
+    for name, change in changes.items():
+        data: Any = [STREAM_DATA]
+        if change is not None:
+            data = {k: v for k, v in {**STREAM_DATA, **change}.items() if v is not None}
+        cls = "numbers" if any(k in name for k in ("steps", "NaN", "inf", "10**")) else "types"
+        add(cls, f"stream_from_data({name})", partial(stream_from_data, data))
+    segments: tuple[tuple[Any, Any], ...] = ((-1, 5), (0, 0), (0, -3), ("a", 5), (0, 1.5), (True, 5))
+    for args in segments:
+        add("types", f"Segment{args}", partial(Segment, *args))
+    streams: dict[str, dict[str, Any]] = {
+        "family atlantis": {"family": "atlantis"},
+        "schedule of ints": {"schedule": (5,)},
+        "a segment past the situations": {"schedule": (Segment(2, 10),)},
+        "names of another length": {"names": ("A",)},
+        "names repeated": {"names": ("A", "A")},
+        "situations a dict": {"situations": {"A": {}}},
+        "episode_steps 0": {"episode_steps": 0},
+        "empty schedule": {"schedule": ()},
+        "a reward-changing situation": {"family": "cartpole", "situations": ({}, {"pole_length": 1.0})},
+    }
+    for name, fields in streams.items():
+        add("types", f"Stream({name})", partial(make_stream, **fields))
+    add("types", "StreamEnv(5)", partial(StreamEnv, 5))  # type: ignore[arg-type]
+
+    def step_before_reset() -> Any:
+        env = StreamEnv(tiny)
+        try:
+            return env.step(env.action_space.sample())
+        finally:
+            env.close()
+
+    add("arguments", "StreamEnv.step before reset", step_before_reset)
+    steps: tuple[Any, ...] = (-1, 500, 1.5, "a", 10**30)
+    for t in steps:
+        add("numbers", f"stream.label_at({t!r})", partial(tiny.label_at, t))
+
+    # configs of the learners --------------------------------------------------------------------------
+    configs: list[tuple[Callable[..., Any], dict[str, Any]]] = []
+    kw: dict[str, Any]
+    for kw in (
+        {"window": 1}, {"window": 0}, {"alpha": 0.0}, {"alpha": -1.0}, {"alpha": math.nan},
+        {"sticky": -1.0}, {"sticky": math.inf}, {"persistence": 0}, {"merge_distance": -1.0},
+        {"temperature": 0.0}, {"temperature": math.inf}, {"new_margin": -0.5}, {"max_situations": -1},
+        {"detector": "fast"}, {"cusum_drift": -1.0}, {"cusum_drift": math.nan}, {"cusum_threshold": 0.0},
+        {"cusum_warmup": 1}, {"cusum_rate": 1.0}, {"cusum_rate": -0.1},
+    ):  # fmt: skip
+        configs.append((IdentifyConfig, kw))
+    for kw in (
+        {"labels": "maybe"}, {"emb_dim": 0}, {"hidden": (0,)}, {"hidden": (-8, 8)}, {"init": "zero"},
+        {"chunk_size": -2}, {"chunk_emb_dim": 0}, {"encoder_hidden": (0,)}, {"encoder_features": 0},
+        {"refine_steps": -1}, {"refine_lr": 0.0}, {"refine_lr": math.nan}, {"min_window": 1},
+        {"min_window": 33}, {"candidate_every": 0}, {"mature_sessions": 0}, {"capacity": 0},
+        {"train_steps": 0}, {"batch_size": 0}, {"lr": 0.0}, {"lr": math.nan}, {"emb_lr": -1.0},
+        {"enc_lr": math.inf}, {"beta": -0.1}, {"beta": math.inf}, {"reg_tasks": -1}, {"lookahead": "sgd"},
+        {"grad_clip": -1.0}, {"enc_segments": 0}, {"enc_pull": -1.0}, {"score_var": -1.0},
+        {"min_score_var": 0.0}, {"merge_tolerance": -1.0}, {"merge_rows": 0},
+        {"identify": IdentifyConfig(window=3), "min_window": 4},
+    ):  # fmt: skip
+        configs.append((ContextHnetConfig, kw))
+    for kw in (
+        {"history": 0}, {"future": 0}, {"context_dim": 0}, {"encoder_hidden": (0,)},
+        {"backward_weight": -1.0}, {"partial_context": 2.0}, {"partial_context": math.nan}, {"lr": 0.0},
+        {"lr": math.nan}, {"batch_size": 0}, {"steps_per_session": 0}, {"capacity": 5},
+        {"grad_clip": -1.0}, {"grad_clip": math.inf},
+    ):  # fmt: skip
+        configs.append((CaDMConfig, kw))
+    for kw in ({"heads": 0}, {"relax": -1.0}, {"relax": math.nan}, {"select_window": 0}, {"segment": 0}):
+        configs.append((TMCLConfig, kw))
+    for kw in ({"steps_per_session": 0}, {"capacity": 1}):
+        configs.append((GrBALStreamConfig, kw))
+    for make, kw in configs:
+        text = ", ".join(f"{k}={v!r}" for k, v in kw.items())
+        add("numbers", f"{getattr(make, '__name__', make)}({text[:60]})", partial(make, **kw))
+    parsed: tuple[tuple[type, Any], ...] = (
+        (IdentifyConfig, {"window": "32"}),
+        (IdentifyConfig, {"alpha": None}),
+        (IdentifyConfig, {"persistence": 1.5}),
+        (IdentifyConfig, {"detector": 5}),
+        (IdentifyConfig, 5),
+        (ContextHnetConfig, {"emb_dim": "a"}),
+        (ContextHnetConfig, {"hidden": "abc"}),
+        (ContextHnetConfig, {"identify": 5}),
+        (ContextHnetConfig, {"identify": {"window": 1}}),
+        (ContextHnetConfig, {"labels": True}),
+        (CaDMConfig, {"history": "a"}),
+        (CaDMConfig, {"backward": 5}),
+        (CaDMConfig, {"nope": 1}),
+    )
+    for cls_, raw in parsed:
+        add("types", f"from_dict({cls_.__name__}, {raw!r})", partial(from_dict, cls_, raw))
+
+    # the identifier -----------------------------------------------------------------------------------
+    def identifier() -> Identifier:
+        ident = Identifier(IdentifyConfig())
+        ident.step([0.0])  # the first decision: situation 0
+        return ident
+
+    def step(nll: Any, n: int | None = None) -> Any:
+        return identifier().step(nll, n)
+
+    nan, inf = math.nan, math.inf
+    scores: dict[str, Any] = {
+        "NaN": [nan, 0.0],
+        "NaN tensor": torch.tensor([0.0, nan]),
+        "-inf": [0.0, -inf],
+        "all +inf": [inf, inf],
+        "K + 2 values": [0.0, 0.0, 0.0],
+        "one value": [0.0],
+        "none at all": [],
+    }
+    for name, nll in scores.items():
+        add("numbers", f"Identifier.step({name})", partial(step, nll))
+    add("numbers", "Identifier.step(n=0)", partial(step, [0.0, 0.0], 0))
+    add("numbers", "Identifier.step(n=-3)", partial(step, [0.0, 0.0], -3))
+    add("arguments", "Identifier.step(None) when it needs scores", partial(step, None))
+    add("numbers", "Identifier.observe_error(NaN)", lambda: identifier().observe_error(nan))
+    add("arguments", "Identifier.merge(0, 0)", lambda: identifier().merge(0, 0))
+    add("arguments", "Identifier.merge(0, 5)", lambda: identifier().merge(0, 5))
+    good = identifier().state()
+    states: tuple[dict[str, Any], ...] = (
+        {},
+        {"version": 99},
+        {**good, "counts": [-1]},
+        {**good, "current": 7},
+        {**good, "cusum": {**good["cusum"], "var": -1.0}},
+    )
+    for state in states:
+        add("types", f"Identifier.load_state({str(state)[:40]})", partial(identifier().load_state, state))
+    cusums: tuple[dict[str, Any], ...] = ({"drift": nan}, {"threshold": 0.0}, {"warmup": 1}, {"rate": 1.0})
+    for kw in cusums:
+        add("numbers", f"Cusum({kw})", partial(Cusum, **kw))
+    add("numbers", "Cusum.update(NaN)", lambda: Cusum().update(nan))
+
+    # identification metrics ---------------------------------------------------------------------------
+    t4, i4 = [0, 0, 1, 1], [0, 0, 1, 1]
+    two_d: Any = [[0, 1]]
+    fractional: Any = [0.5, 1.0]
+    with_nan: Any = [nan, 1.0]
+    metrics: dict[str, Callable[[], Any]] = {
+        "nmi(2-D)": partial(nmi, two_d, two_d),
+        "nmi(lengths differ)": partial(nmi, [0, 1, 1], [0, 1]),
+        "nmi(label -2)": partial(nmi, [-2, 1], [0, 1]),
+        "nmi(fractional labels)": partial(nmi, fractional, [0, 1]),
+        "nmi(NaN labels)": partial(nmi, with_nan, [0, 1]),
+        "recall_rate(2-D)": partial(recall_rate, two_d, two_d),
+        "detection_delays(unsorted switches)": partial(detection_delays, t4, i4, [3, 1]),
+        "detection_delays(switch past the end)": partial(detection_delays, t4, i4, [9]),
+        "detection_delays(negative switch)": partial(detection_delays, t4, i4, [-1]),
+        "false_switches(tolerance -1)": partial(false_switches, t4, i4, [2], -1),
+        "library_ratio(n_true 0)": partial(library_ratio, i4, 0),
+        "identification_summary(tolerance -1)": partial(identification_summary, t4, i4, [2], tolerance=-1),
+    }
+    for name, call in metrics.items():
+        add("types", name, call)
+
+    # label-free runs from Python ----------------------------------------------------------------------
+    preset = get_preset("hnet-stream-pendulum")
+    cfg = preset.make()
+    runs: dict[str, Any] = {
+        "stream 'nope'": _unchecked(cfg, stream="nope"),
+        "stream a missing file": _unchecked(cfg, stream=str(w / "nope.toml")),
+        "method 'nope'": _unchecked(cfg, method="nope"),
+        "eval.window 1000": _unchecked(cfg, eval=_unchecked(cfg.eval, window=1000)),
+        "ensemble of 5": _unchecked(cfg, model=_unchecked(cfg.model, ensemble_size=5)),
+        "identify.alpha NaN": _unchecked(
+            cfg, hnet=_unchecked(cfg.hnet, identify=_unchecked(cfg.hnet.identify, alpha=nan))
+        ),
+        "hnet.lr inf": _unchecked(cfg, hnet=_unchecked(cfg.hnet, lr=inf)),
+    }
+    for name, bad in runs.items():
+        add(
+            "numbers",
+            f"launch.start(hnet-stream-pendulum, {name})",
+            partial(launch.start, preset, bad, w / "lf"),
+        )
+    return out

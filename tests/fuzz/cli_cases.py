@@ -48,7 +48,9 @@ CLASSES = {
     "names": "trial names in a manifest that are paths (../.., absolute, hidden, separators)",
     "nesting": "JSON/TOML nested thousands deep: grid, sequence, config, summary, manifest, header",
     "types": "files of valid JSON with values of the wrong type (config, summary, manifest, grid, sequence)",
-    "truncated": "truncated, empty and binary files",
+    "truncated": "truncated, empty, binary and syntactically invalid files",
+    "content": "files that parse, with values of the right types, that say something invalid: unknown keys, "
+    "families, parameters or situations, a setting given twice, a situation that changes the reward",
     "safetensors": "crafted checkpoints: header, sizes, dtypes, checksum, metadata types and ranges",
     "full-disk": "writes that fail with EFBIG under a file-size limit (a full disk)",
 }
@@ -594,4 +596,270 @@ def cases() -> list[Case]:
     add(disk, "compare", ["compare", "{w}/run", "--out", "{w}/c"], fsize=1024)
     add(disk, "report", ["report", "{w}/sweep", "--out", "{w}/r.html"], fsize=4096)
     add(disk, "sweep", ["sweep", W.PRESET, *W.TINY, "--out", "{w}/s"], fsize=256)
+    return out + stream_cases()
+
+
+# ------------------------------------------------------------------------------ label-free: streams
+STREAM_RUN = ["run", "hnet-stream-pendulum", "--quiet", "--out", "{w}/new"]
+"""A label-free run; every case below must fail before its directory exists."""
+STREAM_TINY = [
+    "stream=pendulum:tiny", "warmup_steps=50", "train_every=50", "model.hidden=8", "planner.population=16",
+    "planner.elites=4", "planner.iterations=1", "mpc.horizon=4", "eval.episode_steps=20", "eval.window=8",
+    "eval.horizon=3", "hnet.train_steps=5",
+]  # fmt: skip
+"""Tiny settings of a label-free run (seconds): a case that overrides one of them comes after them."""
+
+
+def stream_toml(
+    schedule: str = '"A:100 B:100"',
+    situations: str = "A = {}\nB = { mass = 2.0 }",
+    family: str = '"pendulum"',
+    extra: str = "",
+    tail: str = "",
+) -> str:
+    """A stream file in TOML: valid as it is; each argument replaces one part of it with what a case needs."""
+    return f"family = {family}\nschedule = {schedule}\n{extra}\n[situations]\n{situations}\n{tail}"
+
+
+def stream_json(**replace: Any) -> str:
+    """A valid stream file in JSON with the keys ``replace`` gives replaced (a value of None: key removed)."""
+    data: dict[str, Any] = {
+        "family": "pendulum",
+        "situations": {"A": {}, "B": {"mass": 2.0}},
+        "schedule": [{"situation": "A", "steps": 100}, {"situation": "B", "steps": 100}],
+    }
+    data.update(replace)
+    return json.dumps({k: v for k, v in data.items() if v is not None})
+
+
+def stream_cases() -> list[Case]:
+    """Bad stream files (given to ``dynadapt streams FILE`` and to a label-free run as ``stream=FILE``), bad
+    stream names, and bad settings of a label-free run (about 150)."""
+    out: list[Case] = []
+
+    def add(cls: str, name: str, argv: list[str], setup: Setup | None = None, **kw: Any) -> None:
+        if cls == "resources":  # a machine of 4 GiB, whatever this one has
+            kw.setdefault("memory", 4 * 2**30)
+        out.append(Case(cls, name, argv, setup, **kw))
+
+    def bad_file(cls: str, name: str, filename: str, content: str | bytes, run: bool = True) -> None:
+        setup = _write(filename, content)
+        add(cls, f"streams FILE: {name}", ["streams", f"{{w}}/{filename}"], setup)
+        if run:
+            add(cls, f"run stream=FILE: {name}", [*STREAM_RUN, f"stream={{w}}/{filename}"], setup)
+
+    # truncated, empty, binary, unparsable --------------------------------------------------------------
+    valid = stream_toml(tail="[held_out]\nH1 = { mass = 1.5 }\n")
+    bad_file(
+        "truncated", "a stream file cut in the middle of a string", "s.toml", valid[: valid.index("B:100")]
+    )
+    bad_file("truncated", "an empty TOML stream file", "s.toml", "")
+    bad_file("truncated", "an empty JSON stream file", "s.json", "")
+    bad_file("truncated", "a JSON stream file cut in half", "s.json", stream_json()[:60])
+    bad_file("truncated", "a binary stream file", "s.toml", bytes(range(256)) * 16)
+    bad_file("truncated", "a binary JSON stream file", "s.json", b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    bad_file("truncated", "NUL bytes in a stream file", "s.toml", b'family = "pendulum"\x00\x00\n')
+    bad_file(
+        "truncated", "a TOML syntax error", "s.toml", stream_toml(situations="A = {\nB = { mass = 2.0 }")
+    )
+    bad_file("truncated", "a JSON syntax error", "s.json", stream_json()[:-1] + ",}")
+
+    # content -------------------------------------------------------------------------------------------
+    bad_file("content", "an unknown key", "s.toml", stream_toml(extra='colour = "red"'))
+    bad_file("content", "an unknown family", "s.toml", stream_toml(family='"atlantis"'))
+    bad_file(
+        "content", "an unknown parameter", "s.toml", stream_toml(situations="A = {}\nB = { colour = 1 }")
+    )
+    bad_file(
+        "content", "an unknown situation in the schedule", "s.toml", stream_toml(schedule='"A:100 Z:100"')
+    )
+    bad_file(
+        "content",
+        "an unknown situation in a schedule table",
+        "s.json",
+        stream_json(schedule=[{"situation": "A", "steps": 10}, {"situation": "Z", "steps": 10}]),
+    )
+    bad_file(
+        "content",
+        "an unknown key in a schedule table",
+        "s.json",
+        stream_json(schedule=[{"situation": "A", "steps": 10, "speed": 2}]),
+    )
+    bad_file(
+        "content",
+        "two situations with the same parameters",
+        "s.toml",
+        stream_toml(situations="A = {}\nB = { mass = 1.0 }"),
+    )
+    bad_file(
+        "content",
+        "a held-out setting equal to a situation",
+        "s.toml",
+        stream_toml(tail="[held_out]\nH1 = { mass = 2.0 }\n"),
+    )
+    bad_file(
+        "content",
+        "a situation that changes the reward (cart-pole pole length)",
+        "s.toml",
+        stream_toml(family='"cartpole"', situations="A = {}\nB = { pole_length = 1.0 }"),
+    )
+    bad_file(
+        "content",
+        "a held-out setting that changes the reward (door pull bar)",
+        "s.toml",
+        stream_toml(
+            family='"door"',
+            situations='A = { handle = "round" }\nB = { handle = "lever" }',
+            tail='[held_out]\nH1 = { handle = "pull" }\n',
+        ),
+    )
+    bad_file("content", "an empty schedule", "s.toml", stream_toml(schedule='""'))
+    bad_file("content", "a schedule token without a colon", "s.toml", stream_toml(schedule='"A100 B:100"'))
+    bad_file("content", "a situation named ../x", "s.toml", stream_toml(situations='"../x" = {}'))
+    bad_file("content", "no situations", "s.json", stream_json(situations=None))
+    bad_file("content", "an empty situations table", "s.json", stream_json(situations={}))
+    bad_file(
+        "content",
+        "an unknown crippled joint",
+        "s.toml",
+        stream_toml(
+            family='"half_cheetah_cripple"',
+            situations='A = { crippled_joint = "none" }\nB = { crippled_joint = "tail" }',
+        ),
+    )
+
+    # numbers -------------------------------------------------------------------------------------------
+    bad_file("numbers", "negative steps", "s.toml", stream_toml(schedule='"A:100 B:-5"'))
+    bad_file(
+        "numbers",
+        "negative steps in a schedule table",
+        "s.toml",
+        stream_toml(schedule='[{ situation = "A", steps = -5 }]'),
+    )
+    bad_file("numbers", "zero steps", "s.toml", stream_toml(schedule='"A:0 B:100"'))
+    bad_file("numbers", "fractional steps", "s.toml", stream_toml(schedule='"A:1.5"'))
+    bad_file(
+        "numbers",
+        "steps of 5000 digits (JSON)",
+        "s.json",
+        stream_json(schedule=[{"situation": "A", "steps": 1}]).replace('"steps": 1', f'"steps": {HUGE}'),
+    )
+    for value in ("nan", "inf", "-inf", "-1.0", "0.0"):
+        bad_file(
+            "numbers",
+            f"a parameter {value} (TOML)",
+            "s.toml",
+            stream_toml(situations=f"A = {{ mass = {value} }}"),
+        )
+    bad_file(
+        "numbers", "a parameter NaN (JSON)", "s.json", stream_json().replace('"mass": 2.0', '"mass": NaN')
+    )
+    bad_file(
+        "numbers", "a parameter 1e400 (JSON)", "s.json", stream_json().replace('"mass": 2.0', '"mass": 1e400')
+    )
+    bad_file("numbers", "episode_steps = 0", "s.toml", stream_toml(extra="episode_steps = 0"))
+    bad_file("numbers", "episode_steps = -200", "s.toml", stream_toml(extra="episode_steps = -200"))
+    bad_file("numbers", "episode_steps = 2.5", "s.toml", stream_toml(extra="episode_steps = 2.5"))
+
+    # types ---------------------------------------------------------------------------------------------
+    bad_file("types", "schedule = 5", "s.toml", stream_toml(schedule="5"))
+    bad_file("types", "situations is a list", "s.json", stream_json(situations=[{}, {"mass": 2.0}]))
+    bad_file(
+        "types", "a situation's parameters are a string", "s.toml", stream_toml(situations='A = "heavy"')
+    )
+    bad_file("types", "steps a string", "s.json", stream_json(schedule=[{"situation": "A", "steps": "100"}]))
+    bad_file("types", "steps true", "s.json", stream_json(schedule=[{"situation": "A", "steps": True}]))
+    bad_file(
+        "types",
+        "a situation named by a number",
+        "s.json",
+        stream_json(schedule=[{"situation": 5, "steps": 1}]),
+    )
+    bad_file("types", "family = 5", "s.toml", stream_toml(family="5"))
+    bad_file("types", "name = 5", "s.toml", stream_toml(extra="name = 5"))
+    bad_file("types", "name is empty", "s.toml", stream_toml(extra='name = ""'))
+    bad_file("types", "the file is a JSON list", "s.json", json.dumps([stream_json()]))
+    bad_file("types", "a schedule entry is a number", "s.json", stream_json(schedule=[5]))
+    bad_file("types", "held_out = 5", "s.toml", stream_toml(extra="held_out = 5"))
+    bad_file("types", "a parameter is a list", "s.toml", stream_toml(situations="A = { mass = [1.0] }"))
+
+    # resources -----------------------------------------------------------------------------------------
+    bad_file(
+        "resources",
+        "2 x 10**7 steps in two segments",
+        "s.toml",
+        stream_toml(schedule='"A:9999999 B:9999999"'),
+    )
+    bad_file("resources", "one segment of 10**12 steps", "s.toml", stream_toml(schedule='"A:999999999999"'))
+    many = " ".join(f"{'AB'[i % 2]}:100" for i in range(200_000))
+    bad_file("resources", "200,000 segments, 2 x 10**7 steps", "s.toml", stream_toml(schedule=f'"{many}"'))
+    bad_file("resources", "a stream file of 65 MB", "s.json", stream_json(name="x" * (65 * 2**20)), run=False)
+
+    # nesting -------------------------------------------------------------------------------------------
+    deep = W.deep_json()
+    bad_file("nesting", "a stream file nested 5000 deep (JSON)", "s.json", deep)
+    bad_file("nesting", "a stream file nested 3000 deep (TOML)", "s.toml", W.deep_toml())
+    bad_file(
+        "nesting",
+        "a parameter nested 5000 deep",
+        "s.json",
+        stream_json(situations={"A": {"mass": 0}}).replace("0}", deep + "}"),
+    )
+
+    # paths ---------------------------------------------------------------------------------------------
+    def fifo_link(w: Path) -> None:
+        os.mkfifo(w / "p")
+        (w / "l.toml").symlink_to(w / "p")
+
+    places: tuple[tuple[str, str, Setup | None], ...] = (
+        ("adir", "a directory", None),
+        ("d.toml", "a directory named .toml", lambda w: (w / "d.toml").mkdir()),
+        ("p.json", "a FIFO named .json", lambda w: os.mkfifo(w / "p.json")),
+        ("nope.toml", "a missing file", None),
+        ("file.txt", "a text file", None),
+        ("l.toml", "a symlink to a FIFO", fifo_link),
+    )
+    for target, why, setup in places:
+        add("paths", f"streams {why}", ["streams", f"{{w}}/{target}"], setup)
+        add("paths", f"run stream= {why}", [*STREAM_RUN, f"stream={{w}}/{target}"], setup)
+
+    # arguments -----------------------------------------------------------------------------------------
+    add("arguments", "streams with two words", ["streams", "pendulum:tiny", "cartpole:tiny"])
+    add("arguments", "streams with an unknown option", ["streams", "--family", "pendulum"])
+    for name in ("atlantis:x", "pendulum", "pendulum:hypercrl", "pendulum:nope", ":", "pendulum:tiny:x"):
+        add("arguments", f"streams {name!r}", ["streams", name])
+    for value in ("nope", "", "pendulum:hypercrl", "PENDULUM:TINY", "x" * 5000):
+        add("arguments", f"run stream={value[:20]!r}", [*STREAM_RUN, f"stream={value}"])
+    for value in ("nope", "", "HNET", "5"):
+        add("arguments", f"run method={value!r}", [*STREAM_RUN, *STREAM_TINY, f"method={value}"])
+    add("arguments", "run a misspelt label-free preset", ["run", "hnet-stream-pendulm", *STREAM_RUN[2:]])
+    add("arguments", "run a misspelt label-free field", [*STREAM_RUN, "hnet.identify.persistance=3"])
+
+    # numbers of a run (eval.window=18: one past eval.episode_steps - eval.horizon of STREAM_TINY) -------
+    for override in (
+        "eval.window=1000", "eval.window=18", "eval.window=0", "eval.horizon=-1", "eval.episode_steps=1",
+        "warmup_steps=0", "warmup_steps=-1", "train_every=0", "hnet.identify.window=1",
+        "hnet.identify.alpha=0", "hnet.identify.alpha=nan", "hnet.identify.sticky=-1",
+        "hnet.identify.persistence=0", "hnet.identify.temperature=inf", "hnet.identify.new_margin=-1",
+        "hnet.identify.cusum_rate=1", "hnet.identify.max_situations=-1", "hnet.min_window=100",
+        "hnet.lr=nan", "hnet.beta=-1", "hnet.emb_dim=0", "cadm.partial_context=2", "tmcl.heads=0",
+        "grbal.capacity=1", "model.ensemble_size=5", f"hnet.identify.window={HUGE}",
+    ):  # fmt: skip
+        method = override.split(".")[0] if override.split(".")[0] in ("cadm", "tmcl", "grbal") else "hnet"
+        add("numbers", f"run {override[:40]}", [*STREAM_RUN, *STREAM_TINY, f"method={method}", override])
+    add(
+        "types", "run hnet.identify.detector=fast", [*STREAM_RUN, *STREAM_TINY, "hnet.identify.detector=fast"]
+    )
+    add("types", "run hnet.hidden=abc", [*STREAM_RUN, *STREAM_TINY, "hnet.hidden=abc"])
+
+    # resources of a run --------------------------------------------------------------------------------
+    for override in (
+        "hnet.hidden=1000000,1000000",
+        "hnet.emb_dim=1000000000",
+        "warmup_steps=10000000000000",
+        "method=cadm cadm.capacity=10000000000000",
+        "method=tmcl tmcl.capacity=10000000000000",
+        "method=grbal grbal.capacity=10000000000000",
+    ):  # (hnet.capacity: a known gap, tests/fuzz/test_labelfree_fuzz.py)
+        add("resources", f"run {override}", [*STREAM_RUN, *STREAM_TINY, *override.split()])
     return out

@@ -14,7 +14,19 @@ from tests.fuzz import api_cases, cli_cases
 from tests.fuzz import world as W
 from tests.fuzz.harness import Outcome, report, run_api, run_cli, summary
 
-COMMANDS = {"presets", "run", "resume", "plot", "envs", "render", "video", "sweep", "compare", "report"}
+COMMANDS = {
+    "presets",
+    "run",
+    "resume",
+    "plot",
+    "envs",
+    "streams",
+    "render",
+    "video",
+    "sweep",
+    "compare",
+    "report",
+}
 
 
 def cli_outcomes(world: Path, work: Path) -> list[Outcome]:
