@@ -625,6 +625,8 @@ def load_stream(path: str | os.PathLike[str]) -> Stream:
 def save_stream(stream: Stream, path: str | os.PathLike[str]) -> Path:
     """Write ``stream`` atomically as ``.json`` or ``.toml`` (by the suffix); :func:`load_stream` reads it
     back equal."""
+    if not isinstance(stream, Stream):
+        raise WrongTypeError(f"save_stream needs a Stream, got {short(stream)}")
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix == ".json":
@@ -747,9 +749,13 @@ def get_stream(spec: str | os.PathLike[str]) -> Stream:
     if isinstance(spec, str) and text in stream_names():
         return _named_stream(text)
     path = Path(spec)
-    if path.suffix.lower() in (".toml", ".json") or path.exists():
+    try:
+        is_file = path.suffix.lower() in (".toml", ".json") or path.exists()
+    except OSError:  # a name the file system refuses (too long, ...) is no file
+        is_file = False
+    if is_file:
         return load_stream(path)
-    raise UnknownNameError("stream", text, stream_names())
+    raise UnknownNameError("stream", short(text), stream_names())
 
 
 # --------------------------------------------------------------------------------------- playing a stream

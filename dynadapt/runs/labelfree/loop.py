@@ -41,6 +41,7 @@ from dynadapt.continual.metrics import prediction_error
 from dynadapt.data.buffer import ReplayBuffer
 from dynadapt.envs import action_bounds, get_family
 from dynadapt.envs.streams import Stream, StreamEnv, get_stream
+from dynadapt.errors import CorruptFileError
 from dynadapt.labelfree import (
     CaDMConfig,
     ContextHnetConfig,
@@ -221,7 +222,43 @@ class LabelFreeRun(Run[LabelFreeConfig]):
         return {"model": self.model, "learner": self.learner, "warm": self.warm}
 
     def restored(self) -> None:
+        self.check_records()
         self.learner.load_meta(self.learner_meta)
+
+    def check_records(self) -> None:
+        """Raise :class:`CorruptFileError` unless the restored loop state is one this loop could have
+        written (counts consistent with the stream, labels in range, finite errors)."""
+        n, total, warm = len(self.stream.situations), self.stream.total_steps, self.cfg.warmup_steps
+        starts = [*self.stream.episode_starts(), total]
+
+        def count(x: Any, low: int = 0, high: float = math.inf) -> bool:
+            return isinstance(x, int) and not isinstance(x, bool) and low <= x <= high
+
+        def rle_ok(rle: Any, low: int, high: int) -> bool:
+            return isinstance(rle, list) and all(
+                isinstance(r, list) and len(r) == 2 and count(r[0], low, high) and count(r[1], 1) for r in rle
+            )
+
+        recorded = self.t if self.t >= warm else 0
+        problems = [
+            (count(self.episode, 0, len(starts) - 1) and count(self.t, 0, total)
+             and starts[self.episode] == self.t, "episode and step counters"),
+            (all(isinstance(r, int | float) and math.isfinite(r) for r in self.returns)
+             and len(self.returns) == self.episode, "returns"),
+            (all(count(s, 0, n - 1) for s in self.episode_situations)
+             and len(self.episode_situations) == self.episode, "episode situations"),
+            (all(count(s, -1) for s in self.library_sizes) and len(self.library_sizes) == self.episode,
+             "library sizes"),
+            (rle_ok(self.true_rle, 0, n - 1) and sum(r[1] for r in self.true_rle) == recorded, "true labels"),
+            (rle_ok(self.inferred_rle, -1, 2**31) and sum(r[1] for r in self.inferred_rle) == recorded,
+             "inferred labels"),
+            (all(isinstance(e, int | float) and math.isfinite(e) and e >= 0 for e in self.errors)
+             and len(self.errors) == max(0, self.t - warm), "one-step errors"),
+            (all(isinstance(c, int | float) and math.isfinite(c) for c in self.train_cpu_s), "session times"),
+        ]  # fmt: skip
+        for ok, what in problems:
+            if not ok:
+                raise CorruptFileError(f"{self.rundir.path}: the checkpoint's {what} are not this run's")
 
     def done(self) -> bool:
         return self.env.t >= self.stream.total_steps if not self.final else True
