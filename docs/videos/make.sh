@@ -69,4 +69,14 @@ film pusher pusher
 run door pets-door episodes=3 eval.every=0 task.env_params.handle=round
 film door door
 
+# PETS on GrBAL's gentle ramps (half_cheetah_hfield): the ground rises under the cheetah along the track
+run half_cheetah_hfield pets-half_cheetah_hfield episodes=3 eval.every=0 task.episode_steps=150 \
+    task.env_params.terrain=gentle
+film half_cheetah_hfield half_cheetah_hfield
+
+# PETS on the pier (half_cheetah_pier): floating blocks, the first two undamped, the next two damped
+run half_cheetah_pier pets-half_cheetah_pier episodes=3 eval.every=0 task.episode_steps=150 \
+    'task.env_params={"damping_0": 0, "damping_1": 0, "damping_2": 30, "damping_3": 30}'
+film half_cheetah_pier half_cheetah_pier
+
 ls -l "$DOCS"
