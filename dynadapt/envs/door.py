@@ -6,7 +6,10 @@ pull [-1.57, 1.57], round [-1.57, 0], lever [-1.57, 0], round [0, 1.57], lever [
 tasks and the reward but uses its own small model (``assets/door.xml``) so that it runs fast on a CPU:
 
 * a floating hand (x, y, z slides and a wrist hinge about the door's normal, velocity controlled and gravity
-  compensated) with an adhesive pad (MuJoCo ``adhesion`` actuator) stands in for the Panda and its gripper;
+  compensated) with an adhesive pad (MuJoCo ``adhesion`` actuator) stands in for the Panda and its gripper.
+  The pad's contacts push at distances below ``PAD_PUSH_DISTANCE`` (5 mm) and its grip reaches handles up to
+  ``PAD_GRIP_REACH`` (10 mm) away; MuJoCo 3.9.0 changed what a geom's ``margin`` and ``gap`` mean, so
+  ``pad_margin_gap`` writes them for the installed MuJoCo and the door moves alike under MuJoCo 3 and 4;
 * the door (0.6 x 1.4 m) hinges about a vertical axis and opens towards the hand (door angle in [0, 1.57]);
 * handles: ``pull`` (a bar on two standoffs, no latch; its joint is locked, so the knob angle stays 0 and the
   pull task has no knob term, HyperCRL pitfall H16), ``round`` (a knob that must be turned to release the
@@ -35,8 +38,9 @@ omitted: dynadapt's hand cannot tilt, so the term is always 0. ``info["success"]
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 import mujoco
@@ -73,7 +77,39 @@ OPEN_RANGE = 1.57
 SUCCESS_ANGLE = 0.2
 """HyperCRL: success means a door angle of at least 0.2 rad (reference §4.7)."""
 
+PAD_PUSH_DISTANCE = 0.005
+"""m: the pad's contacts push (exert contact forces) once the pad is closer than this to a handle."""
+PAD_GRIP_REACH = 0.01
+"""m: the grip (adhesion) acts on handles up to this distance from the pad (contacts are detected there)."""
+MARGIN_GAP_REDEFINED = (3, 9)
+"""MuJoCo version that redefined a geom's ``margin`` and ``gap`` (changelog 3.9.0, breaking change 7)."""
+
 _HANDLE_RGBA = "0.85 0.75 0.3 1"
+
+
+@cache
+def _mujoco_version() -> tuple[int, int]:
+    """(major, minor) of the loaded MuJoCo library."""
+    found = re.match(r"(\d+)\.(\d+)", mujoco.mj_versionString())
+    if found is None:  # pragma: no cover  (MuJoCo always reports "major.minor.patch")
+        raise RuntimeError(f"cannot read the MuJoCo version {mujoco.mj_versionString()!r}")
+    return int(found.group(1)), int(found.group(2))
+
+
+def pad_margin_gap(
+    push: float = PAD_PUSH_DISTANCE, reach: float = PAD_GRIP_REACH, version: tuple[int, int] | None = None
+) -> tuple[float, float]:
+    """The pad's MJCF ``(margin, gap)``: contacts push below ``push`` m and exist (grip) below ``reach`` m.
+
+    Before MuJoCo 3.9.0 a contact exists at ``dist < margin`` and pushes at ``dist < margin - gap``; from
+    3.9.0 on it exists at ``dist < margin + gap`` and pushes at ``dist < margin`` (MuJoCo changelog, 3.9.0,
+    breaking change 7). The same two numbers would give a 5 mm grip reach under MuJoCo 3.3 and 10 mm (with
+    the pad's surface 5 mm thicker) under 4.0. ``version``: (major, minor); default the loaded MuJoCo's.
+    """
+    major_minor = _mujoco_version() if version is None else version
+    if major_minor >= MARGIN_GAP_REDEFINED:
+        return push, reach - push
+    return reach, reach - push
 
 
 def _geom(name: str, kind: str, fromto: str, size: float) -> str:
@@ -139,8 +175,13 @@ class DoorEnv(MujocoTaskEnv):
             knob_range, equality = f"{-KNOB_RANGE!r} 0", ""
         else:
             knob_range, equality = f"0 {KNOB_RANGE!r}", ""
+        margin, gap = pad_margin_gap()
         return load_template("door.xml").substitute(
-            knob_range=knob_range, handle_geoms=_handle_geoms(handle, direction), equality=equality
+            knob_range=knob_range,
+            handle_geoms=_handle_geoms(handle, direction),
+            equality=equality,
+            pad_margin=repr(margin),
+            pad_gap=repr(gap),
         )
 
     def _compile(self) -> mujoco.MjModel:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dynadapt.envs import get_family, set_task
-from dynadapt.envs.door import ScriptedOpener
+from dynadapt.envs.door import PAD_GRIP_REACH, PAD_PUSH_DISTANCE, DoorEnv, ScriptedOpener, pad_margin_gap
 
 
 def _push(family: str, params: dict, actions: np.ndarray, state: np.ndarray | None = None) -> gym.Env:
@@ -216,6 +216,39 @@ def test_door_latch_holds_unless_the_knob_is_turned_the_right_way() -> None:
     wrong = _open_door({"handle": "round", "direction": -1}, turn_direction=1, steps=80)
     assert wrong[11] <= 0.021 and abs(wrong[12]) < 0.05  # knob blocked, door latched
     assert _open_door({"handle": "round", "direction": -1}, turn_direction=-1, steps=80)[11] > 0.5
+
+
+def _pad_bar_contacts(gap: float) -> list[int]:
+    """``exclude`` of each pad-bar contact, the pad's face ``gap`` m in front of the pull bar (0: pushes)."""
+    env = get_family("door").make(handle="pull").unwrapped
+    assert isinstance(env, DoorEnv)
+    env.reset(seed=0)
+    model, data = env.model, env.data
+    data.qpos[:] = 0.0
+    mujoco.mj_forward(model, data)
+    to_bar = data.site("target").xpos - data.site("grip").xpos  # the grip site is on the pad's face
+    data.qpos[env._qpos_idx[:3]] = to_bar + np.array([gap, 0.0, 0.0])
+    mujoco.mj_forward(model, data)
+    bar, pad = model.geom("bar").id, model.geom("pad").id
+    found = [c for c in data.contact[: data.ncon] if {c.geom1, c.geom2} == {bar, pad}]
+    assert all(c.dist == pytest.approx(gap, abs=1e-9) for c in found)
+    return [int(c.exclude) for c in found]
+
+
+def test_door_pad_grip_reach_and_push_distance_hold_under_any_mujoco() -> None:
+    # MuJoCo 3.9 redefined margin and gap: the pad must grip (a contact in the gap) up to PAD_GRIP_REACH and
+    # push (an included contact) below PAD_PUSH_DISTANCE under MuJoCo 3 and 4 alike
+    assert (PAD_PUSH_DISTANCE, PAD_GRIP_REACH) == (0.005, 0.01)
+    assert _pad_bar_contacts(0.003) == [0]
+    assert set(_pad_bar_contacts(0.008)) == {1}  # reached by the grip but no contact force
+    assert _pad_bar_contacts(0.012) == []
+
+
+def test_door_pad_margin_gap_per_mujoco_version() -> None:
+    assert pad_margin_gap(0.005, 0.01, version=(3, 3)) == pytest.approx((0.01, 0.005))
+    assert pad_margin_gap(0.005, 0.01, version=(3, 8)) == pytest.approx((0.01, 0.005))
+    assert pad_margin_gap(0.005, 0.01, version=(3, 9)) == pytest.approx((0.005, 0.005))
+    assert pad_margin_gap(0.005, 0.01, version=(4, 0)) == pytest.approx((0.005, 0.005))
 
 
 def test_door_reward_knob_term_only_with_a_knob() -> None:
