@@ -755,7 +755,7 @@ def get_stream(spec: str | os.PathLike[str]) -> Stream:
         is_file = False
     if is_file:
         return load_stream(path)
-    raise UnknownNameError("stream", short(text), stream_names())
+    raise UnknownNameError("stream", text if len(text) <= 200 else text[:200] + "...", stream_names())
 
 
 # --------------------------------------------------------------------------------------- playing a stream

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from dynadapt.cli import main
+from dynadapt.envs import get_family
+from dynadapt.envs.streams import get_stream
 from dynadapt.runs import launch
 from dynadapt.runs.rundir import RunDir
 from dynadapt.video import read_video
@@ -23,9 +25,13 @@ SCENE = 240
 
 def expected_frames(cfg: object, episodes: int) -> int:
     """Frames of ``episodes`` filmed episodes of the tiny config: one per state, the last one held."""
-    task = cfg.task  # type: ignore[attr-defined]
-    fps = task.family.make().unwrapped.metadata["render_fps"]
-    return episodes * (task.steps + 1 + round(HOLD_S * fps))
+    if hasattr(cfg, "task"):
+        family, steps = cfg.task.family, cfg.task.steps
+    else:  # kind labelfree: episodes of the stream's length on its family
+        stream = get_stream(cfg.stream)  # type: ignore[attr-defined]
+        family, steps = get_family(stream.family), stream.episode_steps
+    fps = family.make().unwrapped.metadata["render_fps"]
+    return episodes * (steps + 1 + round(HOLD_S * fps))
 
 
 def is_scene(frame: np.ndarray) -> bool:

@@ -32,14 +32,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar, Literal
 
+import gymnasium as gym
 import numpy as np
 import torch
 
 from dynadapt.continual.metrics import prediction_error
 from dynadapt.data.buffer import ReplayBuffer
-from dynadapt.envs import action_bounds, get_family
+from dynadapt.envs import Task, action_bounds, get_family
 from dynadapt.envs.streams import Stream, StreamEnv, get_stream
 from dynadapt.errors import CorruptFileError
 from dynadapt.labelfree import (
@@ -59,6 +61,7 @@ from dynadapt.runs.meta.evaluation import seeded
 from dynadapt.runs.run import Run
 from dynadapt.runs.rundir import RunDir
 from dynadapt.runs.settings import RunConfig, at_least, check
+from dynadapt.video import Camera
 
 Method = Literal["hnet", "task-aware", "grbal", "cadm", "tmcl"]
 METHODS: tuple[str, ...] = ("hnet", "task-aware", "grbal", "cadm", "tmcl")
@@ -420,6 +423,40 @@ class LabelFreeRun(Run[LabelFreeConfig]):
         }
 
     # --------------------------------------------------------------------------------------- outputs
+    def watch_tasks(self) -> list[str]:
+        """The stream's situations, once the warm-up is over (before, nothing has been learned)."""
+        if self.t < self.cfg.warmup_steps:
+            return []
+        return [Task.create(self.stream.family, p).label for p in self.stream.situations]
+
+    def watch(self, camera: Camera, task: int, episodes: int) -> None:
+        """Episodes of situation ``task`` from fixed start states, planned with a copy of the learner that
+        identifies or adapts online as it plays (no training, no data kept; the learner is untouched)."""
+        env = gym.wrappers.TimeLimit(
+            self.family.make(**self.stream.situations[task]), self.stream.episode_steps
+        )
+        holder = SimpleNamespace(env=env)
+        learner, params = copy.deepcopy(self.learner), self.objective.params
+        base = self.env_seed + 4_000_000 + 1000 * task
+        try:
+            with camera.filming(holder), seeded(self.objective.generator, base):
+                for k in range(episodes):
+                    obs, _ = holder.env.reset(seed=base + k)
+                    self.agent.reset()
+                    learner.reset()
+                    while True:
+                        if self.agent.plans_next:
+                            self.objective.params = learner.params()
+                        act = self.agent.act(obs)
+                        nxt, _, terminated, truncated, _ = holder.env.step(act)
+                        learner.observe(obs, act, nxt, task)
+                        obs = nxt
+                        if terminated or truncated:
+                            break
+        finally:
+            self.objective.params = params
+            env.close()
+
     def console(self, row: dict[str, Any]) -> str:
         return (
             f"ep {row['episode']} step {row['env_steps']}/{self.stream.total_steps} situation "
