@@ -5,12 +5,14 @@ pop 500, 5 iters, H 30, 20 particles; b: 5 x 3x200, pop 400, H 25, 20 particles;
 3 iters, H 15) it measures the median ms per MPC plan step, eagerly and with the imagined rollout compiled
 (``torch.compile``, fixed shapes; ``compiled_changed`` says whether the compiled returns differ from the
 eager ones and by how much), then 3 episodes of ``pets-half_cheetah_body`` (PETS planner settings; ms per
-plan step). Results go to ``benchmarks/results/gpu.json``.
+plan step), then the training steps of the two continual/meta anchors at their paper sizes: a HyperCRL
+update (``hypercrl-half_cheetah_body-paper``: a Gaussian 4x200 target, a 2x256 trunk, the output regulariser
+over two earlier tasks with the Adam look-ahead; batch ``batch_size``) and a GrBAL meta-step
+(``grbal-half_cheetah_hfield-paper``: 3x512, meta-batch 10, M = K = 16, second order). Results go to
+``benchmarks/results/gpu.json``.
 
     python benchmarks/gpu.py                    # on the GPU (device=auto)
     python benchmarks/gpu.py --quick --device cpu --out /tmp/gpu.json     # tiny sizes: a smoke test
-
-Not yet measured here (left for a GPU session): a HyperCRL training step and a GrBAL meta-step.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from planner import SETTINGS, Setting, halfcheetah_like_reward, planner_settings
 
-from dynadapt.device import resolve_device
+from dynadapt.continual.base import ContinualContext
+from dynadapt.device import place, resolve_device
+from dynadapt.meta.base import Segments
+from dynadapt.meta.grbal import GrBAL
 from dynadapt.models.dynamics import DynamicsModel, ModelConfig
 from dynadapt.planning import MPCAgent, build_planner, imagine
 from dynadapt.runs import launch
@@ -98,6 +103,78 @@ def pets_episodes(device: str, quick: bool) -> dict[str, Any]:
     }
 
 
+def _median_ms(fn: Any, device: torch.device, steps: int) -> float:
+    """Median wall ms of ``fn()`` over ``steps`` calls after one warm-up call (synchronised on CUDA)."""
+    fn()
+    times = []
+    for _ in range(steps):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def _preset_config(name: str, quick: bool, tiny: list[str]) -> Any:
+    preset = get_preset(name)
+    return apply_overrides(preset.make(), parse_override_args(tiny if quick else []))
+
+
+def hypercrl_step_ms(device: torch.device, quick: bool, steps: int) -> dict[str, Any]:
+    """Median ms of one HyperCRL update of task 2 (regularising tasks 0 and 1) at the paper preset's size."""
+    name = "hypercrl-half_cheetah_body-paper"
+    cfg = _preset_config(name, quick, ["model.hidden=8", "strategy.hnet.hidden=8", "batch_size=4"])
+    gen = torch.Generator().manual_seed(0)
+    model = DynamicsModel.for_family(cfg.task.family, cfg.model, gen)
+    strategy = cfg.strategy.build(model, gen)
+    n = 4 * cfg.batch_size
+    x = torch.randn(n, model.spec.in_dim, generator=gen)
+    y = torch.randn(n, model.obs_dim, generator=gen)
+    ctx = ContinualContext(task_data=lambda i: (x, y))
+    for t in range(3):
+        ctx.num_tasks = t + 1
+        strategy.before_task(t, ctx)
+        if t < 2:
+            strategy.update(t, x[: cfg.batch_size], y[: cfg.batch_size])
+            strategy.after_task(t, ctx)
+    place(strategy, device)
+    place(model, device)
+    xb, yb = x[: cfg.batch_size].to(device), y[: cfg.batch_size].to(device)
+    ms = _median_ms(lambda: strategy.update(2, xb, yb), device, steps)
+    return {"preset": name, "batch": cfg.batch_size, "hnet_params": strategy.hnet.num_params(),
+            "ms_per_update": round(ms, 3)}  # fmt: skip
+
+
+def grbal_step_ms(device: torch.device, quick: bool, steps: int) -> dict[str, Any]:
+    """Median ms of one GrBAL meta-step (second-order through the inner step) at the paper preset's size."""
+    name = "grbal-half_cheetah_hfield-paper"
+    cfg = _preset_config(name, quick, ["model.hidden=8", "grbal.meta_batch=2", "grbal.M=4", "grbal.K=4"])
+    gen = torch.Generator().manual_seed(0)
+    model = DynamicsModel.for_family(cfg.task.family, cfg.model, gen)
+    learner = GrBAL(model, cfg.grbal, gen)
+    place(learner, device)
+    place(model, device)
+    b, length = cfg.grbal.meta_batch, cfg.grbal.M + cfg.grbal.K
+    seg = Segments(
+        x=torch.randn(b, length, model.spec.in_dim, generator=gen).to(device),
+        y=torch.randn(b, length, model.obs_dim, generator=gen).to(device),
+        task_id=torch.zeros(b, dtype=torch.long, device=device),
+        episode=torch.zeros(b, dtype=torch.long, device=device),
+    )
+
+    def meta_step() -> None:
+        loss = learner.loss(seg)
+        learner.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        learner.optimizer.step()
+
+    ms = _median_ms(meta_step, device, steps)
+    return {"preset": name, "meta_batch": b, "segment": length, "ms_per_meta_step": round(ms, 3)}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "gpu.json")
@@ -126,6 +203,9 @@ def main() -> int:
         result[key] = entry
         print(key, entry, file=sys.stderr)
     result["pets_half_cheetah"] = pets_episodes(str(device), args.quick)
+    result["hypercrl_update"] = hypercrl_step_ms(device, args.quick, args.steps)
+    result["grbal_meta_step"] = grbal_step_ms(device, args.quick, args.steps)
+    print(result["hypercrl_update"], result["grbal_meta_step"], file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     return 0

@@ -21,3 +21,5 @@ def test_gpu_benchmark_quick_on_cpu(tmp_path: Path) -> None:
         assert entry["eager_ms_per_step"] > 0 and entry["compiled_ms_per_step"] > 0
         assert entry["compiled_changed"]["max_abs_diff"] < 1e-4
     assert len(result["pets_half_cheetah"]["plan_ms_per_step"]) == 2
+    assert result["hypercrl_update"]["ms_per_update"] > 0 and result["hypercrl_update"]["batch"] == 4
+    assert result["grbal_meta_step"]["ms_per_meta_step"] > 0 and result["grbal_meta_step"]["segment"] == 8
