@@ -141,13 +141,17 @@ class ContextHnetConfig:
     each one's own (0: never merge)."""
     merge_rows: int = 128
     """Recent transitions per situation the merge test evaluates."""
+    merge_llr: float = 0.0
+    """identify.detector = llr: merge two situations when each one's network predicted the other's recent
+    transitions (the prequential ratios scored while the other was current, a moving mean over merge_rows)
+    within this many nats per transition of the other's own (0: the merge_tolerance test)."""
 
     def __post_init__(self) -> None:
         self.hidden = tuple(self.hidden)
         self.encoder_hidden = tuple(self.encoder_hidden)
         self.encoder_out_hidden = tuple(self.encoder_out_hidden)
         floats = ("refine_lr", "lr", "emb_lr", "enc_lr", "beta", "grad_clip", "enc_pull", "score_var")
-        for name in (*floats, "min_score_var", "merge_tolerance"):
+        for name in (*floats, "min_score_var", "merge_tolerance", "merge_llr"):
             if not math.isfinite(float(getattr(self, name))):
                 raise DynadaptError(f"hnet.{name} must be finite")
         window = self.identify.window
@@ -174,6 +178,7 @@ class ContextHnetConfig:
             (self.enc_segments >= 1, "hnet.enc_segments must be >= 1"),
             (self.score_var >= 0 and self.min_score_var > 0, "hnet: score_var >= 0 and min_score_var > 0"),
             (self.merge_tolerance >= 0 and self.merge_rows >= 1, "hnet: merge_tolerance >= 0, rows >= 1"),
+            (self.merge_llr >= 0, "hnet.merge_llr must be >= 0"),
         ]
         for ok, msg in checks:
             if not ok:

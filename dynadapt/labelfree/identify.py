@@ -38,6 +38,19 @@ error (:meth:`Identifier.observe_error`); challengers are scored (:meth:`Identif
 a one-sided CUSUM alarm on that error stream (Page 1954, "Continuous inspection schemes", Biometrika 41),
 during the detector's warm-up after a switch, while a challenger is pending, and after an episode reset.
 
+**Evidence per transition (``detector="llr"``, :meth:`Identifier.step_llr`).** The caller reports, for the
+newest transition only, the log-likelihood ratio of every stored situation over the current one (each
+network predicts a transition it has not been trained on: a prequential score, Dawid 1984, "Present
+position and potential developments: the prequential approach", JRSS A 147). Each challenger runs Page's
+CUSUM on its ratios and is committed when its statistic exceeds ``llr_threshold`` plus its log CRP prior
+odds against the current situation (the CUSUM of log-likelihood ratios is the hazard-limited forward filter
+of a two-state HMM; Adams & MacKay 2007, "Bayesian online changepoint detection", arXiv 0710.3742, keep the
+full run-length posterior instead). A new situation is either one more challenger (the new candidate's
+ratio, ``new_test="candidate"``) or (``new_test="error"``) a confirmed CUSUM alarm on the current
+situation's one-step log error, standardised by that situation's own in-control scale (one for an episode's
+first ``transient_steps`` and one for the rest, kept per situation across visits), and only when no stored
+challenger holds half of its threshold.
+
 Use::
 
     ident = Identifier(IdentifyConfig())
@@ -89,9 +102,23 @@ class IdentifyConfig:
     go to recall)."""
     max_situations: int = 0
     """Most situations in the library: at this size no new one is created (0: no limit)."""
-    detector: Literal["score", "cusum"] = "score"
+    detector: Literal["score", "cusum", "llr"] = "score"
     """score: score every challenger at every step; cusum: only after a CUSUM alarm on the current
-    situation's one-step error (cheap path between alarms)."""
+    situation's one-step error (cheap path between alarms); llr: accumulate every challenger's one-step
+    log-likelihood ratio over the current situation in a CUSUM (:meth:`Identifier.step_llr`)."""
+    new_test: Literal["candidate", "error"] = "candidate"
+    """llr detector, how a new situation is detected: candidate: the new candidate's ratio accumulates like
+    a stored challenger's; error: a CUSUM alarm on the current situation's standardised one-step log
+    error (the cusum_* settings), confirmed when that error stays high for confirm_steps more steps."""
+    transient_steps: int = 0
+    """llr detector, new_test = error: an episode's first steps whose errors are judged on a scale of
+    their own per situation (the states after a reset are another regime than the rest; 0: one scale)."""
+    confirm_steps: int = 16
+    """llr detector, new_test = error: steps after an alarm whose mean standardised error must still exceed
+    cusum_drift for a new situation to be created (shorter rises, such as an episode's start, are not)."""
+    llr_threshold: float = 20.0
+    """h (llr detector): nats of accumulated evidence a challenger needs, on top of its log prior odds
+    against the current situation, before a switch is committed."""
     cusum_drift: float = 0.5
     """k: CUSUM reference drift, in standard deviations of the in-control error."""
     cusum_threshold: float = 5.0
@@ -104,7 +131,7 @@ class IdentifyConfig:
 
     def __post_init__(self) -> None:
         floats = ["alpha", "sticky", "merge_distance", "temperature", "new_margin"]
-        for name in [*floats, "cusum_drift", "cusum_threshold", "cusum_rate"]:
+        for name in [*floats, "cusum_drift", "cusum_threshold", "cusum_rate", "llr_threshold"]:
             if not math.isfinite(float(getattr(self, name))):
                 raise DynadaptError(f"identify.{name} must be finite")
         checks = [
@@ -117,7 +144,11 @@ class IdentifyConfig:
             (self.temperature > 0, "identify.temperature must be > 0"),
             (self.new_margin >= 0, "identify.new_margin must be >= 0"),
             (self.max_situations >= 0, "identify.max_situations must be >= 0 (0: no limit)"),
-            (self.detector in ("score", "cusum"), "identify.detector must be score or cusum"),
+            (self.detector in ("score", "cusum", "llr"), "identify.detector must be score, cusum or llr"),
+            (self.llr_threshold > 0, "identify.llr_threshold must be > 0"),
+            (self.new_test in ("candidate", "error"), "identify.new_test must be candidate or error"),
+            (self.confirm_steps >= 1, "identify.confirm_steps must be >= 1"),
+            (self.transient_steps >= 0, "identify.transient_steps must be >= 0"),
             (self.cusum_drift >= 0, "identify.cusum_drift must be >= 0"),
             (self.cusum_threshold > 0, "identify.cusum_threshold must be > 0"),
             (self.cusum_warmup >= 2, "identify.cusum_warmup must be >= 2"),
@@ -248,11 +279,25 @@ class Identifier:
         """The committed situation, -1 before the first decision."""
         self.counts: list[int] = []
         """n_k: steps spent committed to each stored situation (the CRP counts)."""
+        self.checking = 0
+        """llr detector, new_test = error: steps since an unconfirmed alarm (0: none)."""
+        self.check_sum = 0.0
+        """The standardised errors summed since that alarm."""
+        self.error_stats: list[list[float]] = []
+        """llr detector, new_test = error: each situation's in-control ``[seen, mean, var]`` of its one-step
+        log error (its prequential error scale), once for the transient after an episode start and once for
+        the rest (``transient_steps``): saved when it is left, restored when it is recalled, so a recall
+        needs no warm-up and is not judged on the scale of the situation it left."""
+        self.phase = 1
+        """llr detector: 0 in an episode's first transient_steps, 1 after."""
         self._lead: int | None = None  # the pending challenger (len(counts) = new), None if none
         self._streak = 0  # consecutive steps it has led
         self._quiet = 0  # consecutive scored steps the current situation led while the alarm is raised
         self._alarm = False  # cusum detector: challengers are being scored
         self.cusum = Cusum(cfg.cusum_drift, cfg.cusum_threshold, cfg.cusum_warmup, cfg.cusum_rate)
+        self.evidence: list[float] = []
+        """llr detector: ``S_j`` of every challenger (``K + 1`` entries, the last one "new"; the current
+        situation's stays 0), empty before the first decision."""
 
     @property
     def num_situations(self) -> int:
@@ -366,6 +411,139 @@ class Identifier:
         self.cusum.reset()  # a new regime: re-estimate the in-control error
         return Decision(leader, True, created, False, None, post)
 
+    def thresholds(self) -> np.ndarray:
+        """llr detector: the evidence ``[K + 1]`` each challenger needs, ``h + log((n_c + κ) / m_j)`` with
+        ``m_j = n_j`` (stored) or ``α`` (new), at least ``h / 2``; +inf for the current situation, and for
+        "new" when the library is full."""
+        cfg, k = self.cfg, len(self.counts)
+        mass = np.asarray([*self.counts, cfg.alpha], dtype=np.float64)
+        full = cfg.max_situations and k >= cfg.max_situations
+        with np.errstate(divide="ignore"):
+            odds = math.log(self.counts[self.current] + cfg.sticky) - np.log(mass)
+        out = np.maximum(cfg.llr_threshold + odds, cfg.llr_threshold / 2)
+        out[self.current] = math.inf
+        if full:
+            out[k] = math.inf
+        return out
+
+    def _error_test(self, err: float, allow_new: bool) -> bool:
+        """new_test = error: feed the current situation's one-step log error; True when a new situation is
+        confirmed (an alarm whose next ``confirm_steps`` standardised errors, clipped to ``±cusum_threshold``,
+        average at least ``cusum_drift``; the in-control mean and deviation are frozen meanwhile)."""
+        cfg, cus = self.cfg, self.cusum
+        if math.isnan(err):
+            raise DynadaptError("Identifier.step_llr got a NaN error")
+        if not self.checking:
+            if cus.update(err):
+                if not allow_new:
+                    cus.reset(keep_stats=True)
+                    return False
+                self.checking, self.check_sum = 1, 0.0
+            return False
+        std = max(math.sqrt(cus.var), 1e-6 * abs(cus.mean), 1e-12)
+        self.check_sum += max(-cfg.cusum_threshold, min(cfg.cusum_threshold, (err - cus.mean) / std))
+        self.checking += 1
+        if self.checking <= cfg.confirm_steps:
+            return False
+        confirmed = allow_new and self.check_sum / cfg.confirm_steps >= cfg.cusum_drift
+        self.checking, self.check_sum = 0, 0.0
+        cus.reset(keep_stats=True)
+        return confirmed
+
+    def step_llr(
+        self,
+        llr: Sequence[float] | Tensor | np.ndarray,
+        err: float | None = None,
+        allow_new: bool = True,
+        phase: int = 1,
+    ) -> Decision:
+        """Decide the situation after this step from one-step evidence (``detector = "llr"``).
+
+        ``llr [K + 1]``: the log-likelihood ratio of the newest transition under each challenger over the
+        current situation (``log p_j − log p_c``; the last entry: the new candidate), NaN where a challenger
+        has no evidence this step (its statistic is kept), ±inf allowed; ``llr[current]`` is ignored.
+        With ``new_test = "error"``, ``llr[K]`` is not used: ``err`` (the current situation's one-step log
+        error; None: none this step) feeds :meth:`_error_test`, and ``allow_new = False`` (a young current
+        situation) turns its alarms down; ``phase`` (0: the transient after an episode start, 1: after)
+        selects which of the situation's two error scales judges ``err``. Each
+        challenger runs Page's CUSUM ``S_j ← max(0, S_j + llr_j)`` (Page 1954; the log-likelihood-ratio
+        form is the optimal detector of a change to a known alternative, and the running maximum is the
+        hazard-limited forward filter of a two-state HMM). The challenger with the largest ``S_j`` over
+        its :meth:`thresholds` is committed as soon as it reaches it (every ``S`` then restarts at 0);
+        while it holds half of it the decision is *suspect*. The very first call commits situation 0.
+        """
+        k = len(self.counts)
+        if isinstance(llr, Tensor):
+            x = llr.detach().to("cpu", torch.float64).numpy().reshape(-1)
+        else:
+            x = np.asarray(llr, dtype=np.float64).reshape(-1)
+        if x.shape[0] != k + 1:
+            raise DynadaptError(f"Identifier.step_llr expects K + 1 = {k + 1} ratios, got {x.shape[0]}")
+        if self.current < 0:
+            self.counts.append(1)
+            self.current = 0
+            self.evidence = [0.0, 0.0]
+            return Decision(0, True, True, False, None)
+        if phase not in (0, 1):
+            raise DynadaptError(f"Identifier.step_llr: phase must be 0 or 1, got {phase!r}")
+        by_error = self.cfg.new_test == "error"
+        if by_error and phase != self.phase:
+            self._swap_error_stats(self.current, phase)
+        s = np.asarray(self.evidence, dtype=np.float64)
+        if by_error:
+            x[k] = math.nan
+        live = ~np.isnan(x)
+        s[live] = np.maximum(0.0, s[live] + x[live])
+        thr = self.thresholds()
+        s[~np.isfinite(thr)] = 0.0  # the current situation, and "new" when the library is full
+        if by_error:
+            new = err is not None and self._error_test(float(err), allow_new and math.isfinite(thr[k]))
+            s[k] = math.inf if new else 0.0
+            if new and k > 1:  # data a stored situation already half explains recall it instead
+                stored = np.where(np.isfinite(thr[:k]), s[:k] - thr[:k] / 2, -math.inf)
+                if stored.max() >= 0:
+                    s[k], s[int(stored.argmax())] = 0.0, math.inf
+        with np.errstate(invalid="ignore"):
+            margin = np.where(np.isfinite(thr), s - thr, -math.inf)
+        leader = int(np.argmax(margin))
+        if margin[leader] >= 0:
+            created = leader == k
+            if created:
+                self.counts.append(0)
+            self._swap_error_stats(leader)
+            self.current = leader
+            self.counts[leader] += 1
+            self.evidence = [0.0] * (len(self.counts) + 1)
+            self._lead, self._streak = None, 0
+            self.checking, self.check_sum = 0, 0.0
+            return Decision(leader, True, created, False, None)
+        self.evidence = [float(v) for v in s]
+        self.counts[self.current] += 1
+        suspect = bool(s[leader] >= thr[leader] / 2) and math.isfinite(thr[leader])
+        if self.checking and not suspect:
+            leader, suspect = k, True  # an alarm being confirmed: hold the transitions out
+        self._lead = leader if suspect else None
+        return Decision(self.current, False, False, suspect, leader if suspect else None)
+
+    def _swap_error_stats(self, leader: int, phase: int | None = None) -> None:
+        """Save the current (situation, phase)'s error scale and load ``leader``'s in ``phase`` (default:
+        the phase in force; a warm-up for one never seen). An unconfirmed alarm is dropped."""
+        cus = self.cusum
+        phase = self.phase if phase is None else phase
+        while len(self.error_stats) < len(self.counts):
+            self.error_stats.append([0.0] * 6)
+        self.error_stats[self.current][3 * self.phase : 3 * self.phase + 3] = [
+            float(cus.seen),
+            cus.mean,
+            cus.var,
+        ]
+        seen, mean, var = self.error_stats[leader][3 * phase : 3 * phase + 3]
+        cus.reset()
+        if seen > 0:  # a scale still warming up goes on warming up
+            cus.seen, cus.mean, cus.var = int(seen), mean, var
+        self.phase = phase
+        self.checking, self.check_sum = 0, 0.0
+
     def merge(self, keep: int, drop: int) -> None:
         """Situation ``drop`` merges into ``keep``: their counts combine, indices above ``drop`` shift down
         by one, and the current situation and a pending challenger are remapped."""
@@ -381,6 +559,10 @@ class Identifier:
 
         self.counts[keep] += self.counts[drop]
         del self.counts[drop]
+        if self.evidence:
+            self.evidence = [0.0] * (len(self.counts) + 1)  # the compared pairs changed: restart
+        if drop < len(self.error_stats):
+            del self.error_stats[drop]
         self.current = remap(self.current)
         if self._lead is not None:
             self._lead = remap(self._lead)  # "new" (index K) shifts to K - 1 like any index above drop
@@ -398,6 +580,11 @@ class Identifier:
             "quiet": self._quiet,
             "alarm": self._alarm,
             "cusum": self.cusum.state(),
+            "evidence": list(self.evidence),
+            "checking": self.checking,
+            "check_sum": self.check_sum,
+            "error_stats": [list(v) for v in self.error_stats],
+            "phase": self.phase,
         }
 
     def load_state(self, d: dict[str, Any]) -> None:
@@ -410,6 +597,11 @@ class Identifier:
             lead = None if d["lead"] is None else int(d["lead"])
             alarm = bool(d["alarm"])
             cusum = d["cusum"]
+            evidence = [_finite(float(v), "llr evidence") for v in d.get("evidence", [])]
+            checking = int(d.get("checking", 0))
+            check_sum = _finite(float(d.get("check_sum", 0.0)), "check sum")
+            stats = [[_finite(float(v), "error stats") for v in row] for row in d.get("error_stats", [])]
+            phase = int(d.get("phase", 1))
         except (KeyError, TypeError, ValueError) as err:
             if isinstance(err, DynadaptError):
                 raise
@@ -421,9 +613,17 @@ class Identifier:
             and (lead is None or (0 <= lead <= k and lead != current))
             and streak >= 0
             and quiet >= 0
+            and (not evidence or (len(evidence) == k + 1 and min(evidence) >= 0))
+            and checking >= 0
+            and len(stats) <= k
+            and all(len(row) == 6 and min(row[0], row[2], row[3], row[5]) >= 0 for row in stats)
+            and phase in (0, 1)
         )
         if not ok:
             raise CorruptFileError("invalid identifier state: inconsistent indices or counts")
         self.cusum.load_state(cusum)
         self.counts, self.current, self._lead, self._streak = counts, current, lead, streak
         self._quiet, self._alarm = quiet, alarm
+        self.evidence = evidence
+        self.checking, self.check_sum = checking, check_sum
+        self.error_stats, self.phase = stats, phase

@@ -18,6 +18,27 @@ library of embeddings of one hypernetwork, and the new component is proposed fro
 (HyperDynamics, Xian et al. 2021). With ``identify.detector = "cusum"`` the library is scored only after an
 alarm on the committed situation's one-step NLL.
 
+**Evidence per transition** (``identify.detector = "llr"``). The window race above compares one
+half-window of evidence at a time, and a candidate fitted on the neighbouring half absorbs the shared
+network's local error, so it "wins" wherever the stored networks are locally poor (measured on
+``pendulum:recurring-mid``: in 38% of windows without a switch). The llr detector instead scores only the
+newest transition, which no network has seen (prequential, Dawid 1984): the log-likelihood ratio of every
+stored situation over the current one, ``(nll_c − nll_j) / T``, accumulates in Page's CUSUM
+(:meth:`Identifier.step_llr`), so evidence adds up over a whole segment instead of one window and a locally
+bad region must keep favouring the same challenger for ``h`` nats. A new situation is detected either by
+the candidate's ratio (``new_test = "candidate"``; the candidate refitted every ``candidate_every`` steps on
+the window before the newest transition) or (``new_test = "error"``) by a CUSUM alarm on the current
+situation's one-step log error standardised by that situation's own in-control mean and deviation (kept
+per situation across visits), confirmed when the error stays high for ``confirm_steps`` more steps and no
+stored situation has half of its threshold: a new situation is a failure of the stored ones, which needs
+no locally fitted candidate (on pendulum, early in the stream, the hypernetwork cannot yet express an
+unseen situation, so no candidate beats the current network there). Its embedding is then the encoder's
+proposal for the window, refined on it. Until the current situation's first session no recall evidence
+accumulates (its untrained network would lose to every trained one, even on its own data). With
+``merge_llr > 0`` the merge test uses the same prequential ratios: ``cross[c, j]``, the moving mean of
+``log p_j − log p_c`` over c's transitions; ``c`` and ``j`` merge when each network predicted the other's
+transitions within ``merge_llr`` nats per transition.
+
 **Young situations.** While the situation in force has had fewer than ``mature_sessions`` training
 sessions, the candidate gets zero likelihood (no new situation is created; stored ones can still be
 recalled): its embedding is itself a recent candidate, and an under-trained network would lose to every
@@ -132,6 +153,15 @@ class ContextHyperLearner:
         self.candidate: Tensor | None = None
         """The last new candidate ``[1, D]`` (reused for ``candidate_every`` steps)."""
         self.candidate_age = 0
+        self._candidate_params: Params = {}  # llr detector: the candidate's generated params
+        self.cross = torch.zeros(0, 0, dtype=torch.float64)
+        """llr detector, ``[K, K]``: entry ``(c, j)`` the moving mean (over ``merge_rows``) of the ratio
+        ``log p_j − log p_c`` of situation c's transitions, scored prequentially while c was current,
+        clipped to ``±llr_threshold`` (the merge_llr test)."""
+        self.cross_n = torch.zeros(0, 0, dtype=torch.int64)
+        """How many ratios each entry of ``cross`` has averaged."""
+        self.last_llr: Tensor | None = None
+        """llr detector: the ratios handed to the identifier at the last step ``[K + 1]`` (a diagnostic)."""
         self.local: Tensor | None = None
         """``refine_library``: every library embedding refined on the first half of the window ``[K, D]``
         (re-fitted with the candidate)."""
@@ -179,6 +209,7 @@ class ContextHyperLearner:
         self.dropped += len(self.pending)
         self.pending.clear()
         self.candidate, self.candidate_age, self.local = None, 0, None
+        self._candidate_params = {}
         self.episode += 1
         self.t = 0
 
@@ -245,6 +276,10 @@ class ContextHyperLearner:
         self.buffers.append(ReplayBuffer(self.cfg.capacity, self.model.obs_dim, self.model.act_dim))
         self.train_mse.append(math.nan)
         self.trained.append(0)
+        size = self.cross.shape[0] + 1
+        self.cross = torch.nn.functional.pad(self.cross, (0, 1, 0, 1))
+        self.cross_n = torch.nn.functional.pad(self.cross_n, (0, 1, 0, 1))
+        assert self.cross.shape == (size, size)
         return k
 
     def _store(self, k: int, items: list[Item]) -> None:
@@ -265,6 +300,9 @@ class ContextHyperLearner:
 
     def _identify(self) -> None:
         ident, cfg = self.identifier, self.cfg
+        if cfg.identify.detector == "llr":
+            self._identify_llr()
+            return
         n = len(self.window)
         if n < cfg.min_window:
             return  # too short to split: the transitions wait in pending
@@ -311,6 +349,57 @@ class ContextHyperLearner:
                 new = new + (nll.min() - fitted.min()).clamp(min=0.0)
         self._decide(ident.step(torch.cat([nll, new]), n=xb.shape[0]), x, y)
 
+    def _identify_llr(self) -> None:
+        """The llr detector (module docstring): one-step log-likelihood ratios of every stored situation
+        and of the new candidate (fitted on the window before the newest transition) over the current
+        situation, accumulated by :meth:`Identifier.step_llr`."""
+        ident, cfg = self.identifier, self.cfg
+        k, cur = self.num_situations, ident.current
+        obs, act, nxt = self.window.tensors()
+        with torch.no_grad():
+            x, y = self.model.transitions({"obs": obs, "act": act, "next_obs": nxt})
+            x, y = x.to(self.device), y.to(self.device)
+        llr = torch.full((k + 1,), math.nan, dtype=torch.float64)
+        err: float | None = None
+        allow_new = False
+        if k > 0:
+            temp = cfg.identify.temperature
+            var = self.score_var()
+            young = self.trained[cur] < cfg.mature_sessions
+            with torch.no_grad():
+                nll, sq = self.dyn.nll(self.dyn.library_params(), x[-1:], y[-1:], var)
+                if self.trained[cur] > 0:  # an untrained new network would lose to any trained one
+                    llr[:k] = ((nll[cur] - nll) / temp).double().cpu()
+                err = math.log(float(sq[cur]) / y.shape[-1] + 1e-12)
+                allow_new = not young
+                by_error = cfg.identify.new_test == "error"
+                if not young and not by_error and x.shape[0] - 1 >= cfg.min_window:
+                    stale = self.candidate is None or not self._candidate_params
+                    if stale or self.candidate_age >= cfg.candidate_every:
+                        with torch.enable_grad():
+                            self._refit(x[:-1], y[:-1], k, False)
+                        self._candidate_params = self.dyn.generate(self.candidate)  # type: ignore[arg-type]
+                    self.candidate_age += 1
+                    new, _ = self.dyn.nll(self._candidate_params, x[-1:], y[-1:], var)
+                    llr[k] = float((nll[cur] - new[0]) / temp) - cfg.identify.new_margin
+            self.scored += 1
+        self.last_llr = llr
+        if k > 1:
+            self._record_cross(cur, llr[:k])
+        phase = int(self.t > cfg.identify.transient_steps)
+        self._decide(ident.step_llr(llr, err, allow_new, phase), x, y)
+
+    def _record_cross(self, cur: int, llr: Tensor) -> None:
+        """Fold the stored situations' ratios ``llr[K]`` on a transition of ``cur`` into ``cross[cur]``."""
+        h = self.cfg.identify.llr_threshold
+        live = ~torch.isnan(llr)
+        live[cur] = False
+        n = self.cross_n[cur] + live.long()
+        rate = torch.maximum(1.0 / n.clamp(min=1).double(), torch.tensor(1.0 / self.cfg.merge_rows))
+        step = rate * (llr.clamp(-h, h).nan_to_num(0.0) - self.cross[cur])
+        self.cross[cur] = torch.where(live, self.cross[cur] + step, self.cross[cur])
+        self.cross_n[cur] = n
+
     def _refit(self, xa: Tensor, ya: Tensor, k: int, young: bool) -> None:
         """Fit the new candidate ``refine(enc(A), A)`` (unless ``young``) and, with ``refine_library``, every
         stored embedding the same way, ``refine(e_k, A)``, in one batch: ``xa[h, ·], ya[h, O]``."""
@@ -337,7 +426,9 @@ class ContextHyperLearner:
         candidate refined once more on all of it)."""
         self.last_decision = d
         if d.created:
-            assert self.candidate is not None
+            if self.candidate is None:  # the first situation of the llr detector
+                with torch.no_grad():
+                    self.candidate = self.dyn.encode(x[None], y[None])
             emb, _ = self.dyn.refine(self.candidate, x[None], y[None])
             self._new_situation(emb[0])
             self.candidate = None
@@ -470,7 +561,8 @@ class ContextHyperLearner:
     # ------------------------------------------------------------------------------------------ merging
     def _merge_check(self, c: int) -> int:
         """Merge ``c`` with every situation that predicts like it (module docstring); returns merges made."""
-        if self.task_aware or self.cfg.merge_tolerance <= 0:
+        by_llr = self.cfg.merge_llr > 0 and self.cfg.identify.detector == "llr"
+        if self.task_aware or (self.cfg.merge_tolerance <= 0 and not by_llr):
             return 0
         merged = 0
         j = 0
@@ -478,7 +570,7 @@ class ContextHyperLearner:
             if j == c or len(self.buffers[j]) == 0 or len(self.buffers[c]) == 0:
                 j += 1
                 continue
-            who = self._explainer(c, j)
+            who = self._llr_explainer(c, j) if by_llr else self._explainer(c, j)
             if who is not None:
                 keep, drop = min(c, j), max(c, j)
                 self._merge(keep, drop, self.dyn.hnet.embeddings[who].detach().clone())
@@ -517,6 +609,18 @@ class ContextHyperLearner:
                 return who
         return None
 
+    def _llr_explainer(self, a: int, b: int) -> int | None:
+        """merge_llr test: when each of ``a``, ``b`` has ``merge_rows`` ratios on the other's transitions
+        and each predicted the other's within ``merge_llr`` nats per transition, the one that did so
+        better (None otherwise)."""
+        rows, tol = self.cfg.merge_rows, self.cfg.merge_llr
+        if min(int(self.cross_n[a, b]), int(self.cross_n[b, a])) < rows:
+            return None
+        b_on_a, a_on_b = float(self.cross[a, b]), float(self.cross[b, a])
+        if min(b_on_a, a_on_b) < -tol:
+            return None
+        return a if a_on_b >= b_on_a else b
+
     def _merge(self, keep: int, drop: int, emb: Tensor) -> None:
         """Situation ``drop`` joins ``keep`` (buffers merged in time order, ``keep``'s embedding ``emb``)."""
         a, b = self.buffers[keep].all(), self.buffers[drop].all()
@@ -540,6 +644,10 @@ class ContextHyperLearner:
         self.train_mse[keep] = max(mse) if mse else math.nan
         self.trained[keep] = max(self.trained[keep], self.trained[drop])
         del self.train_mse[drop], self.trained[drop]
+        idx = [i for i in range(self.cross.shape[0]) if i != drop]
+        self.cross, self.cross_n = self.cross[idx][:, idx], self.cross_n[idx][:, idx]
+        self.cross[keep], self.cross_n[keep] = 0.0, 0  # its data changed: measure again
+        self.cross[:, keep], self.cross_n[:, keep] = 0.0, 0
         with torch.no_grad():
             self.dyn.hnet.embeddings[keep].copy_(emb)
         self.dyn.remove(drop)
@@ -569,6 +677,7 @@ class ContextHyperLearner:
         out["local"] = self.local.clone() if self.local is not None else torch.zeros(0, self.cfg.emb_dim)
         out["train_mse"] = torch.tensor(self.train_mse, dtype=torch.float64)
         out["trained"] = torch.tensor(self.trained, dtype=torch.int64)
+        out["cross"], out["cross_n"] = self.cross.clone(), self.cross_n.clone()
         out["generator"] = self.generator.get_state().clone()
         for name, norm in (("input", self.model.input_norm), ("target", self.model.target_norm)):
             out |= {f"norm.{name}.{k}": v for k, v in norm.state_dict().items()}
@@ -596,10 +705,14 @@ class ContextHyperLearner:
                 self.pending.append((o.clone(), a.clone(), o2.clone(), int(idx[0]), int(idx[1])))
             cand = state["candidate"]
             self.candidate = cand.clone() if cand.shape[0] else None
+            self._candidate_params = {}
             local = state.get("local")
             self.local = local.clone() if local is not None and local.shape[0] else None
             self.train_mse = [float(v) for v in state["train_mse"]]
             self.trained = [int(v) for v in state["trained"]]
+            k_lib = self.dyn.num_situations
+            self.cross = state.get("cross", torch.zeros(k_lib, k_lib, dtype=torch.float64)).double().clone()
+            self.cross_n = state.get("cross_n", torch.zeros(k_lib, k_lib, dtype=torch.int64)).long().clone()
             self.generator.set_state(state["generator"].cpu().clone())
             for name, norm in (("input", self.model.input_norm), ("target", self.model.target_norm)):
                 head = f"norm.{name}."
@@ -608,13 +721,16 @@ class ContextHyperLearner:
             if isinstance(err, DynadaptError):
                 raise
             raise CorruptFileError(f"context_hnet state: missing or misshapen entry ({err})") from None
-        if not len(self.train_mse) == len(self.trained) == k_lib:
+        if not len(self.train_mse) == len(self.trained) == k_lib or self.cross.shape != (k_lib, k_lib):
             raise CorruptFileError("context_hnet state: library and buffers disagree")
         self.theta_list = list(self.dyn.hnet.theta.values())
         self.opt_theta = adam(self.theta_list + list(self.dyn.bounds.values()), self.cfg.lr)
         _load_optim_state("opt_theta", self.opt_theta, state)
         self.opt_enc = adam(list(self.dyn.encoder.values()), self.cfg.enc_lr)
         _load_optim_state("opt_enc", self.opt_enc, state)
+        if self.candidate is not None and self.cfg.identify.detector == "llr":
+            with torch.no_grad():  # the llr detector scores the cached candidate's params
+                self._candidate_params = self.dyn.generate(self.candidate.to(self.device))
 
     def meta(self) -> dict[str, object]:
         """JSON-serialisable counters, the identifier's state and the task-aware label map."""

@@ -173,6 +173,10 @@ def test_numerics_and_bad_input() -> None:
         {"new_margin": math.nan},
         {"max_situations": -1},
         {"detector": "bocpd"},
+        {"llr_threshold": 0.0},
+        {"transient_steps": -1},
+        {"confirm_steps": 0},
+        {"new_test": "bic"},
         {"cusum_threshold": 0.0},
         {"cusum_warmup": 1},
         {"cusum_rate": 1.0},
@@ -305,3 +309,123 @@ def test_cusum_detector_scores_only_when_needed() -> None:
     ident.step([BIG, 0.0])
     d = ident.step([BIG, 0.0])
     assert d.created and ident.needs_scores() and ident.cusum.warming  # a new regime: warm-up again
+
+
+def test_llr_detector_accumulates_evidence_against_its_prior_odds() -> None:
+    """Page's CUSUM on one-step log-likelihood ratios: a challenger is committed once its evidence reaches
+    h plus its log prior odds; spikes that do not persist never switch; NaN means "no evidence"."""
+    cfg = IdentifyConfig(detector="llr", llr_threshold=10.0, alpha=1.0, sticky=0.0)
+    ident = Identifier(cfg)
+    assert ident.step_llr([math.nan]) == Decision(0, True, True, False, None)
+    for _ in range(99):
+        ident.step_llr([0.0, -1.0])
+    assert ident.counts == [100]
+    thr = ident.thresholds()
+    assert thr[0] == math.inf and thr[1] == pytest.approx(10.0 + math.log(100.0))  # new: h + log(n_0 / α)
+    for _ in range(50):  # +4 nats then -5: the statistic never builds up
+        assert not ident.step_llr([0.0, 4.0]).switched
+        ident.step_llr([0.0, -5.0])
+    assert ident.evidence[1] == 0.0
+    assert ident.thresholds()[1] == pytest.approx(10.0 + math.log(200.0))  # ≈ 15.3
+    d = ident.step_llr([0.0, 8.0])  # over half of the threshold: suspect, the challenger named
+    assert (d.situation, d.suspect, d.challenger) == (0, True, 1)
+    assert not ident.step_llr([0.0, math.nan]).switched and ident.evidence[1] == 8.0  # no evidence: kept
+    d = ident.step_llr([0.0, 8.0])  # 16 >= 10 + log(202): a new situation
+    assert d.created and d.switched and d.situation == 1 and ident.evidence == [0.0, 0.0, 0.0]
+    for _ in range(30):
+        ident.step_llr([-1.0, 0.0, -1.0])
+    # recall of a well-visited situation needs less than h (its prior odds favour it), never under h / 2
+    assert ident.counts == [202, 31]
+    need = 10.0 + math.log(31 / 202)
+    assert ident.thresholds()[0] == pytest.approx(need)
+    steps = 1
+    while not ident.step_llr([1.0, 0.0, -1.0]).switched:
+        steps += 1
+    assert ident.current == 0 and steps == math.ceil(10.0 + math.log(31 + steps - 1) - math.log(202))
+    full = Identifier(IdentifyConfig(detector="llr", max_situations=1))
+    full.step_llr([0.0])
+    assert not any(full.step_llr([0.0, math.inf]).switched for _ in range(5))  # the library is full
+    with pytest.raises(DynadaptError):
+        ident.step_llr([0.0, 0.0])  # K + 1 = 3 expected
+
+
+def test_llr_evidence_survives_a_state_round_trip_and_merges_restart_it() -> None:
+    ident = Identifier(IdentifyConfig(detector="llr", llr_threshold=10.0))
+    ident.step_llr([0.0])
+    for _ in range(20):
+        ident.step_llr([0.0, -1.0])
+    ident.step_llr([0.0, 30.0])
+    ident.step_llr([0.0, 0.0, 3.0])
+    saved = json.loads(json.dumps(ident.state(), allow_nan=False))
+    other = Identifier(ident.cfg)
+    other.load_state(saved)
+    assert other.evidence == ident.evidence == [0.0, 0.0, 3.0]
+    with pytest.raises(CorruptFileError):
+        other.load_state({**saved, "evidence": [0.0, -1.0, 0.0]})
+    ident.merge(0, 1)
+    assert ident.evidence == [0.0, 0.0] and ident.counts == [23]
+
+
+def test_llr_error_test_creates_after_a_confirmed_rise_only() -> None:
+    """new_test = error: an alarm on the standardised log error creates a situation only if the error stays
+    high for confirm_steps; a short rise (an episode's start) is a false alarm; each situation keeps its
+    own in-control scale, restored when it is recalled."""
+    cfg = IdentifyConfig(detector="llr", new_test="error", cusum_drift=1.0, cusum_threshold=5.0,
+                         cusum_warmup=20, confirm_steps=8, llr_threshold=10.0)  # fmt: skip
+    ident = Identifier(cfg)
+    rng = np.random.default_rng(0)
+    ident.step_llr([math.nan])
+    noise = lambda: float(rng.standard_normal())  # noqa: E731
+    for _ in range(100):
+        assert not ident.step_llr([0.0, 5.0], noise()).switched  # "new" ratios are ignored
+    for _ in range(2):  # a short rise: alarm, then the error falls back during the confirmation
+        d = ident.step_llr([0.0, math.nan], 6.0)
+    assert ident.checking and d.suspect and d.challenger == 1
+    outcomes = [ident.step_llr([0.0, math.nan], noise()) for _ in range(cfg.confirm_steps)]
+    assert not any(o.switched for o in outcomes) and not ident.checking
+    assert not ident.step_llr([0.0, math.nan], 6.0, allow_new=False).switched  # young: no creation
+    for _ in range(40):
+        ident.step_llr([0.0, math.nan], 0.0, allow_new=False)
+    steps = 0
+    while not (d := ident.step_llr([0.0, math.nan], 6.0)).switched:
+        steps += 1
+    assert d.created and d.situation == 1 and steps <= 4 + cfg.confirm_steps
+    assert ident.error_stats[0][3] >= 100 and abs(ident.error_stats[0][4]) < 0.5  # 0's late-phase scale
+    for _ in range(30):
+        ident.step_llr([-1.0, 0.0, math.nan], 6.0 + noise())  # situation 1's own scale: around 6
+    assert not ident.checking and abs(ident.cusum.mean - 6.0) < 1.0
+    while not (d := ident.step_llr([2.0, 0.0, math.nan], 6.0)).switched:  # recalled by its ratio
+        pass
+    assert d.situation == 0 and not d.created and abs(ident.cusum.mean) < 0.5  # 0's scale is back
+    saved = json.loads(json.dumps(ident.state()))
+    other = Identifier(cfg)
+    other.load_state(saved)
+    assert other.error_stats == ident.error_stats
+    ident.merge(0, 1)
+    assert len(ident.error_stats) == 1
+
+
+def test_llr_error_test_judges_an_episode_start_on_its_own_scale() -> None:
+    """transient_steps: errors after a reset (phase 0) have their own in-control scale, so a start that is
+    always rough does not alarm, while the same error later in the episode (phase 1) does."""
+    cfg = IdentifyConfig(detector="llr", new_test="error", cusum_drift=1.0, cusum_threshold=5.0,
+                         cusum_warmup=20, confirm_steps=8, transient_steps=10)  # fmt: skip
+    ident = Identifier(cfg)
+    rng = np.random.default_rng(1)
+    ident.step_llr([math.nan])
+    for _ in range(10):  # episodes: 10 rough steps (error ~4), then 40 smooth ones (~0)
+        for t in range(50):
+            phase = int(t >= 10)
+            d = ident.step_llr([0.0, math.nan], (4.0 if phase == 0 else 0.0) + float(rng.standard_normal()),
+                               phase=phase)  # fmt: skip
+            assert not d.switched
+    assert ident.error_stats[0][0] >= 20 and abs(ident.error_stats[0][1] - 4.0) < 0.5
+    assert ident.phase == 1 and abs(ident.cusum.mean) < 0.5
+    d = ident.step_llr([0.0, math.nan], 4.0, phase=0)
+    assert not d.switched and abs(ident.cusum.mean - 4.0) < 0.5  # the phase-0 scale is in force
+    created = False
+    for _ in range(30):  # rough in the smooth phase: a new situation
+        created = created or ident.step_llr([0.0, math.nan], 4.0, phase=1).created
+    assert created
+    with pytest.raises(DynadaptError):
+        ident.step_llr([0.0, 0.0, math.nan], 0.0, phase=2)

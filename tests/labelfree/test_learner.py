@@ -278,14 +278,43 @@ def test_the_cusum_detector_scores_challengers_only_after_an_alarm() -> None:
     assert learner.scored > scored_a
 
 
-def test_resume_is_bit_identical(tmp_path: object) -> None:
+LLR = {"detector": "llr", "temperature": 1.0, "llr_threshold": 10.0}
+
+
+@pytest.mark.parametrize("new_test", ["candidate", "error"])
+def test_the_llr_detector_creates_and_recalls(new_test: str) -> None:
+    """Evidence accumulated per transition: B (mid-episode) is created within 30 steps, A is recalled."""
+    identify = IdentifyConfig(window=16, new_test=new_test, **LLR)  # type: ignore[arg-type]
+    learner = _learner(identify=identify, candidate_every=4)
+    player = Player(learner)
+    player.play(0, 150)
+    player.play(1, 160)
+    player.play(0, 115)
+    inferred = player.inferred
+    assert learner.library_size == 2
+    assert set(inferred[:150]) == {0} and set(inferred[190:310]) == {1} and set(inferred[330:]) == {0}
+    assert next(i for i in range(150, 310) if inferred[i] == 1) - 150 < 30
+    assert next(i for i in range(310, 425) if inferred[i] == 0) - 310 < 20
+    assert inferred[0] == 0  # no window is needed to score stored situations
+    assert learner.last_llr is not None and learner.last_llr.shape == (3,)
+    # prequential cross ratios: A's network on B's transitions, B's on A's, both clearly worse
+    assert learner.cross_n[1, 0] > 50 and learner.cross_n[0, 1] > 50
+    assert learner.cross[1, 0] < -1.0 and learner.cross[0, 1] < -1.0
+    assert learner._llr_explainer(0, 1) is None
+    if new_test == "error":
+        stats = learner.identifier.error_stats
+        assert len(stats) == 2 and stats[1][3] >= 20  # B's error scale (late phase) kept for its recall
+
+
+@pytest.mark.parametrize("identify", [{}, LLR, {**LLR, "new_test": "error"}])
+def test_resume_is_bit_identical(tmp_path: object, identify: dict[str, object]) -> None:
     def fresh(seed: int) -> ContextHyperLearner:
-        return _learner(seed=seed, candidate_every=3)
+        return _learner(seed=seed, candidate_every=3, identify=IdentifyConfig(window=16, **identify))  # type: ignore[arg-type]
 
     straight = Player(fresh(0))
     straight.play(0, 80)
     straight.play(1, 37)  # stop mid-episode, with a window, pending transitions and a candidate
-    path = f"{tmp_path}/learner.safetensors"
+    path = f"{tmp_path}/learner{len(identify)}.safetensors"
     save_tensors(path, straight.learner.state_dict(), "test", {})
     meta = json.loads(json.dumps(straight.learner.meta()))
     state = straight.g.get_state()
@@ -340,3 +369,22 @@ def test_bad_input_raises() -> None:
     model = DynamicsModel(2, 1, ModelConfig(ensemble_size=1, hidden=(8,), learn_reward=True))
     with pytest.raises(DynadaptError, match="reward"):
         ContextHnetConfig().build(model, torch.Generator())
+
+
+def test_the_llr_merge_test_asks_each_network_to_predict_the_other() -> None:
+    learner = _learner(identify=IdentifyConfig(window=16, **LLR), merge_llr=0.2, merge_rows=10)  # type: ignore[arg-type]
+    for _ in range(3):
+        learner._new_situation(torch.zeros(learner.cfg.emb_dim))
+    learner.cross = torch.tensor(
+        [[0.0, -0.1, -3.0], [-0.15, 0.0, -0.1], [-0.1, -0.1, 0.0]], dtype=torch.float64
+    )
+    learner.cross_n = torch.full((3, 3), 10, dtype=torch.int64)
+    assert learner._llr_explainer(0, 1) == 1  # 1 predicts 0's data (-0.1) better than 0 does 1's
+    assert learner._llr_explainer(0, 2) is None  # 2's network is poor on 0's data
+    learner.cross_n[2, 1] = 9
+    assert learner._llr_explainer(1, 2) is None  # not enough ratios yet
+    learner.identifier.step_llr([math.nan])
+    learner.identifier.counts = [5, 5, 5]
+    learner._merge(0, 1, learner.dyn.hnet.embeddings[0].detach().clone())
+    assert learner.cross.shape == (2, 2) and int(learner.cross_n[0].sum() + learner.cross_n[:, 0].sum()) == 0
+    assert float(learner.cross[1, 0]) == 0.0 and int(learner.cross_n[1, 1]) == 10
