@@ -50,8 +50,7 @@ class ReplayBuffer:
         self.capacity = need_int(capacity, "buffer capacity", 1)
         self.obs_dim = need_int(obs_dim, "buffer obs_dim", 1)
         self.act_dim = need_int(act_dim, "buffer act_dim", 1)
-        row = 4 * (2 * obs_dim + act_dim + 1) + 2 + 8 * 4  # float32 columns, two bools, four int64s
-        check_memory(capacity * row, f"a replay buffer of {capacity} transitions of {row} bytes")
+        self.check_memory(capacity, obs_dim, act_dim)
         self._cols: dict[str, Tensor] = {
             "obs": torch.zeros(capacity, obs_dim),
             "act": torch.zeros(capacity, act_dim),
@@ -67,6 +66,13 @@ class ReplayBuffer:
         self.size = 0
         self.total_added = 0
         """Number of transitions ever added; the next transition gets this id."""
+
+    @staticmethod
+    def check_memory(capacity: int, obs_dim: int, act_dim: int, what: str = "a replay buffer") -> None:
+        """Raise :class:`~dynadapt.errors.DynadaptError` unless a buffer of ``capacity`` fits in memory (for
+        owners that create their buffers later, e.g. one per situation)."""
+        row = 4 * (2 * obs_dim + act_dim + 1) + 2 + 8 * 4  # float32 columns, two bools, four int64s
+        check_memory(capacity * row, f"{what} of {capacity} transitions of {row} bytes")
 
     def __len__(self) -> int:
         return self.size

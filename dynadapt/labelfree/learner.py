@@ -133,6 +133,7 @@ class ContextHyperLearner:
             raise WrongTypeError(f"context_hnet needs a torch.Generator, got {short(generator)}")
         if model.has_heads:
             raise DynadaptError("context_hnet does not train learned reward/termination heads: turn them off")
+        ReplayBuffer.check_memory(cfg.capacity, model.obs_dim, model.act_dim, "a situation's buffer")
         self.cfg = cfg
         self.model = model
         self.generator = generator

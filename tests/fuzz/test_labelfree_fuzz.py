@@ -137,9 +137,7 @@ def test_crafted_run_records_are_one_error_line(lf_world: Path, tmp_path: Path) 
     assert [(o.name, o.outcome) for o in outcomes] == [(c.name, "ok") for c in cases], outcomes
 
 
-# ------------------------------------------------------------------------------------------ known gaps
-@pytest.mark.xfail(strict=True, reason="hnet's per-situation buffers are sized after the run dir exists")
-def test_gap_a_buffer_beyond_the_machine_is_one_error_line(lf_world: Path, tmp_path: Path) -> None:
+def test_a_situation_buffer_beyond_the_machine_is_one_error_line(lf_world: Path, tmp_path: Path) -> None:
     big = [*STREAM_RUN, *STREAM_TINY, "hnet.capacity=10000000000000"]
     cases = [Case("resources", "hnet.capacity=10**13", big, memory=4 * 2**30)]
     outcomes = run_cli(cases, lf_world, tmp_path / "cases", None)
