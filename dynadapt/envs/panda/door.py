@@ -10,9 +10,9 @@ used) around robosuite's Panda (:mod:`dynadapt.envs.panda.robot`):
   front face is the plane x = 0; the 0.5 x 1.0 m door hinges about a vertical axis at y = 0.25 and opens
   towards the robot (door angle in [0, 1.57]);
 * handles, on the door's free side at (0, -0.17, 0): ``pull`` (a vertical bar on two standoffs; its joint is
-  locked, so the knob angle stays 0 and the task has no knob term, HyperCRL pitfall H16), ``round`` (a knob
-  to grip and turn), ``lever`` (an arm to press down); knob and lever turn about the door's normal and
-  carry a preloaded return spring that holds them on their stop;
+  locked by a stiff equality constraint, so the knob angle stays 0 and the task has no knob term,
+  HyperCRL pitfall H16), ``round`` (a knob to grip and turn), ``lever`` (an arm to press down); knob and
+  lever turn about the door's normal and carry a preloaded return spring that holds them on their stop;
   ``direction`` is the sign of the handle's only allowed turning direction
   (-1: range [-1.57, 0], +1: [0, 1.57]); for the lever it also sets the side the arm points to, so that
   "press down" is the allowed direction;
@@ -28,7 +28,10 @@ Observation (26, HyperCRL's layout): ``[0:3]`` grasp point - gripper (world fram
 gripper's orientation relative to the desired grasp orientation on the handle (quaternion w, x, y, z with
 w ≥ 0); ``[7]`` finger opening (m); ``[8:15]`` arm joint angles; ``[15:22]`` arm joint velocities;
 ``[22]`` door velocity, ``[23]`` knob velocity, ``[24]`` door angle, ``[25]`` knob angle. The grasp frame
-is fixed to the handle: its z axis points into the door and the fingers close across the bar, knob or arm.
+is fixed to the handle: its z axis points into the door and its x axis, the direction the Panda's fingers
+close along, lies across the handle (horizontal for the vertical bar, vertical for the knob and the lever's
+horizontal arm). An earlier version had x along the bar and along the lever's arm: a gripper in that pose
+closes onto the handle's length and cannot hold it, so neither door could be opened.
 
 Reward (HyperCRL ``hypercrl/control/reward.py``, reference §4.7), from ``next_obs``:
 ``-‖d‖ - log(‖d‖² + 5e-3) - 5 - ‖(roll, pitch)‖ + 50 |θ_door| + 20 |θ_knob|`` with d the gripper-to-grasp
@@ -36,6 +39,11 @@ vector and (roll, pitch) the x and y angles of the relative orientation ``[3:7]`
 pitch, roll) convention, so that turning the gripper about its approach axis is free; the knob term
 applies to round and lever handles only. ``info["success"]``: door angle ≥ 0.2 rad (HyperCRL's criterion).
 Task sequence ``hypercrl``: the five tasks above, in HyperCRL's order.
+
+Feasibility: :class:`ScriptedOpener` (reach, grip, turn, pull) opens each of the five doors past 0.2 rad
+within 30 steps and holds them at ~0.4 rad (a test checks every task, and that pulling without turning
+the handle leaves the door latched). Beyond ~0.5 rad the hand, which must yaw with the door, drifts
+(the wrist nears its joint limits) and loses the handle: the opener stops at :attr:`ScriptedOpener.open_to`.
 """
 
 from __future__ import annotations
@@ -69,6 +77,8 @@ PARAMS: tuple[Param, ...] = (
 )
 
 HINGE_Y = 0.25
+DOOR_POS = (0.0, HINGE_Y, -0.4)
+"""The door body's origin (on the hinge axis, the panel's mid-height), world frame."""
 HANDLE_POS = (0.0, -0.42, 0.4)
 """The handle's base in the door's (hinge) frame (world (0, -0.17, 0) when closed)."""
 START_OFFSET = np.array([0.15, 0.0, 0.0])
@@ -78,8 +88,30 @@ KNOB_PRELOAD = 0.1
 LATCH_SLACK = 0.03
 """rad a strong pull may press the latched door past its (soft) limit before the latch lets go."""
 _RGBA = "0.85 0.75 0.3 1"
-_APPROACH = "0 0 1 0 1 0"
-"""``xyaxes`` of the grasp frame for a vertical bar or a knob: z into the door, fingers closing along y."""
+
+
+def grasp_offset(handle: str, direction: int) -> tuple[float, float, float]:
+    """The grasp point in the handle's frame (whose x axis is the door's normal and the knob's axis), m."""
+    if handle == "pull":
+        return (0.06, 0.0, 0.0)
+    if handle == "round":
+        return (0.065, 0.0, 0.0)
+    return (0.06, -0.1 * direction, 0.0)
+
+
+def grasp_axes(handle: str) -> np.ndarray:
+    """``float64[3, 3]``: the grasp frame's axes (columns) in the handle's frame: z into the door and x the
+    direction the fingers close along (the grip site's x axis), across the handle: horizontal for the
+    vertical pull bar, vertical for the round knob and for the lever's horizontal arm."""
+    x, y = ((0.0, -1.0, 0.0), (0.0, 0.0, 1.0)) if handle == "pull" else ((0.0, 0.0, 1.0), (0.0, 1.0, 0.0))
+    return np.stack([x, y, np.cross(x, y)], axis=1)
+
+
+def _site(handle: str, direction: int) -> str:
+    px, py, pz = grasp_offset(handle, direction)
+    axes = grasp_axes(handle)
+    xyaxes = " ".join(f"{v:g}" for v in (*axes[:, 0], *axes[:, 1]))
+    return f'<site name="grasp" pos="{px!r} {py!r} {pz!r}" xyaxes="{xyaxes}" size="0.006"/>'
 
 
 def _geom(name: str, kind: str, fromto: str, size: float) -> str:
@@ -94,7 +126,7 @@ def _handle_xml(handle: str, direction: int) -> str:
                 _geom("standoff_top", "capsule", "0 0 0.08 0.06 0 0.08", 0.012),
                 _geom("standoff_bottom", "capsule", "0 0 -0.08 0.06 0 -0.08", 0.012),
                 _geom("bar", "capsule", "0.06 0 -0.1 0.06 0 0.1", 0.013),
-                f'<site name="grasp" pos="0.06 0 0" xyaxes="{_APPROACH}" size="0.006"/>',
+                _site(handle, direction),
             ]
         )
     if handle == "round":
@@ -102,7 +134,7 @@ def _handle_xml(handle: str, direction: int) -> str:
             [
                 _geom("stem", "cylinder", "0 0 0 0.04 0 0", 0.012),
                 _geom("knob", "cylinder", "0.04 0 0 0.08 0 0", 0.028),
-                f'<site name="grasp" pos="0.065 0 0" xyaxes="{_APPROACH}" size="0.006"/>',
+                _site(handle, direction),
             ]
         )
     side = -float(direction)  # pressing the arm's end down turns the handle by -side = direction
@@ -110,7 +142,7 @@ def _handle_xml(handle: str, direction: int) -> str:
         [
             _geom("stem", "cylinder", "0 0 0 0.06 0 0", 0.012),
             _geom("lever", "capsule", f"0.06 0 0 0.06 {0.13 * side!r} 0", 0.012),
-            f'<site name="grasp" pos="0.06 {0.1 * side!r} 0" xyaxes="0 -1 0 0 0 1" size="0.006"/>',
+            _site(handle, direction),
         ]
     )
 
@@ -143,7 +175,7 @@ class PandaDoorEnv(PandaTaskEnv):
         if handle == "pull":  # HyperCRL lists [-1.57, 1.57] but never applies it; the joint is locked
             knob_range, equality = (
                 f"{-KNOB_RANGE!r} {KNOB_RANGE!r}",
-                '<joint joint1="knob" polycoef="0 0 0 0 0"/>',
+                '<joint joint1="knob" polycoef="0 0 0 0 0" solref="0.004 1"/>',
             )
         elif direction < 0:
             knob_range, equality = f"{-KNOB_RANGE!r} 0", ""
@@ -157,7 +189,7 @@ class PandaDoorEnv(PandaTaskEnv):
 <geom name="pedestal" type="cylinder" size="0.1 0.35" pos="{cls.base_pos[0]!r} 0 -0.65" rgba="0.2 0.2 0.2 1"/>
 <geom name="wall_left" type="box" size="0.05 0.3 0.6" pos="-0.05 0.58 -0.4" rgba="0.8 0.8 0.75 1"/>
 <geom name="wall_right" type="box" size="0.05 0.3 0.6" pos="-0.05 -0.58 -0.4" rgba="0.8 0.8 0.75 1"/>
-<body name="door" pos="0 {HINGE_Y!r} -0.4">
+<body name="door" pos="{DOOR_POS[0]!r} {DOOR_POS[1]!r} {DOOR_POS[2]!r}">
   <joint name="door" type="hinge" axis="0 0 1" range="0 {OPEN_RANGE!r}" damping="2" frictionloss="0.5"
          solreflimit="0.004 1"/>
   <geom name="panel" type="box" size="0.02 0.25 0.5" pos="-0.02 -0.25 0" density="300"
@@ -242,6 +274,101 @@ class PandaDoorEnv(PandaTaskEnv):
 
     def _knob_term(self) -> bool:
         return self.task_params["handle"] != "pull"
+
+
+def _rot(axis: int, angle: float) -> np.ndarray:
+    """``float64[3, 3]``: rotation by ``angle`` about the world axis ``axis`` (0: x, 2: z)."""
+    c, s = np.cos(angle), np.sin(angle)
+    i, j = [k for k in range(3) if k != axis]
+    rot = np.eye(3)
+    rot[i, i], rot[i, j], rot[j, i], rot[j, j] = c, -s, s, c
+    return rot
+
+
+def _rotvec(rot: np.ndarray) -> np.ndarray:
+    """``float64[3]``: the rotation vector (axis times angle) of a rotation matrix ``[3, 3]``."""
+    quat, vel = np.zeros(4), np.zeros(3)
+    mujoco.mju_mat2Quat(quat, np.ascontiguousarray(rot).ravel())
+    mujoco.mju_quat2Vel(vel, quat, 1.0)
+    return vel
+
+
+class ScriptedOpener:
+    """A hand-written policy that opens the door of any task (a feasibility check and a demo).
+
+    It knows the scene's geometry (hinge, handle, grasp point) and reads the door and knob angles, the
+    gripper-to-grasp vector and the relative orientation from the observation, so it knows the grasp
+    frame and the gripper's pose in the world. It servoes the gripper (at most one action step per
+    step) through these phases: ``align`` (open, :attr:`standoff` in front of the grasp point along the
+    approach axis, oriented as the grasp frame), ``reach`` (to the grasp point), ``grip`` (close the
+    fingers for :attr:`grip_steps` steps), ``turn`` (round knob and lever: follow the grasp frame as the
+    handle would turn :attr:`knob_step` further in ``direction``, until it is past the unlatching angle),
+    ``pull`` (hold the handle turned and follow the grasp point as the door would open :attr:`door_step`
+    further). Call with an observation ``float[26]``; returns an action ``float32[7]``. One per episode.
+    """
+
+    standoff = 0.06
+    """m in front of the grasp point (along the approach axis) where the open gripper lines up."""
+    grip_steps = 5
+    knob_step = 0.25
+    """rad the commanded handle angle leads the measured one while turning."""
+    door_step = 0.1
+    """rad the commanded door angle leads the measured one while pulling."""
+    turn_to = UNLATCH_ANGLE + 0.2
+    """rad the handle is turned to and held at."""
+    open_to = 0.4
+    """rad the door is opened to and held at."""
+
+    def __init__(self, handle: str = "round", direction: int = -1) -> None:
+        self.handle, self.direction = handle, int(direction)
+        self.offset = np.asarray(grasp_offset(handle, self.direction))
+        self.axes = grasp_axes(handle)
+        self.phase, self.count = "align", 0
+
+    def grasp_pose(self, door: float, knob: float) -> tuple[np.ndarray, np.ndarray]:
+        """World position ``[3]`` and axes ``[3, 3]`` of the grasp frame at these door and knob angles."""
+        hinge, turn = _rot(2, door), _rot(0, knob)
+        pos = np.asarray(DOOR_POS) + hinge @ (np.asarray(HANDLE_POS) + turn @ self.offset)
+        return pos, hinge @ turn @ self.axes
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        obs = np.asarray(obs, dtype=np.float64)
+        door, knob = float(obs[24]), float(obs[25])
+        grasp_pos, grasp_rot = self.grasp_pose(door, knob)
+        rel = np.zeros(9)
+        mujoco.mju_quat2Mat(rel, obs[3:7] / np.linalg.norm(obs[3:7]))
+        ee_rot, ee_pos = grasp_rot @ rel.reshape(3, 3), grasp_pos - obs[0:3]
+        target_door, target_knob = door, knob
+        if self.phase == "turn":
+            target_knob = knob + self.direction * self.knob_step
+            if abs(target_knob) > self.turn_to:
+                target_knob = self.direction * self.turn_to
+        elif self.phase == "pull":
+            target_door = min(door + self.door_step, self.open_to)
+            if self.handle != "pull":
+                target_knob = self.direction * self.turn_to
+        pos, rot = self.grasp_pose(target_door, target_knob)
+        if self.phase == "align":
+            pos = pos - self.standoff * rot[:, 2]
+        pos_err, rot_err = pos - ee_pos, _rotvec(rot @ ee_rot.T)
+        self._advance(float(np.linalg.norm(pos_err)), float(np.linalg.norm(rot_err)), knob)
+        action = np.zeros(7)
+        action[:3] = np.clip(pos_err / POS_STEP, -1.0, 1.0)
+        action[3:6] = np.clip(rot_err / ROT_STEP, -1.0, 1.0)
+        action[6] = -1.0 if self.phase in ("align", "reach") else 1.0
+        return action.astype(np.float32)
+
+    def _advance(self, pos_err: float, rot_err: float, knob: float) -> None:
+        if self.phase == "align" and pos_err < 0.01 and rot_err < 0.1:
+            self.phase = "reach"
+        elif self.phase == "reach" and pos_err < 0.005 and rot_err < 0.1:
+            self.phase = "grip"
+        elif self.phase == "grip":
+            self.count += 1
+            if self.count >= self.grip_steps:
+                self.phase = "pull" if self.handle == "pull" else "turn"
+        elif self.phase == "turn" and abs(knob) > UNLATCH_ANGLE + 0.1:
+            self.phase = "pull"
 
 
 def _axis_angle(rotvec: np.ndarray) -> tuple[np.ndarray, float]:

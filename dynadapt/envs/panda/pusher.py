@@ -10,14 +10,24 @@ table, so its friction force is larger and a push through the block's centre tur
 (a test checks that the mirrored tasks turn it in mirrored directions).
 
 Scene (dynadapt's MJCF around robosuite's Panda, see :mod:`dynadapt.envs.panda.robot`): the table top is the
-plane z = 0 (friction 1, 5e-3, 1e-4 as HyperCRL's), the Panda's base stands at (-0.62, 0, 0) facing +x;
+plane z = 0 (friction 1, 5e-3, 1e-4 as HyperCRL's), the Panda's base stands at (-0.67, 0, 0) facing +x;
 the block (0.16 x 0.16 x 0.08 m; left half y > 0, right half y < 0) starts around (-0.10, 0); the goal is the
 block translated by +0.25 m in x and not turned. The gripper is closed and pointing down, leaning forward
-by 0.5 rad, its fingertips' centre held 0.035 m above the table.
+by 0.25 rad, its fingertips' centre held 0.035 m above the table and inside the reachable box
+x in [-0.35, 0.12], y in [-0.2, 0.2] (:data:`WORKSPACE_LOW`, :data:`WORKSPACE_HIGH`).
+
+Why these numbers: the pose must be reachable with every joint away from its limits over the whole box,
+or the controller loses a degree of freedom and the hand sags (a 0.5 rad lean with the base at -0.62 put
+the wrist joint 6 on its limit at every point of the box; the hand then settled ~2.5 cm low and turned).
+With the base at -0.67 and a 0.25 rad lean, IK reaches every point of the box with each joint at least
+0.06 rad from its limits; beyond x = 0.16 the arm is stretched out (singular) and the controller chatters,
+hence the box. The controller's posture target (:attr:`PandaPusherEnv.home_qpos`) is the IK solution at
+the block's start, so that the null-space term does not pull the wrist away from the pushing pose.
 
 * control at 10 Hz (50 physics steps of 0.002 s), 100 steps (reference §7); never terminates;
 * action (2, in [-1, 1]): goal displacement of the gripper in x and y, 0.05 m per unit (robosuite's OSC
-  position step); the controller holds the height and the orientation;
+  position step), the goal clipped to the reachable box; the controller holds the height and the
+  orientation;
 * observation (10; HyperCRL's layout): block centre - gripper (x, y), then the block's four corners (x, y)
   in the order (-, +), (-, -), (+, +), (+, -) of the block frame's (x, y) half-extents (world frame, m);
 * reward (HyperCRL ``hypercrl/control/reward.py``, reference §4.7): ``Σ_i (1 - tanh(10 ‖c_i - g_i‖)) -
@@ -27,6 +37,10 @@ by 0.5 rad, its fingertips' centre held 0.035 m above the table.
 
 Task sequence ``hypercrl``: (left, right) densities (500, 500), (100, 500), (500, 100), (500, 250),
 (250, 500) kg/m³, the release's first five tasks.
+
+Feasibility: :class:`ScriptedPusher` pushes the block from x = -0.10 to 0.144 (goal 0.15) in about 20
+steps, the reward rising from -0.2 to 3.7 per step; with densities (100, 500) and (500, 100) it turns by
+-0.015 and +0.015 rad (equal halves: 0.002), measured from a symmetric start (tests check both).
 """
 
 from __future__ import annotations
@@ -51,7 +65,11 @@ PUSH_HEIGHT = 0.035
 """m above the table of the point between the fingertips while pushing."""
 BLOCK_START = (-0.10, 0.0)
 GRIPPER_START = (-0.25, 0.0)
-TILT = 0.5
+WORKSPACE_LOW = (-0.35, -0.2)
+"""Lower (x, y) corner of the box the gripper's goal is clipped to, m (module docs)."""
+WORKSPACE_HIGH = (0.12, 0.2)
+"""Upper (x, y) corner of that box, m; the block's goal needs the gripper at x ≈ 0.07."""
+TILT = 0.25
 """rad the fingers lean forward (about y) so that the fingertips push and the hand trails above the block."""
 DOWN = np.array(
     [[0.0, math.cos(TILT), math.sin(TILT)], [1.0, 0.0, 0.0], [0.0, math.sin(TILT), -math.cos(TILT)]]
@@ -68,7 +86,10 @@ class PandaPusherEnv(PandaTaskEnv):
     PARAMS = PARAMS
     FAMILY = "panda_pusher"
     render_camera = "view"
-    base_pos = (-0.62, 0.0, 0.0)
+    base_pos = (-0.67, 0.0, 0.0)
+    home_qpos = (0.0, 0.578, 0.0, -2.263, 0.0, 3.09, 0.786)
+    """The pushing pose (:data:`DOWN`) at the block's start (-0.10, 0, :data:`PUSH_HEIGHT`), by IK from
+    robosuite's rest posture: the IK start and the controller's null-space target."""
 
     def __init__(
         self,
@@ -134,13 +155,41 @@ class PandaPusherEnv(PandaTaskEnv):
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         goal = self.ee_pos()
-        goal[:2] += POS_STEP * a
+        goal[:2] = np.clip(goal[:2] + POS_STEP * a, WORKSPACE_LOW, WORKSPACE_HIGH)
         goal[2] = PUSH_HEIGHT
         self.control(goal, DOWN, grip=1.0)
         obs = self._get_obs()
         dist = np.linalg.norm(obs[2:].reshape(4, 2) - np.asarray(GOALS), axis=-1)
         reward = float(np.sum(1.0 - np.tanh(10.0 * dist)) - CTRL_COST * np.linalg.norm(a))
         return obs, reward, False, False, {"corner_distance": float(dist.mean())}
+
+
+GOAL_CENTRE = np.asarray(GOALS).mean(axis=0)
+"""The goal's centre (0.15, 0) in the table plane."""
+
+
+class ScriptedPusher:
+    """A hand-written policy that pushes the block along x until its centre reaches the goal's x (a
+    feasibility check and a demo): the gripper is steered to :attr:`standoff` behind the block's centre, at
+    the centre's y, moved on by the remaining distance (at most one step). It pushes through the centre
+    and corrects neither the block's yaw nor its y, so a block of unequal halves turns towards its heavier
+    half. Call with an observation ``float[10]``; returns an action ``float32[2]``. Stateless.
+    """
+
+    standoff = HALF_EXTENT + 0.01
+    """m between the block's centre and the gripper's site while pushing (half the block, the fingertip)."""
+
+    def __init__(self, tolerance: float = 0.003) -> None:
+        self.tolerance = tolerance
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        centre = np.asarray(obs[2:10], dtype=np.float64).reshape(4, 2).mean(axis=0)
+        gripper = centre - np.asarray(obs[0:2], dtype=np.float64)
+        left = float(GOAL_CENTRE[0] - centre[0])
+        if left < self.tolerance:
+            return np.zeros(2, dtype=np.float32)
+        target = np.array([centre[0] - self.standoff + min(left, POS_STEP), centre[1]])
+        return np.clip((target - gripper) / POS_STEP, -1.0, 1.0).astype(np.float32)
 
 
 FAMILY = TaskFamily(

@@ -140,6 +140,18 @@ def compile_cached(xml: str) -> mujoco.MjModel:
     return copy.deepcopy(_MODELS[xml])
 
 
+def hide_robot_helpers(model: mujoco.MjModel) -> None:
+    """Make robosuite's collision geoms (group 0, drawn in flat green and blue over the visual meshes) and
+    its marker sites (the grip site's long guide cylinder) transparent: rendering only, physics unchanged."""
+    robot = ("robot0_", "gripper0_")
+    for g in range(model.ngeom):
+        if model.geom_group[g] == 0 and model.geom(g).name.startswith(robot):
+            model.geom_rgba[g, 3] = 0.0
+    for i in range(model.nsite):
+        if model.site(i).name.startswith(robot):
+            model.site_rgba[i, 3] = 0.0
+
+
 class PandaTaskEnv(MujocoTaskEnv):
     """A Panda task under operational-space control. Subclasses write the scene (:meth:`scene_xml`), the
     observation, the reset and ``step``; :meth:`control` runs one 10 Hz control step."""
@@ -170,6 +182,7 @@ class PandaTaskEnv(MujocoTaskEnv):
         self._torque_low, self._torque_high = model.actuator_ctrlrange[self._arm_u].T.copy()
         self._jac = np.zeros((6, model.nv))
         self._mass = np.zeros((model.nv, model.nv))
+        hide_robot_helpers(model)
         return model
 
     # --- kinematics --------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Presets of kind ``continual``: ``<method>-<family>`` (CPU-scale) and ``<method>-<family>-paper`` for
 every method of :data:`dynadapt.continual.STRATEGIES` (hypercrl, hnet, finetune, single, ewc, si, coreset,
-multitask) and the families pendulum, cart-pole, reacher, half-cheetah body, pusher and door; plus
+multitask) and the families pendulum, cart-pole, reacher, half-cheetah body, pusher and door (and, where the
+robosuite extra is installed, HyperCRL's own ``panda_pusher`` and ``panda_door``, on the stand-ins'
+schedules, not tuned); plus
 ``demo-hypercrl`` and ``demo-finetune`` (``make demo``: three cart-pole tasks, ≈ 2.5 minutes each on one
 core, 149 s measured for ``demo-hypercrl``, 61 s of which before the 10-episode evaluation).
 
@@ -52,6 +54,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from dynadapt.continual import STRATEGIES
+from dynadapt.envs import family_names
 from dynadapt.models.dynamics import ModelConfig
 from dynadapt.nets.hypernet import HyperNetConfig
 from dynadapt.planning.cem import CEMConfig
@@ -231,6 +234,13 @@ PAPER: dict[str, Schedule] = {
 }
 PAPER["reacher"] = replace(PAPER["pusher"], sequence="reacher:hypercrl10", tasks=5, buffer_capacity=2000)
 """Reference §4.6 schedules (§4.2 networks); the reacher, which has none published, gets the pusher's."""
+
+for _panda, _stand_in in (("panda_pusher", "pusher"), ("panda_door", "door")):
+    # HyperCRL's own Panda tasks (robosuite extra): the stand-in's schedules, which are §4.6's pusher and
+    # door columns at paper scale; presets exist only where the family is registered (robosuite installed)
+    if _panda in family_names():
+        CPU[_panda] = replace(CPU[_stand_in], sequence=f"{_panda}:hypercrl")
+        PAPER[_panda] = replace(PAPER[_stand_in], sequence=f"{_panda}:hypercrl")
 
 
 def continual_config(s: Schedule, strategy: str, **strategy_kw: Any) -> ContinualConfig:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from dynadapt.envs import family_names
 from dynadapt.models.dynamics import ModelConfig
 from dynadapt.planning.cem import CEMConfig
 from dynadapt.planning.mpc import MPCConfig
@@ -111,6 +112,14 @@ _FAMILY_PRESETS: dict[str, tuple[int, tuple[int, ...], int, int, str]] = {
     "pusher": (20, (200, 200), 300, 20, "pushing a block across a two-friction table"),
     "door": (20, (200, 200), 300, 20, "opening a door with a pull bar, knob or lever"),
 }
+_PANDA_PRESETS: dict[str, tuple[int, tuple[int, ...], int, int, str]] = {
+    "panda_pusher": (20, (200, 200), 300, 15, "HyperCRL's Panda pushing a block of two densities"),
+    "panda_door": (15, (200, 200, 200), 300, 10, "HyperCRL's Panda opening a door (bar, knob, lever)"),
+}
+"""The Panda families (robosuite extra): registered only where their families are, as the families
+themselves (building them without robosuite would fail). Horizons as HyperCRL's relative to the stand-ins
+(door H 10); sized to run, not tuned."""
+_FAMILY_PRESETS.update({k: v for k, v in _PANDA_PRESETS.items() if k in family_names()})
 
 for _env, (_episodes, _hidden, _population, _horizon, _what) in _FAMILY_PRESETS.items():
     preset(
