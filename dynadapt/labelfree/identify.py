@@ -374,6 +374,9 @@ class Identifier:
             raise DynadaptError(f"Identifier.step expects K + 1 = {k + 1} NLLs, got {x.shape[0]}")
         if np.isnan(x).any() or (x == -np.inf).any():
             raise DynadaptError("Identifier.step got a NaN or -inf NLL")
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int | float) or not math.isfinite(n)
+                              or n != int(n) or n < 1):  # fmt: skip
+            raise DynadaptError(f"identify: n (scored transitions) must be an integer n >= 1, got {n!r}")
         n = cfg.scored if n is None else int(n)
         if n < 1:
             raise DynadaptError(f"Identifier.step needs n >= 1 scored transitions, got {n}")

@@ -148,8 +148,8 @@ def false_switches(
     ``tolerance`` >= 0 steps.
     """
     _, i = _pair(true, inferred)
-    if tolerance < 0:
-        raise DynadaptError(f"tolerance must be >= 0, got {tolerance}")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not tolerance >= 0:
+        raise DynadaptError(f"tolerance must be a number >= 0, got {tolerance!r}")
     steps = _switches(switch_steps, i.shape[0])
     claimed: set[int] = set()
     false = 0

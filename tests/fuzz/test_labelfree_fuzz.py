@@ -3,8 +3,7 @@ and names given to ``dynadapt streams`` and to label-free runs, bad settings of 
 the streams, the learners' configs, the identifier and the identification metrics. ``test_fuzz.py`` runs
 them too, with every other case.
 
-The known gaps at the end are strict xfails: each shows a bad input that does not yet end in the promised
-failure, and turns into an error (XPASS) once the code is fixed, so that its marker is removed then.
+The last tests are the gaps these cases found first (each a strict xfail until it was fixed).
 """
 
 from __future__ import annotations
@@ -155,15 +154,13 @@ def test_save_stream_of_what_is_not_a_stream_is_a_dynadapt_error(tmp_path: Path)
     assert not (tmp_path / "s.json").exists()
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="Identifier.step converts n with int()")
-def test_gap_identifier_step_with_a_nan_count_is_a_dynadapt_error() -> None:
+def test_identifier_step_with_a_nan_count_is_a_dynadapt_error() -> None:
     ident = Identifier(IdentifyConfig())
     ident.step([0.0])
     with pytest.raises(DynadaptError):
         ident.step([0.0, 0.0], n=math.nan)  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(strict=True, reason="false_switches accepts a NaN tolerance (every comparison is False)")
-def test_gap_false_switches_with_a_nan_tolerance_is_a_dynadapt_error() -> None:
+def test_false_switches_with_a_nan_tolerance_is_a_dynadapt_error() -> None:
     with pytest.raises(DynadaptError):
         false_switches([0, 0, 1, 1], [0, 0, 1, 1], [2], math.nan)  # type: ignore[arg-type]
