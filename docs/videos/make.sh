@@ -79,4 +79,18 @@ run half_cheetah_pier pets-half_cheetah_pier episodes=3 eval.every=0 task.episod
     'task.env_params={"damping_0": 0, "damping_1": 0, "damping_2": 30, "damping_3": 30}'
 film half_cheetah_pier half_cheetah_pier
 
+# The robosuite extra's Panda families, in that extra's environment (`make test-robosuite` builds it)
+RS_BIN=${RS_BIN:-build/venv-robosuite/bin}
+(
+    export PATH="$RS_BIN:$PATH"
+    # PETS pushing the two-density block (light left half)
+    run panda_pusher pets-panda_pusher episodes=3 eval.every=0 planner.population=100 \
+        'task.env_params={"density_left": 100, "density_right": 500}'
+    film panda_pusher panda_pusher
+    # PETS at the lever door (short episodes)
+    run panda_door pets-panda_door episodes=3 eval.every=0 planner.population=100 task.episode_steps=100 \
+        task.env_params.handle=lever
+    film panda_door panda_door
+)
+
 ls -l "$DOCS"
