@@ -106,6 +106,12 @@ class ContextHnetConfig:
     mature_sessions: int = 3
     """No new situation is created while the one in force has had fewer training sessions than this (a
     young embedding is itself a recent candidate; 1: only before its first session)."""
+    young_hold: bool = False
+    """identify.detector = llr: no recall evidence accumulates while the situation in force is young (fewer
+    than mature_sessions sessions; before its first session it never does). Its network has been
+    trained on a few hundred transitions at most and extrapolates outside them (an episode's start, the
+    states a planner with a poor model drives to), where an older situation would win those transitions
+    and a duplicate follow. A young situation is left by an error alarm once mature."""
     capacity: int = 2000
     """Transitions kept per situation (a bounded ring; the oldest are dropped)."""
     train_steps: int = 50

@@ -44,6 +44,11 @@ sessions, the candidate gets zero likelihood (no new situation is created; store
 recalled): its embedding is itself a recent candidate, and an under-trained network would lose to every
 locally fitted candidate, filling the library with copies. Before the first session (one situation, the
 untrained hypernetwork) every transition therefore goes to situation 0.
+With ``young_hold`` no recall evidence accumulates either while the situation in force is young: its
+network knows the few hundred transitions it was created on and extrapolates outside them, so an older
+situation would win the next episode's start and an error alarm would then create a duplicate (measured in
+the full loop on ``pendulum:recurring-mid``, seed 100; off by default, see
+:mod:`~dynadapt.labelfree.identify`).
 
 **Scores.** Deterministic head: the Gaussian NLL of the normalised Δ with one variance σ² for all
 candidates (``score_var``; 0: the median over the library of each situation's MSE on its recent data after
@@ -367,9 +372,11 @@ class ContextHyperLearner:
             temp = cfg.identify.temperature
             var = self.score_var()
             young = self.trained[cur] < cfg.mature_sessions
+            # an untrained (with young_hold: a young) network loses to trained ones outside its few states
+            hold = self.trained[cur] == 0 or (cfg.young_hold and young)
             with torch.no_grad():
                 nll, sq = self.dyn.nll(self.dyn.library_params(), x[-1:], y[-1:], var)
-                if self.trained[cur] > 0:  # an untrained new network would lose to any trained one
+                if not hold:
                     llr[:k] = ((nll[cur] - nll) / temp).double().cpu()
                 err = math.log(float(sq[cur]) / y.shape[-1] + 1e-12)
                 allow_new = not young

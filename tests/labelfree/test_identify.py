@@ -174,6 +174,8 @@ def test_numerics_and_bad_input() -> None:
         {"max_situations": -1},
         {"detector": "bocpd"},
         {"llr_threshold": 0.0},
+        {"llr_clip": -1.0},
+        {"llr_clip": math.nan},
         {"transient_steps": -1},
         {"confirm_steps": 0},
         {"new_test": "bic"},
@@ -429,3 +431,43 @@ def test_llr_error_test_judges_an_episode_start_on_its_own_scale() -> None:
     assert created
     with pytest.raises(DynadaptError):
         ident.step_llr([0.0, 0.0, math.nan], 0.0, phase=2)
+
+
+def test_llr_clip_bounds_what_one_transition_adds() -> None:
+    """llr_clip: a single wild ratio (a network extrapolating) adds at most the clip, so a switch needs
+    several transitions; without the clip the same ratio switches at once."""
+    for clip in (0.0, 2.0):
+        ident = Identifier(IdentifyConfig(detector="llr", llr_threshold=10.0, sticky=0.0, llr_clip=clip))
+        ident.step_llr([math.nan])
+        d = ident.step_llr([0.0, math.inf])
+        assert d.switched == (clip == 0.0)
+    assert ident.evidence == [0.0, 2.0]
+    ident.step_llr([0.0, -math.inf])  # removes at most the clip too
+    assert ident.evidence == [0.0, 0.0]
+    steps, needed = 0, []
+    while True:
+        steps += 1
+        needed.append(float(ident.thresholds()[1]))  # h + log CRP odds, grows with the current count
+        if ident.step_llr([0.0, 1e6]).switched:
+            break
+    assert 2.0 * steps >= needed[-1] and all(2.0 * i < n for i, n in enumerate(needed[:-1], 1))
+    assert steps >= 5  # h / clip
+
+
+@pytest.mark.parametrize("hold", [False, True])
+def test_cusum_hold_holds_transitions_out_while_the_error_rises(hold: bool) -> None:
+    """cusum_hold: once the error CUSUM is past half its threshold (no alarm yet) the decision is suspect,
+    so the caller keeps the transitions out of the current situation's training."""
+    cfg = IdentifyConfig(detector="llr", new_test="error", cusum_drift=1.0, cusum_threshold=5.0,
+                         cusum_warmup=20, cusum_hold=hold)  # fmt: skip
+    ident = Identifier(cfg)
+    rng = np.random.default_rng(3)
+    ident.step_llr([math.nan])
+    for _ in range(100):
+        ident.step_llr([0.0, math.nan], float(rng.standard_normal()))
+    for _ in range(8):  # at the mean: S falls to 0
+        d = ident.step_llr([0.0, math.nan], ident.cusum.mean)
+    assert ident.cusum.statistic == 0.0 and not d.suspect
+    d = ident.step_llr([0.0, math.nan], ident.cusum.mean + 4.0 * math.sqrt(ident.cusum.var))
+    assert 2.5 < ident.cusum.statistic < 5.0 and not ident.cusum.alarm and not d.switched
+    assert d.suspect == hold and d.challenger == (1 if hold else None)

@@ -306,6 +306,22 @@ def test_the_llr_detector_creates_and_recalls(new_test: str) -> None:
         assert len(stats) == 2 and stats[1][3] >= 20  # B's error scale (late phase) kept for its recall
 
 
+@pytest.mark.parametrize("young_hold", [False, True])
+def test_young_hold_keeps_a_young_situation_until_it_matures(young_hold: bool) -> None:
+    """young_hold: while B has had fewer than mature_sessions sessions no recall evidence accumulates, so
+    A's return right after B's creation is not recalled (without the hold it is within 30 steps)."""
+    identify = IdentifyConfig(window=16, new_test="error", **LLR)  # type: ignore[arg-type]
+    learner = _learner(identify=identify, young_hold=young_hold)
+    player = Player(learner)
+    player.play(0, 150)
+    player.play(1, 40)
+    assert learner.library_size == 2 and player.inferred[-1] == 1
+    assert learner.trained[1] < learner.cfg.mature_sessions
+    player.play(0, 30)
+    assert (0 in player.inferred[190:]) != young_hold
+    assert learner.library_size == 2  # young: no creation either
+
+
 @pytest.mark.parametrize("identify", [{}, LLR, {**LLR, "new_test": "error"}])
 def test_resume_is_bit_identical(tmp_path: object, identify: dict[str, object]) -> None:
     def fresh(seed: int) -> ContextHyperLearner:
