@@ -285,16 +285,31 @@ def door_reward(obs: Tensor, act: Tensor, next_obs: Tensor, knob_term: bool = Tr
 
     ``obs[..., 15]`` (unused), ``act[..., 5]`` (unused), ``next_obs[..., 15]`` -> ``[...]``.
     """
-    d = next_obs[..., 0:3]
-    dist2 = (d**2).sum(-1)
-    reward = -torch.sqrt(dist2) - torch.log(dist2 + 5e-3) - 5.0 + 50.0 * next_obs[..., 11].abs()
-    if knob_term:
-        reward = reward + 20.0 * next_obs[..., 12].abs()
-    return reward
+    return hypercrl_door_reward(next_obs[..., 0:3], next_obs[..., 11], next_obs[..., 12], knob_term)
+
+
+def hypercrl_door_reward(to_handle: Tensor, door: Tensor, knob: Tensor, knob_term: bool) -> Tensor:
+    """HyperCRL's door reward without its orientation term (reference §4.7):
+    ``−‖d‖ − log(‖d‖² + 5e-3) − 5 + 50|θ_door| (+ 20|θ_knob| for a knob or lever)``, from the
+    gripper-to-handle vector ``d[..., 3]`` and the angles ``door[...]``, ``knob[...]`` (shared by the
+    Panda door)."""
+    dist2 = (to_handle**2).sum(-1)
+    reward = -torch.sqrt(dist2) - torch.log(dist2 + 5e-3) - 5.0 + 50.0 * door.abs()
+    return reward + 20.0 * knob.abs() if knob_term else reward
 
 
 def _reward_factory(params: Mapping[str, Any]) -> RewardFn:
     return partial(door_reward, knob_term=params["handle"] != "pull")
+
+
+HYPERCRL_DOORS: tuple[dict[str, Any], ...] = (
+    {"handle": "pull"},
+    {"handle": "round", "direction": -1},
+    {"handle": "lever", "direction": -1},
+    {"handle": "round", "direction": 1},
+    {"handle": "lever", "direction": 1},
+)
+"""HyperCRL's five door tasks in order (reference §4.7): pull, round−, lever−, round+, lever+."""
 
 
 FAMILY = TaskFamily(
@@ -306,15 +321,7 @@ FAMILY = TaskFamily(
     reward_fn=_reward_factory({"handle": "round"}),
     params=PARAMS,
     doc="Open a latched door: pull bar, round knob or lever, turning direction ±1; HyperCRL's reward.",
-    sequences={
-        "hypercrl": (
-            {"handle": "pull"},
-            {"handle": "round", "direction": -1},
-            {"handle": "lever", "direction": -1},
-            {"handle": "round", "direction": 1},
-            {"handle": "lever", "direction": 1},
-        )
-    },
+    sequences={"hypercrl": HYPERCRL_DOORS},
     reward_factory=_reward_factory,
     act_low=(-1.0,) * 5,
     act_high=(1.0,) * 5,

@@ -58,7 +58,15 @@ import torch
 from gymnasium import spaces
 from torch import Tensor
 
-from dynadapt.envs.door import KNOB_RANGE, LATCH_GAP, OPEN_RANGE, SUCCESS_ANGLE, UNLATCH_ANGLE
+from dynadapt.envs.door import (
+    HYPERCRL_DOORS,
+    KNOB_RANGE,
+    LATCH_GAP,
+    OPEN_RANGE,
+    SUCCESS_ANGLE,
+    UNLATCH_ANGLE,
+    hypercrl_door_reward,
+)
 from dynadapt.envs.family import Param, RewardFn, TaskFamily
 from dynadapt.envs.panda.robot import POS_STEP, ROT_STEP, PandaTaskEnv
 
@@ -393,12 +401,8 @@ def door_reward(obs: Tensor, act: Tensor, next_obs: Tensor, knob_term: bool = Tr
 
     ``obs[..., 26]`` (unused), ``act[..., 7]`` (unused), ``next_obs[..., 26]`` -> ``[...]``.
     """
-    dist2 = (next_obs[..., 0:3] ** 2).sum(-1)
     tilt = torch.linalg.vector_norm(roll_pitch(next_obs[..., 3:7]), dim=-1)
-    reward = -torch.sqrt(dist2) - torch.log(dist2 + 5e-3) - 5.0 - tilt + 50.0 * next_obs[..., 24].abs()
-    if knob_term:
-        reward = reward + 20.0 * next_obs[..., 25].abs()
-    return reward
+    return hypercrl_door_reward(next_obs[..., 0:3], next_obs[..., 24], next_obs[..., 25], knob_term) - tilt
 
 
 def _reward_factory(params: Mapping[str, Any]) -> RewardFn:
@@ -414,15 +418,7 @@ FAMILY = TaskFamily(
     reward_fn=_reward_factory({"handle": "round"}),
     params=PARAMS,
     doc="HyperCRL's Panda door: pull bar, round knob or lever, turning direction ±1; OSC pose, 10 Hz.",
-    sequences={
-        "hypercrl": (
-            {"handle": "pull"},
-            {"handle": "round", "direction": -1},
-            {"handle": "lever", "direction": -1},
-            {"handle": "round", "direction": 1},
-            {"handle": "lever", "direction": 1},
-        )
-    },
+    sequences={"hypercrl": HYPERCRL_DOORS},
     reward_factory=_reward_factory,
     act_low=(-1.0,) * 7,
     act_high=(1.0,) * 7,
