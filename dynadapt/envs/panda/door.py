@@ -63,26 +63,13 @@ from dynadapt.envs.door import (
     KNOB_RANGE,
     LATCH_GAP,
     OPEN_RANGE,
+    PARAMS,
     SUCCESS_ANGLE,
     UNLATCH_ANGLE,
     hypercrl_door_reward,
 )
-from dynadapt.envs.family import Param, RewardFn, TaskFamily
+from dynadapt.envs.family import RewardFn, TaskFamily
 from dynadapt.envs.panda.robot import POS_STEP, ROT_STEP, PandaTaskEnv
-
-HANDLES = ("pull", "round", "lever")
-
-PARAMS: tuple[Param, ...] = (
-    Param(
-        "handle",
-        "round",
-        "handle type: 'pull' bar, 'round' knob (turn to unlatch), 'lever' (press down)",
-        choices=HANDLES,
-    ),
-    Param(
-        "direction", -1, "allowed turning direction of the round knob or lever (-1 or +1)", choices=(-1, 1)
-    ),
-)
 
 HINGE_Y = 0.25
 DOOR_POS = (0.0, HINGE_Y, -0.4)
