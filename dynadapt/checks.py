@@ -40,6 +40,13 @@ MAX_SEED = 2**63 - 1
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_=+-][A-Za-z0-9._=+-]{0,199}")
 
 
+def check(*conditions: tuple[bool, str]) -> None:
+    """Raise :class:`DynadaptError` with the message of the first condition that does not hold."""
+    for ok, message in conditions:
+        if not ok:
+            raise DynadaptError(message)
+
+
 def short(value: Any, limit: int = 80) -> str:
     """``repr(value)``, cut in the middle to about ``limit`` characters (for error messages)."""
     text = repr(value)

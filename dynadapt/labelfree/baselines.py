@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from dynadapt.checks import short
+from dynadapt.checks import check, short
 from dynadapt.data.buffer import ReplayBuffer
 from dynadapt.errors import CorruptFileError, DynadaptError, WrongTypeError
 from dynadapt.io import flatten, unflatten
@@ -57,13 +57,6 @@ def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(f"dynadapt.labelfree.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def check(*conditions: tuple[bool, str]) -> None:
-    """Raise :class:`DynadaptError` with the message of the first condition that does not hold."""
-    for ok, message in conditions:
-        if not ok:
-            raise DynadaptError(message)
 
 
 def check_model(model: Any, generator: Any, who: str) -> DynamicsModel:

@@ -22,13 +22,12 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from dynadapt.checks import check_fields
+from dynadapt.checks import check, check_fields
 from dynadapt.errors import CorruptFileError
 from dynadapt.io import flatten, unflatten
 from dynadapt.labelfree.baselines import (
     Baseline,
     StreamMemory,
-    check,
     check_model,
     count,
     load_window,

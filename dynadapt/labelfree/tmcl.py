@@ -29,14 +29,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from dynadapt.checks import check_fields
+from dynadapt.checks import check, check_fields
 from dynadapt.errors import CorruptFileError
 from dynadapt.io import flatten, unflatten
 from dynadapt.labelfree.baselines import (
     Baseline,
     ContextEncoder,
     StreamMemory,
-    check,
     check_model,
     condition,
     context_weight,

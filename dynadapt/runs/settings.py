@@ -21,18 +21,11 @@ from typing import Any, ClassVar, Literal
 import gymnasium as gym
 import numpy as np
 
-from dynadapt.checks import MAX_SEED, check_memory
+from dynadapt.checks import MAX_SEED, check, check_memory
 from dynadapt.device import resolve_device
 from dynadapt.envs import Task, TaskFamily, get_family, load_sequence
 from dynadapt.errors import DynadaptError
 from dynadapt.extras import require
-
-
-def check(*conditions: tuple[bool, str]) -> None:
-    """Raise :class:`DynadaptError` with the message of the first condition that does not hold."""
-    for ok, message in conditions:
-        if not ok:
-            raise DynadaptError(message)
 
 
 def at_least(cfg: Any, **minimums: int) -> list[tuple[bool, str]]:
