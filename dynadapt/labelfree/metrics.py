@@ -71,6 +71,14 @@ def _entropy(counts: np.ndarray) -> float:
     return float(-(p * np.log(p)).sum())
 
 
+def rle_decode(rle: Sequence[Sequence[int]]) -> np.ndarray:
+    """A run-length encoding ``[[label, count], ...]`` (how the run kind records labels) as ``labels[T]``
+    (int64)."""
+    if not len(rle):
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([np.full(int(n), int(v), dtype=np.int64) for v, n in rle])
+
+
 def nmi(true: ArrayLike, inferred: ArrayLike) -> float:
     """Normalised mutual information ``I(true; inferred) / ((H(true) + H(inferred)) / 2)`` in [0, 1] over
     the steps where both labels are >= 0; 1.0 when both put every step in one situation (scikit-learn's

@@ -52,12 +52,13 @@ from dynadapt.labelfree import (
     TMCLConfig,
     identification_summary,
 )
+from dynadapt.labelfree.metrics import rle_decode
 from dynadapt.models.dynamics import DynamicsModel, ModelConfig
 from dynadapt.planning import PLANNER_CONFIGS, ModelObjective, MPCConfig, PlannerConfig, mpc_agent
 from dynadapt.planning.cem import CEMConfig
 from dynadapt.runs.checkpoint import Stateful
 from dynadapt.runs.labelfree.plots import plot_labelfree
-from dynadapt.runs.meta.evaluation import seeded
+from dynadapt.runs.meta.evaluation import one_step_error, seeded
 from dynadapt.runs.run import Run
 from dynadapt.runs.rundir import RunDir
 from dynadapt.runs.settings import RunConfig, at_least, check
@@ -171,13 +172,6 @@ def learner_size(learner: StreamLearner) -> int:
         if callable(count):
             return int(count())
     return -1
-
-
-def rle_decode(rle: list[list[int]]) -> np.ndarray:
-    """``[[label, count], ...] -> labels[T]`` (int64)."""
-    if not rle:
-        return np.zeros(0, dtype=np.int64)
-    return np.concatenate([np.full(int(n), int(v), dtype=np.int64) for v, n in rle])
 
 
 class LabelFreeRun(Run[LabelFreeConfig]):
@@ -295,7 +289,7 @@ class LabelFreeRun(Run[LabelFreeConfig]):
                 self.warm.add(obs, act, next_obs, float(reward), terminated, truncated,
                               episode=self.episode, t=steps)  # fmt: skip
             else:
-                self.errors.append(self.one_step_error(obs, act, next_obs))
+                self.errors.append(one_step_error(self.objective, self.model, obs, act, next_obs))
                 self.learner.observe(obs, act, next_obs, label)
                 _rle_append(self.true_rle, label)
                 _rle_append(self.inferred_rle, int(self.learner.situation))
@@ -329,16 +323,6 @@ class LabelFreeRun(Run[LabelFreeConfig]):
             self.final = self.evaluate()
             row |= {f"eval/{k}": v for k, v in self.final.items() if isinstance(v, int | float)}
         return row
-
-    def one_step_error(self, obs: Any, act: Any, next_obs: Any) -> float:
-        """Normalised one-step MSE of the parameters just planned with on the transition just made."""
-        with torch.no_grad():
-            o = torch.as_tensor(obs, dtype=torch.float32, device=self.device).view(1, 1, -1)
-            a = torch.as_tensor(act, dtype=torch.float32, device=self.device).view(1, 1, -1)
-            pred, _ = self.model.predict(self.objective.params, o, a)
-            true = torch.as_tensor(next_obs, dtype=torch.float32, device=self.device)
-            diff = (pred.view(-1) - true) / self.model.target_norm.std.to(self.device)
-            return float((diff**2).mean())
 
     def end_warmup(self) -> None:
         """Normalisers from the warm-up data (then frozen); the learner sees the warm-up transitions in

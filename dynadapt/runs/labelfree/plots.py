@@ -23,16 +23,11 @@ import numpy as np
 
 from dynadapt.errors import DynadaptError
 from dynadapt.io import write_figure
+from dynadapt.labelfree.metrics import rle_decode
 from dynadapt.runs.rundir import RunDir
 
 BEFORE, AFTER = 20, 100
 """Steps shown before and after each switch in ``switch_error.png``."""
-
-
-def _decode(rle: list[list[int]]) -> np.ndarray:
-    if not rle:
-        return np.zeros(0, dtype=np.int64)
-    return np.concatenate([np.full(int(n), int(v), dtype=np.int64) for v, n in rle])
 
 
 def switch_windows(errors: np.ndarray, switches: list[int]) -> np.ndarray:
@@ -58,7 +53,7 @@ def plot_labelfree(rundir: RunDir) -> list[Path]:
         raise DynadaptError(f"{rundir.path}: the label-free plots need the finished run's summary.json")
     rundir.plots.mkdir(parents=True, exist_ok=True)
     out: list[Path] = []
-    true, inferred = _decode(summary["true_rle"]), _decode(summary["inferred_rle"])
+    true, inferred = rle_decode(summary["true_rle"]), rle_decode(summary["inferred_rle"])
     warm = int(summary["warmup_steps"])
     switches = [int(s) for s in summary["switch_steps"]]
     fig, axes = plt.subplots(2, 1, figsize=(8, 3.6), sharex=True)

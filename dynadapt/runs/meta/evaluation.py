@@ -36,6 +36,20 @@ def seeded(generator: torch.Generator, seed: int) -> Iterator[None]:
         generator.set_state(state)
 
 
+def one_step_error(
+    objective: ModelObjective, model: DynamicsModel, obs: Any, act: Any, next_obs: Any
+) -> float:
+    """Normalised one-step MSE (per dimension, in units of the target's std) of the parameters planned with,
+    ``objective.params``, on one real transition (computed on the device of the model's parameters)."""
+    device = next(iter(model.params.values())).device
+    with torch.no_grad():
+        o = torch.as_tensor(obs, dtype=torch.float32, device=device).view(1, 1, -1)
+        a = torch.as_tensor(act, dtype=torch.float32, device=device).view(1, 1, -1)
+        pred, _ = objective.predict(objective.params, o, a)
+        diff = pred.view(-1) - torch.as_tensor(next_obs, dtype=torch.float32, device=device)
+        return float(((diff / model.target_norm.std.to(device)) ** 2).mean())
+
+
 class PredictionErrors:
     """Normalised one-step MSE of the parameters the agent planned with (``objective.params``), by steps
     since the last change of perturbation (``change``: episode start or mid-episode change) and since the
@@ -51,12 +65,7 @@ class PredictionErrors:
     def record(self, obs: Any, act: Any, next_obs: Any, since: int, switched: bool) -> None:
         """The error on one transition, ``since`` steps after the last change (``switched``: the mid-episode
         change has happened)."""
-        with torch.no_grad():
-            o = torch.as_tensor(obs, dtype=torch.float32).view(1, 1, -1)
-            a = torch.as_tensor(act, dtype=torch.float32).view(1, 1, -1)
-            pred, _ = self.objective.predict(self.objective.params, o, a)
-            diff = pred.view(-1) - torch.as_tensor(next_obs, dtype=torch.float32)
-            err = float(((diff / self.model.target_norm.std) ** 2).mean())
+        err = one_step_error(self.objective, self.model, obs, act, next_obs)
         self.by_steps["change"].setdefault(since, []).append(err)
         if switched:
             self.by_steps["switch"].setdefault(since, []).append(err)
