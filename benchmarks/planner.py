@@ -10,7 +10,10 @@ Measures, in one process:
   where ``rows`` counts the single-member forward passes the model actually computed (counted in
   ``predict``; the first horizon step runs on ``E x B`` rows, see :func:`dynadapt.planning.imagine`), and
   its ratio to the matmul throughput measured just before and just after that step (median over steps);
-  also the share of the step's wall time spent inside the model's ``predict``.
+  also the share of the step's wall time spent inside the model's ``predict``. With ``--min-block-s S``
+  each timed step is the median of back-to-back plan steps lasting at least S seconds (at most
+  :data:`MAX_BLOCK`), as mbrl-lib's harness times its repetitions (``benchmarks/vs_mbrllib.py``): a
+  millisecond plan step timed alone right after the matmul measurement runs on a cold cache.
 
 Reference configurations (issue 3):
 
@@ -151,6 +154,10 @@ def matmul_gflops(n: int = 2048, seconds: float = 1.0) -> float:
             return 2 * n**3 * count / elapsed / 1e9
 
 
+MAX_BLOCK = 50
+"""At most this many back-to-back plan steps in one timed block (``--min-block-s``)."""
+
+
 def halfcheetah_like_reward(obs: Tensor, act: Tensor, next_obs: Tensor) -> Tensor:
     return next_obs[..., 0] - 0.1 * act.square().sum(-1)
 
@@ -171,7 +178,9 @@ class RowCounter:
         return out
 
 
-def bench_one(s: Setting, planner_name: str, steps: int, compile_model: bool) -> dict[str, Any]:
+def bench_one(
+    s: Setting, planner_name: str, steps: int, compile_model: bool, min_block_s: float = 0.0
+) -> dict[str, Any]:
     g = torch.Generator().manual_seed(0)
     model = DynamicsModel(
         s.obs_dim,
@@ -209,13 +218,19 @@ def bench_one(s: Setting, planner_name: str, steps: int, compile_model: bool) ->
     times, rows, evals, in_model, matmuls, ratios = [], [], [], [], [], []
     mm_before = matmul_gflops()
     for _ in range(steps):
+        # One timed step: a block of back-to-back plan steps lasting at least ``min_block_s`` (at most
+        # MAX_BLOCK of them; one when min_block_s is 0), its median plan time and mean rows.
         counter.rows, counter.seconds = 0, 0.0
-        agent.act(obs)
+        block: list[float] = []
+        block_start = time.perf_counter()
+        while not block or (len(block) < MAX_BLOCK and time.perf_counter() - block_start < min_block_s):
+            agent.act(obs)
+            block.append(agent.last_plan_ms / 1e3)
         mm_after = matmul_gflops()
-        t_step = agent.last_plan_ms / 1e3
+        t_step = statistics.median(block)
         times.append(t_step)
-        rows.append(counter.rows)
-        in_model.append(counter.seconds / t_step)
+        rows.append(counter.rows / len(block))
+        in_model.append(counter.seconds / sum(block))
         evals.append(agent.last_num_evaluations)
         mm = (mm_before + mm_after) / 2
         matmuls.append(mm)
@@ -238,6 +253,7 @@ def bench_one(s: Setting, planner_name: str, steps: int, compile_model: bool) ->
         "ratio_to_matmul": round(statistics.median(ratios), 3),
         "ratio_to_matmul_all": [round(r, 3) for r in ratios],
         "time_share_in_predict": round(statistics.median(in_model), 3),
+        "min_block_s": min_block_s,
     }
 
 
@@ -269,6 +285,13 @@ def main() -> None:
     parser.add_argument("--planners", default=",".join(sorted(PLANNER_CONFIGS)), help="comma-separated")
     parser.add_argument("--steps", type=int, default=3, help="timed planning steps per entry (median)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model's predict")
+    parser.add_argument(
+        "--min-block-s",
+        type=float,
+        default=0.0,
+        help="time each step as the median of back-to-back plan steps lasting at least this long "
+        f"(at most {MAX_BLOCK}; 0: one plan step), as mbrl-lib's harness times its repetitions",
+    )
     parser.add_argument(
         "--threads",
         default="0",
@@ -306,7 +329,7 @@ def main() -> None:
         for letter in args.settings:
             s = SETTINGS[letter]
             for name in planners:
-                entry = {"threads": threads, **bench_one(s, name, steps, args.compile)}
+                entry = {"threads": threads, **bench_one(s, name, steps, args.compile, args.min_block_s)}
                 results["entries"].append(entry)
                 print(
                     f"{threads}t {s.key:20s} {name:13s} {entry['ms_per_step']:10.1f} ms/step "
