@@ -228,13 +228,14 @@ def bench_one(
             block.append(agent.last_plan_ms / 1e3)
         mm_after = matmul_gflops()
         t_step = statistics.median(block)
+        plan_rows = counter.rows / len(block)
         times.append(t_step)
-        rows.append(counter.rows / len(block))
+        rows.append(plan_rows)
         in_model.append(counter.seconds / sum(block))
         evals.append(agent.last_num_evaluations)
         mm = (mm_before + mm_after) / 2
         matmuls.append(mm)
-        ratios.append(model.spec.flops_per_row() * counter.rows / t_step / 1e9 / mm)
+        ratios.append(model.spec.flops_per_row() * plan_rows / t_step / 1e9 / mm)
         mm_before = mm_after
     t = statistics.median(times)
     flops = model.spec.flops_per_row() * statistics.median(rows)

@@ -258,6 +258,68 @@ def planner(data: dict[str, Any]) -> Extract:
     )
 
 
+def _ms(x: float) -> str:
+    """Milliseconds: whole from 100 up, one decimal below."""
+    return ret(x) if x >= 100 else f"{x:.1f}"
+
+
+VS_MBRLLIB_SETTINGS = {"a": "PETS half-cheetah", "b": "CPU scale", "c": "one 2x64 network"}
+"""How the README names the three configurations of ``benchmarks/vs_mbrllib.py``."""
+
+
+@extractor("vs_mbrllib.json")
+def vs_mbrllib(data: dict[str, Any]) -> Extract:
+    rows = data["rows"]
+    cells = []
+    for letter, label in VS_MBRLLIB_SETTINGS.items():
+        mine = sorted((r for r in rows if r["setting"] == letter), key=lambda r: r["threads"])
+        if not mine:
+            continue
+        speeds = ", ".join(
+            f"{r['speedup']:.2f}× at {r['threads']} thread{'s' if r['threads'] > 1 else ''} "
+            f"({_ms(min(r['mbrllib_ms']))}-{_ms(max(r['mbrllib_ms']))} vs "
+            f"{_ms(min(r['dynadapt_ms']))}-{_ms(max(r['dynadapt_ms']))} ms)"
+            for r in mine
+        )
+        cells.append(f"({letter}) {label}: {speeds}")
+    fractions = [
+        f"({r['setting']}) {r['threads']}t mbrl-lib {r2(min(r['mbrllib_matmul_ratio']))}, "
+        f"dynadapt {r2(min(r['dynadapt_matmul_ratio']))}"
+        for r in rows
+        if r["setting"] in "ab"
+    ]
+    ceilings = [
+        f"({r['setting']}) {r['threads']}t {1 / max(r['mbrllib_matmul_ratio']):.2f}×"
+        for r in rows
+        if r["setting"] in "ab"
+    ]
+    claims = []
+    for letter in VS_MBRLLIB_SETTINGS:
+        mine = sorted((r for r in rows if r["setting"] == letter), key=lambda r: r["threads"])
+        if not mine:
+            continue
+        threads = " and ".join(str(r["threads"]) for r in mine)
+        claims.append(
+            Claim(
+                f"dynadapt's CEM at least {mine[0]['target']:g}× as fast as mbrl-lib 0.2.0's per plan step "
+                f"on ({letter}), at {threads} thread{'s' if len(mine) > 1 or mine[0]['threads'] > 1 else ''}",
+                all(bool(r["met"]) for r in mine),
+                " and ".join(f"{r['speedup']:.2f}×" for r in mine),
+            )
+        )
+    return Extract(
+        "speed-up per plan step, medians of interleaved runs: "
+        + "; ".join(cells)
+        + ". Fraction of this CPU's matmul throughput (lowest run): "
+        + "; ".join(fractions)
+        + ". A planner doing the same work at the whole matmul throughput would be at most "
+        + ", ".join(ceilings)
+        + " as fast as mbrl-lib here",
+        claims,
+        facts={"cpu": data["cpu"]},
+    )
+
+
 CONTINUAL_ORACLES = ("multitask", "single")
 """Methods reported beside the continual methods, not ranked with them."""
 
@@ -543,6 +605,11 @@ ROWS = (
         "benchmarks/planner.py",
         "planner time per step against the machine's matmul throughput",
         ("planner_cem_threads.json", "planner.json"),
+    ),
+    Row(
+        "benchmarks/vs_mbrllib.py",
+        "dynadapt's CEM vs mbrl-lib 0.2.0's PETS agent (the shared harness), interleaved on one CPU ({cpu})",
+        ("vs_mbrllib.json",),
     ),
     Row(
         "benchmarks/continual.py",

@@ -76,3 +76,7 @@ def test_a_timed_planner_step_can_be_the_median_of_a_block_of_plans() -> None:
     # the same as a single plan's.
     assert block["model_rows_per_step"] == one["model_rows_per_step"] > 0
     assert block["ms_per_step"] > 0
+    # Work per plan over time per plan: the block's throughput is the single plan's, within timing noise
+    # (a cold single plan is slower, so the block's figure may be higher, but not by the block's length).
+    assert 0.2 < block["ratio_to_matmul"] / one["ratio_to_matmul"] < 5
+    assert block["model_gflops"] / one["model_gflops"] < 5
