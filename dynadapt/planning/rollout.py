@@ -28,7 +28,8 @@ counted only for particles that have not terminated. Without one (the default) n
 
 Memory: a step holds the model's activations for all ``E x N`` rows at once (``N = B x P / E``). With
 ``memory_bytes`` set, a step whose rows would need more than that (at :data:`ROW_BYTES` a row) evaluates the
-model on chunks of rows one after the other: the noise is still drawn once per step for all rows, so the
+model, the reward and termination functions and the terminal value (learned heads and critics are networks
+too) on chunks of rows one after the other: the noise is still drawn once per step for all rows, so the
 draws and the returns are those of the unchunked evaluation (paper-scale populations on a small GPU).
 
 ``reward_fn`` / ``termination_fn`` are the task family's, or, for tasks whose reward is not given, the
@@ -110,6 +111,20 @@ def chunked(predict: PredictFn, rows: int) -> PredictFn:
     return run
 
 
+def chunked_rows(fn: Callable[..., Tensor], rows: int) -> Callable[..., Tensor]:
+    """``fn(*xs)`` of row-wise tensors ``x[..., N, D]`` (all sharing ``N``) returning ``[..., N]``,
+    evaluated on at most ``rows`` rows at a time: a reward, termination or value function under a memory
+    budget (learned heads and critics are networks whose activations grow with the rows)."""
+
+    def run(*xs: Tensor) -> Tensor:
+        n = xs[0].shape[-2]
+        if n <= rows:
+            return fn(*xs)
+        return torch.cat([fn(*(x[..., i : i + rows, :] for x in xs)) for i in range(0, n, rows)], dim=-1)
+
+    return run
+
+
 def imagine(
     predict: PredictFn,
     params: Params,
@@ -158,7 +173,13 @@ def imagine(
         raise DynadaptError(f"particles must be an integer >= 1, got {particles!r}")
     E = _ensemble_size(params)
     if memory_bytes > 0:
-        predict = chunked(predict, max(1, memory_bytes // (E * ROW_BYTES)))
+        rows = max(1, memory_bytes // (E * ROW_BYTES))
+        predict = chunked(predict, rows)
+        reward_fn = chunked_rows(reward_fn, rows)
+        if termination_fn is not None:
+            termination_fn = chunked_rows(termination_fn, rows)
+        if terminal is not None:
+            terminal = TerminalValue(chunked_rows(terminal.value, rows), terminal.discount)
     if E == 1 and propagation == "ts1":
         propagation = "ts_inf"  # one member: re-drawing it changes nothing
     B, H, A = actions.shape

@@ -321,3 +321,51 @@ def test_a_memory_budget_chunks_the_rows_with_the_same_noise_and_returns(propaga
     # differently), and the same noise draws
     torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=0.0)
     assert torch.equal(chunked_state, whole_state)
+
+
+@pytest.mark.parametrize("propagation", ["ts_inf", "expectation"])
+def test_a_memory_budget_also_chunks_the_reward_termination_and_terminal_value(propagation: str) -> None:
+    """Learned reward heads, termination heads and critics are networks: under a memory budget they see at
+    most the budget's rows at a time, and the returns are those of the unchunked rollout."""
+    from dynadapt.planning.rollout import ROW_BYTES, TerminalValue
+
+    g = torch.Generator().manual_seed(1)
+    E, O, A, Hd = 2, 3, 1, 8
+    params = {
+        "w1": torch.randn(E, O + A, Hd, generator=g, dtype=torch.float64),
+        "w2": 0.1 * torch.randn(E, Hd, O, generator=g, dtype=torch.float64),
+        "w3": 0.1 * torch.randn(E, Hd, O, generator=g, dtype=torch.float64),
+    }
+    head = torch.randn(2 * O + A, Hd, generator=g, dtype=torch.float64)
+    seen: dict[str, list[int]] = {"reward": [], "done": [], "value": []}
+
+    def reward(o: Tensor, a: Tensor, n: Tensor) -> Tensor:
+        seen["reward"].append(n.shape[-2])
+        x = torch.cat([o, a.expand(*o.shape[:-1], A), n], dim=-1)
+        return torch.tanh(x @ head).sum(-1)
+
+    def done(o: Tensor, a: Tensor, n: Tensor) -> Tensor:
+        seen["done"].append(n.shape[-2])
+        return n[..., 0] > 3.0
+
+    def value(s: Tensor) -> Tensor:
+        seen["value"].append(s.shape[-2])
+        return -(s**2).sum(-1)
+
+    obs0 = torch.randn(O, generator=g, dtype=torch.float64)
+    actions = torch.rand(20, 5, A, generator=g, dtype=torch.float64) * 2 - 1
+
+    def returns(memory_bytes: int) -> Tensor:
+        for v in seen.values():
+            v.clear()
+        return imagine(
+            _gaussian_ensemble, params, obs0, actions, reward, done, propagation=propagation,
+            particles=4, generator=torch.Generator().manual_seed(3), memory_bytes=memory_bytes,
+            terminal=TerminalValue(value, 0.9),
+        )  # fmt: skip
+
+    whole = returns(0)
+    assert all(max(v) > 6 for v in seen.values())
+    chunked = returns(E * ROW_BYTES * 6)  # at most 6 rows per member at a time
+    assert {k: max(v) for k, v in seen.items()} == {"reward": 6, "done": 6, "value": 6}
+    torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=0.0)
