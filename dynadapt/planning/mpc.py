@@ -45,7 +45,8 @@ class MPCConfig:
     """Ensemble propagation: ``ts_inf`` (PETS TS∞, default), ``ts1`` or ``expectation`` (reference §1.3)."""
     memory_mb: float = 1024.0
     """Memory budget of one imagined step's model evaluation in MiB: more candidates x particles are
-    evaluated in chunks, with the same noise and returns (0: no limit)."""
+    evaluated in chunks (the model, the reward and termination functions and the terminal value), with
+    the same noise and returns (0: no limit)."""
 
     def __post_init__(self) -> None:
         for key in ("horizon", "replan_every", "particles"):
