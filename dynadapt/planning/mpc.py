@@ -47,12 +47,20 @@ class MPCConfig:
     """Memory budget of one imagined step's model evaluation in MiB: more candidates x particles are
     evaluated in chunks (the model, the reward and termination functions and the terminal value), with
     the same noise and returns (0: no limit)."""
+    compile: bool = False
+    """``torch.compile`` the imagined rollout (fixed shapes): on a GPU a plan step is otherwise thousands of
+    small kernel launches (``benchmarks/gpu.py`` measures both). Compiled once per rollout shape (the first
+    plan steps pay for it; a planner whose population changes, iCEM's, compiles each size once). Needs a C++
+    compiler on the CPU. Results may differ from eager ones in the last bits (fused kernels round
+    differently)."""
 
     def __post_init__(self) -> None:
         for key in ("horizon", "replan_every", "particles"):
             value = getattr(self, key)
             if not isinstance(value, int) or value < 1:
                 raise DynadaptError(f"invalid mpc config: {key} must be an integer >= 1, got {value!r}")
+        if not isinstance(self.compile, bool):
+            raise DynadaptError(f"invalid mpc config: compile must be true or false, got {self.compile!r}")
         if not self.memory_mb >= 0:
             raise DynadaptError(f"invalid mpc config: memory_mb must be >= 0, got {self.memory_mb!r}")
         if self.replan_every > self.horizon:

@@ -13,9 +13,13 @@ becomes Σ γ^t r_t + γ^H V(s_H)) and ``proposals`` (a
 :class:`~dynadapt.planning.proposals.PolicyProposals`: part of every population comes from a policy
 rolled out in the model, :meth:`ModelObjective.propose`, which :func:`mpc_agent` wires to the agent).
 ``imagined`` counts the model's imagined transitions (candidates × particles × H, proposals included).
+With ``mpc.compile`` the rollout goes through ``torch.compile`` (compiled when the loop sets another
+predict, reward, termination or terminal value, never per plan step).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -25,7 +29,7 @@ from dynadapt.planning.base import Objective, PlannerConfig
 from dynadapt.planning.mpc import MPCAgent, MPCConfig
 from dynadapt.planning.proposals import PolicyProposals, policy_proposals
 from dynadapt.planning.registry import build_planner
-from dynadapt.planning.rollout import TerminalValue, imagined_objective
+from dynadapt.planning.rollout import TerminalValue, imagine, imagined_objective
 from dynadapt.types import Params, PredictFn, RewardFn, TerminationFn
 
 
@@ -55,22 +59,28 @@ class ModelObjective:
         self.imagined = 0
         """Model transitions imagined so far: candidates × particles (1 for expectation) × H, plus M × H
         for the proposals."""
+        self._compiled: tuple[tuple[object, ...], Callable[[Params, Tensor, Tensor], Tensor]] | None = None
 
     def __call__(self, obs0: Tensor) -> Objective:
         if not self.params:
             raise RuntimeError("ModelObjective: no params set to plan with")
-        inner = imagined_objective(
-            self.predict,
-            self.params,
-            obs0,
-            self.reward_fn,
-            self.termination_fn,
-            propagation=self.mpc.propagation,
-            particles=self.mpc.particles,
-            generator=self.generator,
-            terminal=self.terminal,
-            memory_bytes=int(self.mpc.memory_mb * 2**20),
-        )
+        inner: Objective
+        if self.mpc.compile:
+            rollout, params = self._compiled_rollout(), self.params
+            inner = lambda actions: rollout(params, obs0, actions)  # noqa: E731
+        else:
+            inner = imagined_objective(
+                self.predict,
+                self.params,
+                obs0,
+                self.reward_fn,
+                self.termination_fn,
+                propagation=self.mpc.propagation,
+                particles=self.mpc.particles,
+                generator=self.generator,
+                terminal=self.terminal,
+                memory_bytes=int(self.mpc.memory_mb * 2**20),
+            )
         rows = 1 if self.mpc.propagation == "expectation" else self.mpc.particles
 
         def objective(actions: Tensor) -> Tensor:
@@ -78,6 +88,24 @@ class ModelObjective:
             return inner(actions)
 
         return objective
+
+    def _compiled_rollout(self) -> Callable[[Params, Tensor, Tensor], Tensor]:
+        """``rollout(params, obs0, actions) -> returns``, compiled; compiled anew only when the loop sets
+        another predict, reward, termination or terminal value (a task switch), never per plan step."""
+        key = (self.predict, self.reward_fn, self.termination_fn, self.terminal)
+        if self._compiled is None or self._compiled[0] != key:
+            predict, reward_fn, termination_fn, terminal = key
+            mpc, generator = self.mpc, self.generator
+
+            def rollout(params: Params, obs0: Tensor, actions: Tensor) -> Tensor:
+                return imagine(
+                    predict, params, obs0, actions, reward_fn, termination_fn,
+                    propagation=mpc.propagation, particles=mpc.particles, generator=generator,
+                    terminal=terminal, memory_bytes=int(mpc.memory_mb * 2**20),
+                )  # fmt: skip
+
+            self._compiled = (key, torch.compile(rollout, dynamic=False))
+        return self._compiled[1]
 
     def propose(self, obs0: Tensor) -> Tensor | None:
         """The policy's proposals ``[M, H, A]`` from ``obs0[O]`` in the current params (None without a
