@@ -284,17 +284,22 @@ def _gaussian_ensemble(params: dict[str, torch.Tensor], obs: torch.Tensor, act: 
     return mean, std
 
 
+def _gaussian_ensemble_params(E: int, O: int, A: int, Hd: int, g: torch.Generator) -> dict[str, Tensor]:
+    """Random float64 weights of :func:`_gaussian_ensemble`."""
+    return {
+        "w1": torch.randn(E, O + A, Hd, generator=g, dtype=torch.float64),
+        "w2": 0.1 * torch.randn(E, Hd, O, generator=g, dtype=torch.float64),
+        "w3": 0.1 * torch.randn(E, Hd, O, generator=g, dtype=torch.float64),
+    }
+
+
 @pytest.mark.parametrize("propagation", ["ts_inf", "ts1", "expectation"])
 def test_a_memory_budget_chunks_the_rows_with_the_same_noise_and_returns(propagation: str) -> None:
     from dynadapt.planning.rollout import ROW_BYTES
 
     g = torch.Generator().manual_seed(0)
-    E, O, A, Hd = 3, 4, 2, 16
-    params = {
-        "w1": torch.randn(E, O + A, Hd, generator=g, dtype=torch.float64),
-        "w2": 0.1 * torch.randn(E, Hd, O, generator=g, dtype=torch.float64),
-        "w3": 0.1 * torch.randn(E, Hd, O, generator=g, dtype=torch.float64),
-    }
+    E, O, A = 3, 4, 2
+    params = _gaussian_ensemble_params(E, O, A, 16, g)
     calls: list[int] = []
 
     def predict(p: dict[str, torch.Tensor], obs: torch.Tensor, act: torch.Tensor):
@@ -331,11 +336,7 @@ def test_a_memory_budget_also_chunks_the_reward_termination_and_terminal_value(p
 
     g = torch.Generator().manual_seed(1)
     E, O, A, Hd = 2, 3, 1, 8
-    params = {
-        "w1": torch.randn(E, O + A, Hd, generator=g, dtype=torch.float64),
-        "w2": 0.1 * torch.randn(E, Hd, O, generator=g, dtype=torch.float64),
-        "w3": 0.1 * torch.randn(E, Hd, O, generator=g, dtype=torch.float64),
-    }
+    params = _gaussian_ensemble_params(E, O, A, Hd, g)
     head = torch.randn(2 * O + A, Hd, generator=g, dtype=torch.float64)
     seen: dict[str, list[int]] = {"reward": [], "done": [], "value": []}
 
