@@ -79,8 +79,24 @@ def stats(values: list[float]) -> dict[str, Any]:
     return {"mean": mean, "std": std, "values": [float(v) for v in arr]}
 
 
+def cpu_model() -> str:
+    """The CPU's model name as /proc/cpuinfo gives it (``platform.processor()`` where there is none)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def machine() -> dict[str, Any]:
-    return {"platform": platform.platform(), "processor": platform.processor(), "torch": torch.__version__}
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "cpu": cpu_model(),
+        "torch": torch.__version__,
+    }
 
 
 def save(path: str, payload: dict[str, Any]) -> None:

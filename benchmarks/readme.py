@@ -263,6 +263,35 @@ def _ms(x: float) -> str:
     return ret(x) if x >= 100 else f"{x:.1f}"
 
 
+@extractor("demo.json")
+def demo(data: dict[str, Any]) -> Extract:
+    def span(preset: str, key: str, fmt: Callable[[Any], str]) -> str:
+        f = data["presets"][preset][key]
+        return fmt(f["min"]) if f["min"] == f["max"] else f"{fmt(f['min'])} to {fmt(f['max'])}"
+
+    parts = [
+        f"{name(preset.removeprefix('demo-'))}: final average return "
+        f"{span(preset, 'final_average_return', ret)}, retention "
+        f"{span(preset, 'average_retention_floor_normalised', r2)}, model error growth "
+        f"{span(preset, 'average_model_error_growth', r2)}"
+        for preset in ("demo-hypercrl", "demo-finetune")
+    ]
+    n = data["story_seeds"]
+    seeds = [int(s) for s in data["story_per_seed"]]
+    held = data["story_holds_on"]
+    return Extract(
+        f"seeds {seeds_text(seeds)} ({counted(n, len(data['seeds']))}; {data['cpu']}): " + "; ".join(parts),
+        [
+            Claim(
+                "HyperCRL's final average return and return retention above finetune's and its model error "
+                "growth below finetune's, on every seed",
+                held == n,
+                f"holds on {held} of {n} seeds",
+            )
+        ],
+    )
+
+
 VS_MBRLLIB_SETTINGS = {"a": "PETS half-cheetah", "b": "CPU scale", "c": "one 2x64 network"}
 """How the README names the three configurations of ``benchmarks/vs_mbrllib.py``."""
 
@@ -605,6 +634,11 @@ ROWS = (
         "benchmarks/planner.py",
         "planner time per step against the machine's matmul throughput",
         ("planner_cem_threads.json", "planner.json"),
+    ),
+    Row(
+        "benchmarks/demo.py",
+        "`make demo` (demo-hypercrl, demo-finetune) over seeds: the spread to expect on another machine",
+        ("demo.json",),
     ),
     Row(
         "benchmarks/vs_mbrllib.py",

@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness import cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS = ROOT.parent / "shared" / "bench" / "mbrllib" / "mbrllib_cem.py"
 MBRLLIB_PYTHON = (
@@ -44,17 +46,6 @@ MBRLLIB_PYTHON = (
 )
 PRESETS = {"a": "pets-halfcheetah", "b": "small", "c": "tiny"}
 TARGETS = {"a": 2.0, "b": 2.0, "c": 3.0}
-
-
-def cpu_model() -> str:
-    """The CPU's model name as /proc/cpuinfo gives it (empty where there is none)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def time_mbrllib(python: Path, harness: Path, setting: str, threads: int, reps: int) -> dict[str, Any]:
