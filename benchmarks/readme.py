@@ -976,11 +976,13 @@ def protocol_table(filename: str, data: dict[str, Any]) -> list[str]:
 def protocol_claim(c: dict[str, Any]) -> Claim:
     """One claim of a protocol results file, with the figures its verdict rests on."""
     if "relative_gap" in c:
-        gaps = joined(
-            [c["relative_gap"][k] for k in sorted(c["relative_gap"], key=int)], lambda g: f"{g:.0%}"
-        )
-        detail = f"{c['within']} of {c['seeds']} seeds within; gaps {gaps}"
-        return Claim(c["claim"].replace("hypercrl", "HyperCRL"), c["pass"], detail)
+        keys = sorted(c["relative_gap"], key=int)
+        signed = [(c["hypercrl"][k] - c["single"][k]) / max(abs(c["single"][k]), 1e-12) for k in keys]
+        gaps = joined(signed, lambda g: f"{g:+.0%}")
+        detail = f"{c['within']} of {c['seeds']} seeds within; HyperCRL relative to single {gaps}"
+        # `R[0][0]` in code: Markdown would read [0][0] as a reference link
+        text = c["claim"].replace("hypercrl", "HyperCRL").replace("R[0][0]", "`R[0][0]`")
+        return Claim(text, c["pass"], detail)
     p = c["p"]
     where = f" on the {c['set']} set" if c.get("set") else ""
     text = f"{name(c['a'])} above {name(c['b'])} in {c['figure']}{where}"

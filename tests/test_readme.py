@@ -163,3 +163,15 @@ def test_wrapped_lines_never_start_a_markdown_block() -> None:
     _, block, _ = readme.split((REPO / "README.md").read_text())
     paragraph_lines = [line for line in block.splitlines() if line.startswith("  ")]
     assert paragraph_lines and not any(readme.BLOCK_START.match(line) for line in paragraph_lines)
+
+
+def test_the_first_task_claim_shows_signed_gaps_and_no_markdown_reference_link() -> None:
+    claim = readme.protocol_claim({
+        "claim": "hypercrl's R[0][0] within 10% of single's on every seed",
+        "hypercrl": {"0": 90.0, "1": 120.0}, "single": {"0": 100.0, "1": 100.0},
+        "relative_gap": {"0": 0.1, "1": 0.2}, "within": 1, "seeds": 2, "pass": False,
+    })  # fmt: skip
+    text = claim.render()
+    # [0][0] outside a code span is a Markdown reference link (mkdocs --strict fails on it)
+    assert "`R[0][0]`" in text and "R[0][0] " not in text.replace("`R[0][0]`", "")
+    assert "HyperCRL relative to single -10%, +20%" in text and "**not met**" in text
