@@ -29,8 +29,11 @@ from dynadapt.planning.base import Objective, PlannerConfig
 from dynadapt.planning.mpc import MPCAgent, MPCConfig
 from dynadapt.planning.proposals import PolicyProposals, policy_proposals
 from dynadapt.planning.registry import build_planner
-from dynadapt.planning.rollout import TerminalValue, imagine, imagined_objective
+from dynadapt.planning.rollout import TerminalValue, imagine
 from dynadapt.types import Params, PredictFn, RewardFn, TerminationFn
+
+Rollout = Callable[[Params, Tensor, Tensor], Tensor]
+"""``rollout(params, obs0[O], actions[B, H, A]) -> returns[B]``."""
 
 
 class ModelObjective:
@@ -59,52 +62,45 @@ class ModelObjective:
         self.imagined = 0
         """Model transitions imagined so far: candidates × particles (1 for expectation) × H, plus M × H
         for the proposals."""
-        self._compiled: tuple[tuple[object, ...], Callable[[Params, Tensor, Tensor], Tensor]] | None = None
+        self._compiled: tuple[tuple[object, ...], Rollout] | None = None
 
     def __call__(self, obs0: Tensor) -> Objective:
         if not self.params:
             raise RuntimeError("ModelObjective: no params set to plan with")
-        inner: Objective
-        if self.mpc.compile:
-            rollout, params = self._compiled_rollout(), self.params
-            inner = lambda actions: rollout(params, obs0, actions)  # noqa: E731
-        else:
-            inner = imagined_objective(
-                self.predict,
-                self.params,
-                obs0,
-                self.reward_fn,
-                self.termination_fn,
-                propagation=self.mpc.propagation,
-                particles=self.mpc.particles,
-                generator=self.generator,
-                terminal=self.terminal,
-                memory_bytes=int(self.mpc.memory_mb * 2**20),
-            )
+        rollout = self._compiled_rollout() if self.mpc.compile else self._rollout()
+        params = self.params
         rows = 1 if self.mpc.propagation == "expectation" else self.mpc.particles
 
         def objective(actions: Tensor) -> Tensor:
             self.imagined += actions.shape[0] * actions.shape[1] * rows
-            return inner(actions)
+            return rollout(params, obs0, actions)
 
         return objective
 
-    def _compiled_rollout(self) -> Callable[[Params, Tensor, Tensor], Tensor]:
-        """``rollout(params, obs0, actions) -> returns``, compiled; compiled anew only when the loop sets
-        another predict, reward, termination or terminal value (a task switch), never per plan step."""
-        key = (self.predict, self.reward_fn, self.termination_fn, self.terminal)
+    def _rollout(self) -> Rollout:
+        """``rollout(params, obs0, actions) -> returns``: :func:`imagine` under the current predict, reward,
+        termination and terminal value and the MPC settings."""
+        predict, reward_fn, termination_fn, terminal = self._bound()
+        mpc, generator = self.mpc, self.generator
+
+        def rollout(params: Params, obs0: Tensor, actions: Tensor) -> Tensor:
+            return imagine(
+                predict, params, obs0, actions, reward_fn, termination_fn,
+                propagation=mpc.propagation, particles=mpc.particles, generator=generator,
+                terminal=terminal, memory_bytes=int(mpc.memory_mb * 2**20),
+            )  # fmt: skip
+
+        return rollout
+
+    def _bound(self) -> tuple[PredictFn, RewardFn, TerminationFn | None, TerminalValue | None]:
+        return self.predict, self.reward_fn, self.termination_fn, self.terminal
+
+    def _compiled_rollout(self) -> Rollout:
+        """:meth:`_rollout` through ``torch.compile``, compiled anew only when the loop sets another predict,
+        reward, termination or terminal value (a task switch), never per plan step."""
+        key = self._bound()
         if self._compiled is None or self._compiled[0] != key:
-            predict, reward_fn, termination_fn, terminal = key
-            mpc, generator = self.mpc, self.generator
-
-            def rollout(params: Params, obs0: Tensor, actions: Tensor) -> Tensor:
-                return imagine(
-                    predict, params, obs0, actions, reward_fn, termination_fn,
-                    propagation=mpc.propagation, particles=mpc.particles, generator=generator,
-                    terminal=terminal, memory_bytes=int(mpc.memory_mb * 2**20),
-                )  # fmt: skip
-
-            self._compiled = (key, torch.compile(rollout, dynamic=False))
+            self._compiled = (key, torch.compile(self._rollout(), dynamic=False))
         return self._compiled[1]
 
     def propose(self, obs0: Tensor) -> Tensor | None:
