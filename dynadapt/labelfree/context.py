@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import torch
 from torch import Tensor
 
+from dynadapt.checks import check
 from dynadapt.errors import CorruptFileError, DynadaptError
 from dynadapt.labelfree.identify import IdentifyConfig
 from dynadapt.models.dynamics import DynamicsModel
@@ -186,9 +187,7 @@ class ContextHnetConfig:
             (self.merge_tolerance >= 0 and self.merge_rows >= 1, "hnet: merge_tolerance >= 0, rows >= 1"),
             (self.merge_llr >= 0, "hnet.merge_llr must be >= 0"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise DynadaptError(msg)
+        check(*checks)
 
     def build(self, model: DynamicsModel, generator: torch.Generator) -> ContextHyperLearner:
         """The learner (:class:`~dynadapt.labelfree.learner.ContextHyperLearner`) of ``model``."""

@@ -80,6 +80,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from dynadapt.checks import check
 from dynadapt.errors import CorruptFileError, DynadaptError
 
 STATE_VERSION = 1
@@ -174,9 +175,7 @@ class IdentifyConfig:
             (self.cusum_warmup >= 2, "identify.cusum_warmup must be >= 2"),
             (0 <= self.cusum_rate < 1, "identify.cusum_rate must be in [0, 1)"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise DynadaptError(message)
+        check(*checks)
 
     @property
     def scored(self) -> int:

@@ -25,6 +25,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from dynadapt.checks import check
 from dynadapt.errors import DynadaptError
 from dynadapt.meta.base import FitSettings, SegmentLearner, Segments
 from dynadapt.models.dynamics import DynamicsModel
@@ -86,9 +87,7 @@ class GrBALConfig:
             (0 <= self.holdout_ratio < 1, "meta.holdout_ratio must be in [0, 1)"),
             (self.steps_per_epoch >= 0 and self.max_val_segments >= 1, "invalid epoch settings"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise DynadaptError(msg)
+        check(*checks)
 
 
 def adapted_keys(params: Params) -> list[str]:

@@ -27,6 +27,7 @@ from typing import ClassVar, Literal
 import torch
 from torch import Tensor
 
+from dynadapt.checks import check
 from dynadapt.errors import DynadaptError
 from dynadapt.io import flatten, unflatten
 from dynadapt.meta.base import FitSettings, SegmentLearner, Segments, Window
@@ -79,9 +80,7 @@ class ReBALConfig:
             (0 <= self.holdout_ratio < 1, "meta.holdout_ratio must be in [0, 1)"),
             (self.steps_per_epoch >= 0 and self.max_val_segments >= 1, "invalid epoch settings"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise DynadaptError(msg)
+        check(*checks)
 
 
 class ReBAL(SegmentLearner):

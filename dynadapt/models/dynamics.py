@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from dynadapt.checks import check_fields, need_int, short
+from dynadapt.checks import check, check_fields, need_int, short
 from dynadapt.data.buffer import ReplayBuffer, holdout_mask
 from dynadapt.errors import CorruptFileError, DynadaptError, WrongTypeError
 from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
@@ -121,9 +121,7 @@ class ModelConfig:
             (0 <= self.num_elites <= self.ensemble_size, "model.num_elites must be in [0, ensemble_size]"),
             (all(h >= 1 for h in self.head_hidden), "model.head_hidden must be positive"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise DynadaptError(msg)
+        check(*checks)
 
 
 @dataclass

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Literal
 import torch
 from torch import Tensor
 
+from dynadapt.checks import check
 from dynadapt.data.buffer import ReplayBuffer, holdout_mask
 from dynadapt.errors import CorruptFileError, DynadaptError
 from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
@@ -69,9 +70,7 @@ class SegmentModelConfig(NetConfig):
             *self.net_checks("model"),
             (self.weight_decay >= 0 and self.train_steps >= 1, "model.weight_decay >= 0, train_steps >= 1"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise DynadaptError(msg)
+        check(*checks)
 
 
 @dataclass

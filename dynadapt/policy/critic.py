@@ -29,7 +29,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from dynadapt.errors import CorruptFileError, DynadaptError
+from dynadapt.checks import check
+from dynadapt.errors import CorruptFileError
 from dynadapt.io import flatten, unflatten
 from dynadapt.models.normalizer import Normalizer
 from dynadapt.nets.config import NetConfig
@@ -67,9 +68,7 @@ class CriticConfig(NetConfig):
             (self.aggregate in ("min", "mean_std"), "critic.aggregate must be min or mean_std"),
             (self.std_coef >= 0, "critic.std_coef must be >= 0"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise DynadaptError(msg)
+        check(*checks)
 
 
 class ValueEnsemble:

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from dynadapt.checks import check
 from dynadapt.errors import CorruptFileError, DynadaptError
 from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
 from dynadapt.models.normalizer import Normalizer
@@ -77,9 +78,7 @@ class PolicyConfig(NetConfig):
             (self.train_steps >= 1, "policy.train_steps must be >= 1"),
             (self.loss in ("l1", "mse"), "policy.loss must be l1 or mse"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise DynadaptError(msg)
+        check(*checks)
 
 
 class DistilledPolicy:

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from dynadapt.checks import check_memory
+from dynadapt.checks import check, check_memory
 from dynadapt.data.buffer import ReplayBuffer
 from dynadapt.errors import CorruptFileError, DynadaptError
 from dynadapt.types import Params, RewardFn, TerminationFn
@@ -69,9 +69,7 @@ class MBPOConfig:
             (self.retain_epochs >= 1, "mbpo.retain_epochs must be >= 1"),
             (0 <= self.real_ratio <= 1, "mbpo.real_ratio must be in [0, 1]"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise DynadaptError(msg)
+        check(*checks)
         e0, e1, k0, k1 = self.rollout_schedule
         if k0 < 1 or k1 < 1 or e0 < 0 or e1 < e0:
             raise DynadaptError("mbpo.rollout_schedule needs 0 <= e0 <= e1 and k0, k1 >= 1")

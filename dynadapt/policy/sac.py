@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dynadapt.checks import check
 from dynadapt.errors import CorruptFileError, DynadaptError
 from dynadapt.io import flatten, load_tensors, save_tensors, unflatten
 from dynadapt.nets.config import NetConfig
@@ -83,9 +84,7 @@ class SACConfig(NetConfig):
             (self.log_std_min < self.log_std_max, "sac.log_std_min must be < sac.log_std_max"),
             (self.target_update_interval >= 1, "sac.target_update_interval must be >= 1"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise DynadaptError(msg)
+        check(*checks)
 
 
 def log1m_tanh_sq(u: Tensor) -> Tensor:
