@@ -396,9 +396,7 @@ class Identifier:
         if n is not None and (isinstance(n, bool) or not isinstance(n, int | float) or not math.isfinite(n)
                               or n != int(n) or n < 1):  # fmt: skip
             raise DynadaptError(f"identify: n (scored transitions) must be an integer n >= 1, got {n!r}")
-        n = cfg.scored if n is None else int(n)
-        if n < 1:
-            raise DynadaptError(f"Identifier.step needs n >= 1 scored transitions, got {n}")
+        n = cfg.scored if n is None else int(n)  # cfg.scored >= 1: window >= 2
         if self.current < 0:  # the first decision: situation 0 is new
             self.counts.append(1)
             self.current = 0
