@@ -105,7 +105,7 @@ def main() -> None:
                   f"({r['cpu_s']:.0f} CPU-s)", flush=True)  # fmt: skip
             harness.save(args.out, {
                 "benchmark": "demo", "command": "python benchmarks/demo.py " + " ".join(sys.argv[1:]),
-                "cpu": harness.cpu_model(), "quick": args.quick, "overrides": overrides, "runs": runs,
+                "quick": args.quick, "overrides": overrides, "runs": runs,
                 **summarise(runs), "cpu_s_total": round(sum(r["cpu_s"] for r in runs), 1),
                 "load_average_end": list(os.getloadavg()),
             })  # fmt: skip

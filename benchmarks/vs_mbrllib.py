@@ -39,6 +39,8 @@ from typing import Any
 
 from harness import cpu_model
 
+from dynadapt.io import write_json
+
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS = ROOT.parent / "shared" / "bench" / "mbrllib" / "mbrllib_cem.py"
 MBRLLIB_PYTHON = (
@@ -197,9 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         "all_met": all(r["met"] for r in rows),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(args.out.suffix + ".tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    os.replace(tmp, args.out)
+    write_json(args.out, result)
     for r in rows:
         print(
             f"({r['setting']}) {r['threads']}t: mbrl-lib {r['mbrllib_ms']} ms, "
