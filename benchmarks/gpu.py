@@ -38,7 +38,7 @@ from dynadapt.device import place, resolve_device
 from dynadapt.meta.base import Segments
 from dynadapt.meta.grbal import GrBAL
 from dynadapt.models.dynamics import DynamicsModel, ModelConfig
-from dynadapt.planning import MPCAgent, build_planner, imagine
+from dynadapt.planning import ModelObjective, MPCAgent, MPCConfig, build_planner
 from dynadapt.runs import launch
 from dynadapt.runs.config import apply_overrides, parse_override_args
 from dynadapt.runs.presets import get_preset
@@ -61,17 +61,16 @@ def plan_ms(s: Setting, device: torch.device, steps: int, compiled: bool) -> tup
     for norm in (model.input_norm, model.target_norm):
         norm.mean, norm.std = norm.mean.to(device), norm.std.to(device)
     gen = torch.Generator(device=device).manual_seed(0)
-
-    def rollout(obs0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        return imagine(
-            model.predict, params, obs0, actions, halfcheetah_like_reward, None,
-            propagation=s.propagation, particles=s.particles, generator=gen,  # type: ignore[arg-type]
-        )  # fmt: skip
-
-    run = torch.compile(rollout, dynamic=False) if compiled else rollout
+    # the library's planning objective, eager or with mpc.compile (what a run gets); no memory budget, so
+    # nothing is chunked
+    mpc = MPCConfig(
+        horizon=s.horizon, particles=s.particles, propagation=s.propagation,  # type: ignore[arg-type]
+        memory_mb=0, compile=compiled,
+    )  # fmt: skip
+    objective = ModelObjective(model.predict, mpc, gen, halfcheetah_like_reward, None, params)
     low, high = -torch.ones(s.act_dim, device=device), torch.ones(s.act_dim, device=device)
     planner = build_planner(planner_settings("cem", s), low, high, s.horizon, gen)
-    agent = MPCAgent(planner, lambda obs: lambda a: run(obs, a), s.horizon, s.act_dim, low, high)
+    agent = MPCAgent(planner, objective, s.horizon, s.act_dim, low, high)
     obs = torch.randn(s.obs_dim, generator=torch.Generator().manual_seed(2))
     agent.act(obs)  # warm-up (and compilation)
     times = []
@@ -80,7 +79,7 @@ def plan_ms(s: Setting, device: torch.device, steps: int, compiled: bool) -> tup
         times.append(agent.last_plan_ms)
     fixed = torch.rand(s.population, s.horizon, s.act_dim, generator=torch.Generator().manual_seed(3)) * 2 - 1
     gen.manual_seed(4)
-    returns = run(obs.to(device), fixed.to(device)).cpu()
+    returns = objective(obs.to(device))(fixed.to(device)).cpu()
     return statistics.median(times), returns
 
 
