@@ -1,17 +1,19 @@
 """What the benchmarks of issue 17 (``value_mpc.py``, ``proposals.py``, ``inverse.py``) share: one run of a
 preset with overrides in this process (resumable), the machine's description and the command line.
 
-Runs use one torch thread (the presets' ``threads=1``), so ``cpu_s`` (process CPU time of the run) is what the
-wall time would be on an otherwise idle core; ``wall_s`` is inflated whenever other processes compete.
+Runs use one torch thread (the presets' ``threads=1``), so ``cpu_s`` (the process CPU seconds of the run's
+steps, as the run keeps them across resumes) is what the wall time would be on an otherwise idle core;
+``wall_s`` is inflated whenever other processes compete.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import platform
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -51,24 +53,43 @@ def workdir(args: argparse.Namespace, name: str) -> Path:
 
 def run(preset: str, overrides: list[str], seed: int, out: Path, resume: bool) -> dict[str, Any]:
     """Run ``preset`` with ``overrides`` and ``seed`` in ``out`` (or, with ``resume``, continue the run
-    there); its summary, metrics rows, CPU and wall seconds."""
-    start, cpu = time.perf_counter(), time.process_time()
+    there); its summary, metrics rows and cost (:func:`cost`)."""
     if resume and (out / "config.json").exists():
         summary = launch.resume(out, progress=False)
     else:
         p = get_preset(preset)
         cfg = apply_overrides(p.make(), parse_override_args([*overrides, f"seed={seed}"]))
         summary = launch.start(p, cfg, out, progress=False)
+    rows = RunDir(out).read_metrics()
     return {
         "preset": preset,
         "overrides": overrides,
         "seed": seed,
         "summary": summary,
-        "rows": RunDir(out).read_metrics(),
-        "cpu_s": time.process_time() - cpu,
-        "wall_s": time.perf_counter() - start,
+        "rows": rows,
+        **cost(out, rows),
         "load_average_end": list(os.getloadavg()),
     }
+
+
+COST_FILE = "cost.json"
+"""Written into a run directory by hand for a run finished before runs kept their CPU seconds: ``cpu_s``
+and ``wall_s`` as the benchmark's log printed them when the run ended."""
+
+
+def cost(out: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's CPU and wall seconds in its steps, summed across resumes (the last row's ``time/cpu_s``
+    and ``time/wall_s``), so a run reused by ``--resume`` keeps its cost. A run whose CPU seconds are
+    unknown (begun before they were kept) takes them from ``cost.json`` in its directory if there is one,
+    else records null with ``cost_source`` saying so."""
+    last = rows[-1] if rows else {}
+    cpu, wall = last.get("time/cpu_s"), last.get("time/wall_s")
+    if cpu is not None and math.isfinite(cpu):
+        return {"cpu_s": cpu, "wall_s": wall, "cost_source": "run"}
+    if (out / COST_FILE).exists():
+        recorded = json.loads((out / COST_FILE).read_text())
+        return {"cpu_s": recorded["cpu_s"], "wall_s": recorded["wall_s"], "cost_source": "log"}
+    return {"cpu_s": None, "wall_s": wall, "cost_source": "unknown (resumed from an older checkpoint)"}
 
 
 def stats(values: list[float]) -> dict[str, Any]:

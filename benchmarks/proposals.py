@@ -49,6 +49,7 @@ def main() -> None:
                     "model_evals_per_step": s["model_evals_per_step"],
                     "cpu_s": r["cpu_s"],
                     "wall_s": r["wall_s"],
+                    "cost_source": r["cost_source"],
                 }
                 runs.append({**arm, "return": s["final_eval_return"], **cost})
                 print(json.dumps(runs[-1]), flush=True)

@@ -80,7 +80,7 @@ def main() -> None:
                 s = r["summary"]
                 horizon = s["horizon"] if "horizon" in s else s["settings"]["horizon"]
                 record = {"comparison": name, "arm": arm, "seed": seed, "preset": preset, "horizon": horizon}
-                cost = {k: r[k] for k in ("overrides", "cpu_s", "wall_s")}
+                cost = {k: r[k] for k in ("overrides", "cpu_s", "wall_s", "cost_source")}
                 runs.append(
                     {**record, **returns(s), "model_evals_per_step": s["model_evals_per_step"], **cost}
                 )

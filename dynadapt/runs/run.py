@@ -56,6 +56,8 @@ class Run(Generic[C]):
     """The run kind's name (``config.json`` records it)."""
     state_fields: ClassVar[tuple[str, ...]] = ()
     """Attributes holding the JSON-safe loop state (counters, evaluation records) saved in checkpoints."""
+    timers: ClassVar[tuple[str, ...]] = ("wall", "cpu")
+    """The loop's running times, saved in every checkpoint beside the kind's ``state_fields``."""
     plots: ClassVar[Callable[[RunDir], list[Path]]] = staticmethod(
         lambda rundir: [plot_learning_curve(rundir)]
     )
@@ -75,6 +77,9 @@ class Run(Generic[C]):
         """Metrics rows written so far."""
         self.wall = 0.0
         """Wall seconds spent in steps so far (across resumes)."""
+        self.cpu = 0.0
+        """Process CPU seconds spent in steps so far (across resumes; NaN when resumed from a checkpoint
+        written before this was kept)."""
         self.build()
         place(self, self.device)
 
@@ -140,10 +145,11 @@ class Run(Generic[C]):
         """Run (or continue) to the end; returns the summary."""
         with Outputs(self) as outputs:  # the live logger, kept checkpoints, videos (video_every)
             while not self.done():
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 row = self.step()
                 self.wall += time.perf_counter() - start
-                row["time/wall_s"] = self.wall
+                self.cpu += time.process_time() - cpu
+                row["time/wall_s"], row["time/cpu_s"] = self.wall, self.cpu
                 self.rundir.append_metrics(row)
                 self.rows += 1
                 if self.progress:
@@ -158,7 +164,7 @@ class Run(Generic[C]):
 
     def save_checkpoint(self, path: Path | None = None) -> None:
         """Write the checkpoint (to ``path``, default the resume point ``checkpoints/last.safetensors``)."""
-        state = {name: getattr(self, name) for name in self.state_fields} | {"wall": self.wall}
+        state = {name: getattr(self, name) for name in (*self.state_fields, *self.timers)}
         save_checkpoint(
             path or self.rundir.checkpoint_path, self.kind, self.components(), self.seeds, state, self.rows
         )
@@ -167,8 +173,10 @@ class Run(Generic[C]):
         """Load the checkpoint at ``path`` (components, random streams, loop state, the rows it covers)
         without touching the run directory (``dynadapt video`` of a finished or running run)."""
         state, self.rows = load_checkpoint(path, self.kind, self.components(), self.seeds, self.device)
-        check_loop_state(path, state, {name: getattr(self, name) for name in (*self.state_fields, "wall")})
-        for name in (*self.state_fields, "wall"):
+        state.setdefault("cpu", math.nan)  # a checkpoint from before CPU seconds were kept
+        names = (*self.state_fields, *self.timers)
+        check_loop_state(path, state, {name: getattr(self, name) for name in names})
+        for name in names:
             setattr(self, name, state[name])
         self.restored()
         place(self, self.device)

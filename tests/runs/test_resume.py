@@ -9,6 +9,7 @@ uninterrupted run of the same config. The kill -9 of a real process is in ``test
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +64,41 @@ def test_killed_and_resumed_equals_uninterrupted(
     saved = json.loads((tmp_path / "killed" / "summary.json").read_text())
     assert saved == json.loads((tmp_path / "ref" / "summary.json").read_text())
     assert untimed(tmp_path / "killed") == untimed(tmp_path / "ref")
+
+
+def test_cpu_seconds_are_kept_across_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each row's ``time/cpu_s`` is the process CPU time of the run's steps so far, carried by the
+    checkpoint; a checkpoint written before it was kept resumes with NaN (unknown; null in the metrics
+    file), not a wrong count."""
+    preset, cfg = tiny("mbrl")
+    original = Run.save_checkpoint
+
+    def kill_at_second(self: Run[Any], path: Path | None = None) -> None:
+        if self.rows == 2:
+            raise Killed
+        original(self, path)
+
+    monkeypatch.setattr(Run, "save_checkpoint", kill_at_second)
+    with pytest.raises(Killed):
+        launch.start(preset, cfg, tmp_path / "run", progress=False)
+    monkeypatch.setattr(Run, "save_checkpoint", original)
+    launch.resume(tmp_path / "run", progress=False)
+    cpu = [r["time/cpu_s"] for r in RunDir(tmp_path / "run").read_metrics()]
+    assert all(c > 0 for c in cpu) and cpu == sorted(cpu) and len(cpu) >= 2
+    assert cpu[-1] < time.process_time()
+
+    import dynadapt.runs.run as run_module
+
+    def without_cpu(path: Path, kind: str, parts: Any, seeds: Any, state: dict[str, Any], rows: int) -> None:
+        save(path, kind, parts, seeds, {k: v for k, v in state.items() if k != "cpu"}, rows)
+
+    save = run_module.save_checkpoint
+    monkeypatch.setattr(run_module, "save_checkpoint", without_cpu)
+    monkeypatch.setattr(Run, "save_checkpoint", kill_at_second)
+    with pytest.raises(Killed):
+        launch.start(preset, cfg, tmp_path / "old", progress=False)
+    monkeypatch.setattr(Run, "save_checkpoint", original)
+    monkeypatch.setattr(run_module, "save_checkpoint", save)
+    launch.resume(tmp_path / "old", progress=False)
+    rows = RunDir(tmp_path / "old").read_metrics()
+    assert rows[0]["time/cpu_s"] > 0 and rows[-1]["time/cpu_s"] is None  # NaN is written as null
