@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from dynadapt.io import write_json
@@ -25,6 +24,7 @@ from dynadapt.runs import launch
 from dynadapt.runs.config import apply_overrides, parse_override_args
 from dynadapt.runs.presets import get_preset
 from dynadapt.runs.rundir import RunDir
+from dynadapt.sweep.stats import describe
 
 
 def parser(doc: str) -> argparse.ArgumentParser:
@@ -92,12 +92,11 @@ def cost(out: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"cpu_s": None, "wall_s": wall, "cost_source": "unknown (resumed from an older checkpoint)"}
 
 
-def stats(values: list[float]) -> dict[str, Any]:
-    """Mean, standard deviation and the values (NaN-free means; empty: NaN)."""
-    arr = np.asarray([v for v in values if v is not None], dtype=float)
-    mean = float(np.nanmean(arr)) if arr.size and not np.isnan(arr).all() else float("nan")
-    std = float(np.nanstd(arr)) if arr.size and not np.isnan(arr).all() else float("nan")
-    return {"mean": mean, "std": std, "values": [float(v) for v in arr]}
+def stats(values: list[float | None]) -> dict[str, Any]:
+    """Mean, sample standard deviation and 95% t-interval half-width of the finite ``values`` (null where
+    undefined: none, or one for the spread), their count, and the values (nulls dropped)."""
+    finite = [float(v) for v in values if v is not None]
+    return {**describe(finite).to_dict(), "values": finite}
 
 
 def cpu_model() -> str:

@@ -4,8 +4,8 @@ for equal return, with and without a tenth of every population proposed by the p
 Value-guided MPC on cart-pole swing-up (``proposals-cartpole``: CEM over H 5 with the terminal value) at
 populations 25, 50, 100 and 200, with ``value.proposals`` 0.1 and 0. Recorded per run: the final evaluation
 return, the model evaluations per step (the proposals' M × H included) and the CPU seconds; per population,
-mean ± std over seeds with and without; and the smallest population with proposals whose mean return
-reaches the mean return without proposals at the largest population (and the same without proposals).
+mean, std and 95% t-interval over seeds with and without; and the smallest population with proposals whose
+mean return reaches the mean return without proposals at the largest population (and the same without).
 
     python benchmarks/proposals.py                         # populations 25 50 100 200, seeds 0 1 2
     python benchmarks/proposals.py --populations 50 200 --seeds 0
@@ -15,6 +15,7 @@ reaches the mean return without proposals at the largest population (and the sam
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from harness import parser, run, save, stats, workdir
@@ -69,7 +70,9 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         if not by[other]:
             return None
         target = by[other][max(by[other])]["return"]["mean"]
-        return next((n for n, s in by[arm].items() if s["return"]["mean"] >= target), None)
+        if target is None:
+            return None
+        return next((n for n, s in by[arm].items() if (s["return"]["mean"] or -math.inf) >= target), None)
 
     return {
         "by_population": by,

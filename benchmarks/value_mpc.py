@@ -10,8 +10,8 @@ Three comparisons, each the same preset with and without the terminal value (``v
 
 Recorded per run: the final evaluation return, the imagined model transitions per planning call
 (``model_evals_per_step``: candidates × particles × H, plus the policy proposals) and the CPU seconds; per
-comparison, the mean ± std over seeds and the claims: the value-guided return at least the plain one, and
-(first two) at most a third of its model evaluations per step.
+comparison, the mean, std and 95% t-interval over seeds and the claims: the value-guided return at least
+the plain one, and (first two) at most a third of its model evaluations per step.
 
     python benchmarks/value_mpc.py                          # all comparisons, seeds 0 1 2
     python benchmarks/value_mpc.py --only cartpole --seeds 0
@@ -98,6 +98,9 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             for arm in ("value", "plain")
         }  # fmt: skip
         value, plain = arms["value"], arms["plain"]
+        if not (value["return"]["n"] and plain["return"]["n"]):
+            out[name] = arms  # one arm has no run yet (a partial file)
+            continue
         ratio = value["model_evals_per_step"]["mean"] / plain["model_evals_per_step"]["mean"]
         out[name] = {
             **arms,
