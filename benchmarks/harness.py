@@ -26,6 +26,10 @@ from dynadapt.runs.presets import get_preset
 from dynadapt.runs.rundir import RunDir
 from dynadapt.sweep.stats import describe
 
+REPORTING_SEEDS = [1, 2, 3]
+"""The seeds ``value_mpc.py`` and ``proposals.py`` report (``inverse.py`` reported them with ``--seeds``):
+seed 0 ran while their presets and the critic's n-step targets were developed, so it is never reported."""
+
 
 def parser(doc: str) -> argparse.ArgumentParser:
     """``--seeds``, ``--out``, ``--workdir``, ``--resume`` and ``--quick`` (tiny budgets, one seed: a check

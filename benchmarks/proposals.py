@@ -7,7 +7,7 @@ return, the model evaluations per step (the proposals' M × H included) and the 
 mean, std and 95% t-interval over seeds with and without; and the smallest population with proposals whose
 mean return reaches the mean return without proposals at the largest population (and the same without).
 
-    python benchmarks/proposals.py                         # populations 25 50 100 200, seeds 0 1 2
+    python benchmarks/proposals.py                         # populations 25 50 100 200, seeds 1 2 3
     python benchmarks/proposals.py --populations 50 200 --seeds 0
     python benchmarks/proposals.py --quick                 # tiny budgets, seed 0: checks the script (~1 min)
 """
@@ -18,7 +18,7 @@ import json
 import math
 from typing import Any
 
-from harness import parser, run, save, stats, workdir
+from harness import REPORTING_SEEDS, parser, run, save, stats, workdir
 
 PRESET = "proposals-cartpole"
 FRACTION = 0.1
@@ -32,6 +32,7 @@ QUICK = [
 def main() -> None:
     ap = parser(__doc__ or "")
     ap.add_argument("--populations", nargs="+", type=int, default=[25, 50, 100, 200])
+    ap.set_defaults(seeds=REPORTING_SEEDS)
     args = ap.parse_args()
     seeds, populations = ([0], [10, 20]) if args.quick else (args.seeds, sorted(args.populations))
     runs_dir = workdir(args, "proposals")

@@ -13,7 +13,7 @@ Recorded per run: the final evaluation return, the imagined model transitions pe
 comparison, the mean, std and 95% t-interval over seeds and the claims: the value-guided return at least
 the plain one, and (first two) at most a third of its model evaluations per step.
 
-    python benchmarks/value_mpc.py                          # all comparisons, seeds 0 1 2
+    python benchmarks/value_mpc.py                          # all comparisons, seeds 1 2 3
     python benchmarks/value_mpc.py --only cartpole --seeds 0
     python benchmarks/value_mpc.py --quick                  # tiny budgets, seed 0: checks the script (~1 min)
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from harness import parser, run, save, stats, workdir
+from harness import REPORTING_SEEDS, parser, run, save, stats, workdir
 
 PLAIN = ["value.terminal=false"]
 COMPARISONS: dict[str, dict[str, tuple[str, list[str]]]] = {
@@ -66,6 +66,7 @@ def returns(summary: dict[str, Any]) -> dict[str, float]:
 def main() -> None:
     ap = parser(__doc__ or "")
     ap.add_argument("--only", nargs="+", choices=list(COMPARISONS), default=list(COMPARISONS))
+    ap.set_defaults(seeds=REPORTING_SEEDS)
     args = ap.parse_args()
     seeds = [0] if args.quick else args.seeds
     runs_dir = workdir(args, "value_mpc")

@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import Tensor
 
+from dynadapt.data.buffer import ReplayBuffer
 from dynadapt.errors import CorruptFileError, DynadaptError
-from dynadapt.policy.critic import CriticConfig, ValueEnsemble
+from dynadapt.policy.critic import CriticConfig, ValueEnsemble, n_step_transitions
 from dynadapt.types import Params
 
 
@@ -89,3 +90,72 @@ def test_state_round_trip_continues_identically() -> None:
     torch.testing.assert_close(a(batch["obs"]), b(batch["obs"]), rtol=0, atol=0)
     with pytest.raises(CorruptFileError):
         ValueEnsemble(2, CriticConfig(members=3, hidden=(8,))).load_state_dict(a.state_dict())
+
+
+def _trajectories(capacity: int) -> ReplayBuffer:
+    """Episode 0: 4 steps, truncated; episode 1: 3 steps, the last terminal; episode 2: 2 steps (running).
+    obs = [global step], reward = 10^(global step) (each sum shows which rewards it holds)."""
+    buf = ReplayBuffer(capacity, 1, 1)
+    step = 0
+    for episode, length, terminal in ((0, 4, False), (1, 3, True), (2, 2, False)):
+        for t in range(length):
+            last = t == length - 1
+            truncated = last and not terminal and episode < 2
+            buf.add([step], [0.0], [step + 1], 10.0**step, terminal and last, truncated, episode=episode, t=t)
+            step += 1
+    return buf
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10])
+def test_n_step_transitions_by_hand(n: int) -> None:
+    data = _trajectories(16).all()
+    g = 0.5
+    out = n_step_transitions(data, n, g)
+    episodes = [(0, 4, False), (1, 3, True), (2, 2, False)]
+    expected_r, expected_next, expected_disc = [], [], []
+    start = 0
+    for _, length, terminal in episodes:
+        for t in range(length):
+            k = min(n, length - t)  # steps to the episode's end (a termination ends the sum there too)
+            expected_r.append(sum(g**i * 10.0 ** (start + t + i) for i in range(k)))
+            expected_next.append(start + t + k)
+            ends_terminal = terminal and t + k == length
+            expected_disc.append(0.0 if ends_terminal else g**k)
+        start += length
+    torch.testing.assert_close(
+        out["reward"].double(), torch.tensor(expected_r, dtype=torch.float64), rtol=1e-6, atol=0
+    )
+    assert out["next_obs"].squeeze(-1).tolist() == expected_next
+    assert out["discount"].tolist() == pytest.approx(expected_disc)
+    assert torch.equal(out["obs"], data["obs"])
+
+
+def test_n_step_transitions_after_the_buffer_wrapped() -> None:
+    """A full ring buffer drops the oldest steps: the first episode left starts mid-way, and every sum
+    stays within its episode."""
+    data = _trajectories(4).all()  # steps 5..8: episode 1 from t 1 (terminal at step 6), episode 2 (7-8)
+    out = n_step_transitions(data, 3, 1.0)
+    assert out["reward"].tolist() == [10.0**5 + 10.0**6, 10.0**6, 10.0**7 + 10.0**8, 10.0**8]
+    assert out["discount"].tolist() == [0.0, 0.0, 1.0, 1.0]
+    assert out["next_obs"].squeeze(-1).tolist() == [7.0, 7.0, 9.0, 9.0]
+
+
+def test_n_step_targets_propagate_a_value_faster() -> None:
+    """A chain of 40 states with reward 1 each and γ 0.95: after the same number of updates the 10-step
+    critics are far closer to the true values (1 − γ^(40 − i)) / (1 − γ) than the 1-step ones."""
+    length, g = 40, 0.95
+    buf = ReplayBuffer(64, 1, 1)
+    for t in range(length):
+        buf.add([t / length], [0.0], [(t + 1) / length], 1.0, t == length - 1, False, t=t)
+    data = buf.all()
+    truth = torch.tensor([(1 - g ** (length - i)) / (1 - g) for i in range(length)])
+    errors = {}
+    for n in (1, 10):
+        critic = ValueEnsemble(1, CriticConfig(members=2, hidden=(32,), lr=3e-3, gamma=g, tau=0.01),
+                               generator=torch.Generator().manual_seed(0))  # fmt: skip
+        critic.observe(data["obs"])
+        batch = n_step_transitions(data, n, g)
+        for _ in range(600):
+            critic.update(batch)
+        errors[n] = float((critic(data["obs"]) - truth).abs().mean())
+    assert errors[10] < 0.5 * errors[1], errors
