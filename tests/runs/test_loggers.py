@@ -12,13 +12,9 @@ import pytest
 from dynadapt.errors import DynadaptError
 from dynadapt.runs import launch
 from dynadapt.runs.loggers import scalars
-from dynadapt.runs.run import Run
 from dynadapt.runs.rundir import RunDir
+from tests.runs.interrupt import start_killed
 from tests.runs.tiny import tiny
-
-
-class Killed(Exception):
-    pass
 
 
 def read_events(logdir: Path) -> Any:
@@ -33,17 +29,7 @@ def test_tensorboard_holds_the_metrics_plots_and_videos_of_a_killed_and_resumed_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     preset, cfg = tiny("mbrl", "logger=tensorboard", "video_every=2")
-    original = Run.save_checkpoint
-
-    def kill_at_the_third_checkpoint(self: Run[Any], path: Path | None = None) -> None:
-        if self.rows == 3:
-            raise Killed
-        original(self, path)
-
-    monkeypatch.setattr(Run, "save_checkpoint", kill_at_the_third_checkpoint)
-    with pytest.raises(Killed):
-        launch.start(preset, cfg, tmp_path / "run", progress=False)
-    monkeypatch.setattr(Run, "save_checkpoint", original)
+    start_killed(monkeypatch, preset, cfg, tmp_path / "run", 3)
     launch.resume(tmp_path / "run", progress=False)
 
     rows = RunDir(tmp_path / "run").read_metrics()

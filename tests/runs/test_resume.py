@@ -17,13 +17,9 @@ import pytest
 
 from dynadapt.runs import launch
 from dynadapt.runs.kinds import all_kinds
-from dynadapt.runs.run import Run
 from dynadapt.runs.rundir import RunDir
+from tests.runs.interrupt import start_killed
 from tests.runs.tiny import TINY, tiny
-
-
-class Killed(Exception):
-    pass
 
 
 def untimed(rundir: Path) -> list[dict[str, Any]]:
@@ -46,18 +42,8 @@ def test_killed_and_resumed_equals_uninterrupted(
     total = len(RunDir(tmp_path / "ref").read_metrics())
     assert total >= 2, "the tiny run must have at least two steps to interrupt one"
 
-    original = Run.save_checkpoint
-
-    def kill_before_second_checkpoint(self: Run[Any], path: Path | None = None) -> None:
-        if self.rows == 2 and self.kind == kind:  # not a nested run of another kind (distill's PETS run)
-            raise Killed
-        original(self, path)
-
-    monkeypatch.setattr(Run, "save_checkpoint", kill_before_second_checkpoint)
-    with pytest.raises(Killed):
-        launch.start(preset, cfg, tmp_path / "killed", progress=False)
+    start_killed(monkeypatch, preset, cfg, tmp_path / "killed", 2, kind)  # not distill's nested PETS run
     assert len(RunDir(tmp_path / "killed").read_metrics()) == 2  # the second row is written, not covered
-    monkeypatch.setattr(Run, "save_checkpoint", original)
     resumed = launch.resume(tmp_path / "killed", progress=False)
 
     assert json.dumps(resumed, sort_keys=True) == json.dumps(ref, sort_keys=True)
@@ -71,17 +57,7 @@ def test_cpu_seconds_are_kept_across_resumes(tmp_path: Path, monkeypatch: pytest
     checkpoint; a checkpoint written before it was kept resumes with NaN (unknown; null in the metrics
     file), not a wrong count."""
     preset, cfg = tiny("mbrl")
-    original = Run.save_checkpoint
-
-    def kill_at_second(self: Run[Any], path: Path | None = None) -> None:
-        if self.rows == 2:
-            raise Killed
-        original(self, path)
-
-    monkeypatch.setattr(Run, "save_checkpoint", kill_at_second)
-    with pytest.raises(Killed):
-        launch.start(preset, cfg, tmp_path / "run", progress=False)
-    monkeypatch.setattr(Run, "save_checkpoint", original)
+    start_killed(monkeypatch, preset, cfg, tmp_path / "run", 2)
     launch.resume(tmp_path / "run", progress=False)
     cpu = [r["time/cpu_s"] for r in RunDir(tmp_path / "run").read_metrics()]
     assert all(c > 0 for c in cpu) and cpu == sorted(cpu) and len(cpu) >= 2
@@ -94,10 +70,7 @@ def test_cpu_seconds_are_kept_across_resumes(tmp_path: Path, monkeypatch: pytest
 
     save = run_module.save_checkpoint
     monkeypatch.setattr(run_module, "save_checkpoint", without_cpu)
-    monkeypatch.setattr(Run, "save_checkpoint", kill_at_second)
-    with pytest.raises(Killed):
-        launch.start(preset, cfg, tmp_path / "old", progress=False)
-    monkeypatch.setattr(Run, "save_checkpoint", original)
+    start_killed(monkeypatch, preset, cfg, tmp_path / "old", 2)
     monkeypatch.setattr(run_module, "save_checkpoint", save)
     launch.resume(tmp_path / "old", progress=False)
     rows = RunDir(tmp_path / "old").read_metrics()

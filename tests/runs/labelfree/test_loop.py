@@ -8,7 +8,6 @@ import copy
 import json
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -20,8 +19,8 @@ from dynadapt.labelfree import nmi
 from dynadapt.runs import launch
 from dynadapt.runs.labelfree import LabelFreeRun
 from dynadapt.runs.labelfree.loop import METHODS, SITUATED, rle_decode
-from dynadapt.runs.run import Run
 from dynadapt.runs.rundir import RunDir
+from tests.runs.interrupt import start_killed
 from tests.runs.tiny import tiny
 
 
@@ -54,27 +53,13 @@ def test_every_method_plays_the_whole_stream_and_records_every_step(method: str,
     assert plots == ["library.png", "returns.png", "situations.png", "switch_error.png"]
 
 
-class Killed(Exception):
-    pass
-
-
 @pytest.mark.parametrize("method", [m for m in METHODS if m != "hnet"])  # hnet: tests/runs/test_resume.py
 def test_a_killed_run_of_every_baseline_resumes_to_the_same_summary(
     method: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     preset, cfg = tiny("labelfree", f"method={method}")
     ref = launch.start(preset, cfg, tmp_path / "ref", progress=False)
-    original = Run.save_checkpoint
-
-    def kill(self: Run[Any], path: Path | None = None) -> None:
-        if self.rows == 3:  # after a training session and mid-stream
-            raise Killed
-        original(self, path)
-
-    monkeypatch.setattr(Run, "save_checkpoint", kill)
-    with pytest.raises(Killed):
-        launch.start(preset, cfg, tmp_path / "killed", progress=False)
-    monkeypatch.setattr(Run, "save_checkpoint", original)
+    start_killed(monkeypatch, preset, cfg, tmp_path / "killed", 3)  # after a training session, mid-stream
     resumed = launch.resume(tmp_path / "killed", progress=False)
     assert json.dumps(resumed, sort_keys=True) == json.dumps(ref, sort_keys=True)
 
