@@ -1,8 +1,9 @@
 """Policy-proposed candidates (issue 17, "Must show"): return at equal population, and the population needed
 for equal return, with and without a tenth of every population proposed by the planner-cloned policy.
 
-Value-guided MPC on cart-pole swing-up (``proposals-cartpole``: CEM over H 5 with the terminal value) at
-populations 25, 50, 100 and 200, with ``value.proposals`` 0.1 and 0. Recorded per run: the final evaluation
+Value-guided MPC on the half-cheetah (``proposals-half_cheetah_body``: CEM over H 5 with the terminal value;
+``--preset proposals-cartpole`` for cart-pole swing-up) at populations 25, 50, 100 and 200, with
+``value.proposals`` 0.1 and 0. Recorded per run: the final evaluation
 return, the model evaluations per step (the proposals' M × H included) and the CPU seconds; per population,
 mean, std and 95% t-interval over seeds with and without; and the smallest population with proposals whose
 mean return reaches the mean return without proposals at the largest population (and the same without).
@@ -20,7 +21,11 @@ from typing import Any
 
 from harness import REPORTING_SEEDS, parser, run, save, stats, workdir
 
-PRESET = "proposals-cartpole"
+PRESETS = ("proposals-half_cheetah_body", "proposals-cartpole")
+"""The first is the default. Not cart-pole: there the value-guided H 5 planner itself mostly never finds the
+swing-up at this budget (the PETS reward is flat while the pole hangs; seeds 1 and 100 stayed at returns of
+1-3 with and without the terminal value), so with or without proposals every arm fails and nothing is
+compared; the half-cheetah's reward is dense."""
 FRACTION = 0.1
 QUICK = [
     "episodes=3", "task.episode_steps=30", "eval.episodes=1", "model.hidden=16", "model.max_epochs=2",
@@ -32,19 +37,22 @@ QUICK = [
 def main() -> None:
     ap = parser(__doc__ or "")
     ap.add_argument("--populations", nargs="+", type=int, default=[25, 50, 100, 200])
+    ap.add_argument("--preset", choices=PRESETS, default=PRESETS[0])
     ap.set_defaults(seeds=REPORTING_SEEDS)
     args = ap.parse_args()
     seeds, populations = ([0], [10, 20]) if args.quick else (args.seeds, sorted(args.populations))
     runs_dir = workdir(args, "proposals")
     runs: list[dict[str, Any]] = []
-    result: dict[str, Any] = {"quick": args.quick, "seeds": seeds, "fraction": FRACTION, "runs": runs}
+    result: dict[str, Any] = {
+        "quick": args.quick, "preset": args.preset, "seeds": seeds, "fraction": FRACTION, "runs": runs
+    }  # fmt: skip
     for seed in seeds:
         for population in populations:
             for fraction in (FRACTION, 0.0):
                 overrides = [f"planner.population={population}", f"planner.elites={max(2, population // 10)}",
                              f"value.proposals={fraction}", *(QUICK if args.quick else [])]  # fmt: skip
-                out = runs_dir / f"n{population}-p{fraction}-s{seed}"
-                r = run(PRESET, overrides, seed, out, args.resume)
+                out = runs_dir / args.preset / f"n{population}-p{fraction}-s{seed}"
+                r = run(args.preset, overrides, seed, out, args.resume)
                 s = r["summary"]
                 arm = {"population": population, "proposals": fraction, "seed": seed}
                 cost = {

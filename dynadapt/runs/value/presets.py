@@ -7,7 +7,8 @@ same preset with ``value.terminal=false`` (and the long horizon it needs, ``mpc.
   (TD-MPC2 plans over 3 to 5 steps; reference §11.4); ``-paper``: the PETS-scale ensembles and particles
   (Chua et al. 2018) with TD-MPC2's planner budget (512 samples, 64 elites, 6 iterations, H 5) and policy
   proposals (24 of 512);
-* ``proposals-cartpole``: ``value-cartpole`` with a tenth of every population proposed by the policy;
+* ``proposals-cartpole`` / ``proposals-half_cheetah_body``: ``value-cartpole`` / ``value-half_cheetah_body``
+  with a tenth of every population proposed by the policy;
 * ``value-grbal-half_cheetah_cripple``: GrBAL on the crippled half-cheetah (``grbal-half_cheetah_cripple``,
   random shooting N 500, H 10) planning on the adapted model's 10-step return plus the terminal value, the
   same horizon as the plain preset; ``-paper``: the GrBAL release's budget (50 iterations x 5 rollouts x
@@ -92,6 +93,15 @@ def proposals_cartpole() -> ValueMPCConfig:
 )
 def value_half_cheetah() -> ValueMPCConfig:
     return _value_mpc(PRESETS["pets-half_cheetah_body"].make(), 5, ValueSettings())
+
+
+@preset(
+    "proposals-half_cheetah_body",
+    "value-mpc",
+    "value-half_cheetah_body with a tenth of every planning population proposed by a planner-cloned policy",
+)
+def proposals_half_cheetah() -> ValueMPCConfig:
+    return _value_mpc(PRESETS["pets-half_cheetah_body"].make(), 5, ValueSettings(proposals=0.1))
 
 
 @preset(
