@@ -21,6 +21,16 @@ file's git commit, the tuning table and the choices, every reporting run's summa
 aggregates of ``dynadapt compare`` (mean with 95% t-interval, IQM with a stratified bootstrap interval,
 P(A > B)). Extra ``key=value`` overrides apply to every trial of the stage and are recorded (size cuts).
 
+**Other protocol files** (``--protocol benchmarks/protocol_<tag>.toml``) have the same schema and keep their
+sweeps (``<out>/<tag>_<study>``) and results (``protocol_<tag>_<study>.json``) apart; the README gives each
+file a section of its own (its ``description``). What they may add: ``[<study>.fixed]`` (hyperparameters set
+by the protocol, for a study that tunes nothing: ``--stage report`` runs without a tuning file), meta
+``families = [...]`` (pick one with ``--family``) with ``[meta.common.<family>]`` overrides, held-out
+settings from the presets themselves when the file declares no ``[meta.held_out]`` (one set,
+``held_out``: the family's test split, the releases' own), and seed-by-seed claims: ``order = [[A, op, B],
+...]`` (op ``>`` or ``>=``; a published ordering holds on a seed when every pair does) and ``close = [[A, B,
+fraction]]`` on ``order_figure``.
+
 Meta reporting plays the two declared held-out sets together (interpolation, then extrapolation, one
 ``task.test_tasks`` list); held-out episode k plays task k mod 12 and changes into task k + 1 mod 12 at
 ``switch_at``, and its return is attributed to the set of the task it starts on
@@ -42,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from dynadapt.errors import DynadaptError
+from dynadapt.runs.presets import get_preset
 from dynadapt.sweep.compare import compare
 from dynadapt.sweep.grid import SweepSpec
 from dynadapt.sweep.run import run_sweep
@@ -51,15 +62,15 @@ ROOT = Path(__file__).resolve().parent
 PROTOCOL = ROOT / "protocol.toml"
 
 
-def load_protocol() -> dict[str, Any]:
-    with open(PROTOCOL, "rb") as f:
+def load_protocol(path: Path = PROTOCOL) -> dict[str, Any]:
+    with open(path, "rb") as f:
         return tomllib.load(f)
 
 
-def protocol_commit() -> str:
-    """The git commit that last changed protocol.toml (what the results were produced under)."""
+def protocol_commit(path: Path = PROTOCOL) -> str:
+    """The git commit that last changed the protocol file (what the results were produced under)."""
     out = subprocess.run(
-        ["git", "log", "-n", "1", "--format=%H", "--", str(PROTOCOL)],
+        ["git", "log", "-n", "1", "--format=%H", "--", str(path)],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -67,46 +78,71 @@ def protocol_commit() -> str:
     return out.stdout.strip() or "unknown"
 
 
+def results_prefix(path: Path) -> str:
+    """``protocol_`` for ``protocol.toml``, ``protocol_<tag>_`` for ``protocol_<tag>.toml``: the results
+    files of each protocol file keep apart."""
+    tag = path.stem.removeprefix("protocol").strip("_")
+    return f"protocol_{tag}_" if tag else "protocol_"
+
+
 def study(args: argparse.Namespace, protocol: dict[str, Any]) -> dict[str, Any]:
-    """What the stage runs: presets of each method, the tuning grid, the objective, the common overrides."""
+    """What the stage runs: presets of each method, the tuning grid (or the fixed values), the objective,
+    the common overrides; and the protocol file with the prefix of its results files."""
+    spec = _study(args, protocol)
+    return spec | {"file": Path(args.protocol), "prefix": results_prefix(Path(args.protocol))}
+
+
+def _study(args: argparse.Namespace, protocol: dict[str, Any]) -> dict[str, Any]:
     episodes = str(protocol["evaluation"]["eval_episodes"])
     if args.study == "continual":
         section = protocol["continual"]
-        family = args.family
+        family = args.family or "cartpole"
         if family not in section["sequences"]:
-            raise SystemExit(f"protocol.toml declares no continual sequence for {family!r}")
+            raise SystemExit(f"{args.protocol} declares no continual sequence for {family!r}")
         return {
             "name": f"continual_{family}",
             "methods": section["methods"],
             "oracles": section["oracles"],
             "preset": lambda m: f"{m}-{family}",
-            "tuning": section["tuning"],
+            "tuning": section.get("tuning", {}),
+            "fixed": section.get("fixed", {}),
             "objective": "acc",
             "claims": section.get("claims", {}),
             "common": [("task.sequence", section["sequences"][family]), ("eval.episodes", episodes)],
             "report_common": [],
         }
     section = protocol["meta"]
-    held_out = section["held_out"]["interpolation"] + section["held_out"]["extrapolation"]
-    return {
-        "name": f"meta_{section['family']}",
+    families = section.get("families", [section["family"]] if "family" in section else [])
+    family = args.family or (families[0] if len(families) == 1 else None)
+    if family not in families:
+        raise SystemExit(f"{args.protocol} declares the meta families {families}: pick one with --family")
+    spec = {
+        "name": f"meta_{family}",
         "methods": section["methods"],
         "oracles": [],
-        "preset": lambda m: f"{m}-{section['family']}",
-        "tuning": section["tuning"],
+        "preset": lambda m: f"{m}-{family}",
+        "tuning": section.get("tuning", {}),
+        "fixed": section.get("fixed", {}),
         "objective": "final_return_train",
         "claims": section.get("claims", {}),
         # evaluate once, at the end: the training perturbations' return is the tuning objective
-        "common": [("eval.every", "0"), ("eval.episodes", episodes)],
-        "report_common": [
-            ("task.test_tasks", json.dumps(held_out)),
-            ("eval.episodes", str(int(episodes) * len(held_out))),
+        "common": [
+            ("eval.every", "0"),
+            ("eval.episodes", episodes),
+            *((k, json.dumps(v)) for k, v in section.get("common", {}).get(family, {}).items()),
         ],
-        "held_out_sets": {
-            "interpolation": len(section["held_out"]["interpolation"]),
-            "extrapolation": len(section["held_out"]["extrapolation"]),
-        },
     }
+    if "held_out" in section:  # sets declared in the protocol file (drawn before any run)
+        sets = section["held_out"]
+        held_out = [task for tasks in sets.values() for task in tasks]
+        spec["report_common"] = [("task.test_tasks", json.dumps(held_out))]
+        spec["held_out_sets"] = {name: len(tasks) for name, tasks in sets.items()}
+    else:  # the preset's own held-out tasks (the releases' test settings), the same for every method
+        held_out = get_preset(spec["preset"](section["methods"][0])).make().task.test_pool()
+        spec["report_common"] = []
+        spec["held_out_sets"] = {"held_out": len(held_out)}
+    spec["report_common"].append(("eval.episodes", str(int(episodes) * len(held_out))))
+    return spec
 
 
 def candidates(spec: dict[str, Any], method: str) -> list[tuple[str, str]]:
@@ -131,6 +167,8 @@ def tune(
     ``results/protocol_<study>_tuning.json`` (committed: the report stage needs only that file). A re-run
     over a finished sweep leaves an existing file with the same table as it is, so that its
     ``protocol_commit`` stays the commit the tuning ran under."""
+    if not spec["tuning"]:
+        raise SystemExit(f"{spec['file'].name} tunes nothing for {spec['name']}: run --stage report")
     methods: dict[str, tuple[str, list[tuple[str, str]]]] = {}
     for method in spec["methods"]:
         for key, value in candidates(spec, method) or [("", "")]:
@@ -139,13 +177,16 @@ def tune(
     seeds = protocol["seeds"]["tuning"]
     grid = SweepSpec(seeds=seeds, common=[*spec["common"], *extra], methods=methods)
     manifest = run_sweep(root, grid, progress=True, workers=workers)
-    out = results / f"protocol_{spec['name']}_tuning.json"
+    out = results / f"{spec['prefix']}{spec['name']}_tuning.json"
     if manifest.counts()["done"] == len(manifest.trials):
         table = tuning_table(spec, root)
         if out.exists() and json.loads(out.read_text()).get("table") == table:
             print(f"{out} (unchanged: it keeps the commit its tuning ran under)")
             return
-        record = {"protocol_commit": protocol_commit(), "extra_overrides": [list(kv) for kv in extra]}
+        record = {
+            "protocol_commit": protocol_commit(spec["file"]),
+            "extra_overrides": [list(kv) for kv in extra],
+        }
         out.write_text(
             json.dumps({**record, "objective": spec["objective"], "table": table}, indent=1) + "\n"
         )
@@ -183,15 +224,18 @@ def report(
     results: Path,
     workers: int | None = None,
 ) -> Path:
-    saved = results / f"protocol_{spec['name']}_tuning.json"
-    if not saved.exists():
-        raise SystemExit(f"{saved} does not exist: finish the tuning stage first (--stage tune)")
-    tuned = json.loads(saved.read_text())["table"]
+    tuned: dict[str, list[dict[str, Any]]] = {}
+    if spec["tuning"]:
+        saved = results / f"{spec['prefix']}{spec['name']}_tuning.json"
+        if not saved.exists():
+            raise SystemExit(f"{saved} does not exist: finish the tuning stage first (--stage tune)")
+        tuned = json.loads(saved.read_text())["table"]
     chosen: dict[str, list[tuple[str, str]]] = {}
     for method in spec["methods"]:
         best = max(tuned.get(method, [{"candidate": "", "mean": 0.0}]), key=lambda r: r["mean"])
         key, _, value = best["candidate"].partition("=")
         chosen[method] = [(key, value)] if key else []
+        chosen[method] += fixed_values(spec, method)
     methods = {m: (spec["preset"](m), chosen.get(m, [])) for m in [*spec["methods"], *spec["oracles"]]}
     grid = SweepSpec(
         seeds=protocol["seeds"]["reporting"],
@@ -206,7 +250,11 @@ def report(
         runs.setdefault(trial.method, []).append(summary)
     out = {
         "benchmark": f"benchmarks/protocol.py {spec['name']}",
-        "protocol": {"file": "benchmarks/protocol.toml", "commit": protocol_commit(), **protocol},
+        "protocol": {
+            "file": f"benchmarks/{spec['file'].name}",
+            "commit": protocol_commit(spec["file"]),
+            **protocol,
+        },
         "extra_overrides": [list(kv) for kv in extra],
         "tuning": {"objective": spec["objective"], "table": tuned, "chosen": chosen},
         "compare": json.loads((comparison.out / "compare.json").read_text()),
@@ -216,9 +264,19 @@ def report(
     if "held_out_sets" in spec:
         out["held_out_by_set"] = held_out_by_set(runs, spec["held_out_sets"])
     out["claims"] = claims(spec["claims"], runs, out.get("held_out_by_set", {}))
-    path = results / f"protocol_{spec['name']}.json"
+    path = results / f"{spec['prefix']}{spec['name']}.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
     return path
+
+
+def fixed_values(spec: dict[str, Any], method: str) -> list[tuple[str, str]]:
+    """``(override key, value)`` of the hyperparameters the protocol fixes for ``method`` (no tuning)."""
+    out = []
+    for key, value in spec["fixed"].items():
+        name, field = key.split(".", 1)
+        if name == method:
+            out.append((field, json.dumps(value)))
+    return out
 
 
 def held_out_by_set(runs: dict[str, list[dict[str, Any]]], sizes: dict[str, int]) -> dict[str, Any]:
@@ -313,27 +371,80 @@ def claims(
             out.append(better_claim(a, b, figure, va, vb, subset))
     if "first_task_within" in declared:
         out.append(first_task_claim(runs, float(declared["first_task_within"])))
+    if "order" in declared:
+        out.append(order_claim(runs, declared["order"], declared.get("order_figure", "final_average_return")))
+    for a, b, within in declared.get("close", []):
+        figure = declared.get("order_figure", "final_average_return")
+        out.append(close_claim(runs, a, b, float(within), figure))
     return out
+
+
+OPERATORS = {">": lambda x, y: x > y, ">=": lambda x, y: x >= y}
+
+
+def order_claim(runs: dict[str, list[dict[str, Any]]], pairs: list[list[str]], figure: str) -> dict[str, Any]:
+    """A published ordering, checked seed by seed: ``pairs`` of ``[A, op, B]`` (op ``>`` or ``>=``) on
+    ``figure``; it holds on a seed when every pair does (each seed's runs share their evaluation start
+    states). Met when it holds on every reporting seed."""
+    values = {m: _per_seed(runs, {}, m, figure, "") for pair in pairs for m in (pair[0], pair[2])}
+    seeds = sorted(set.intersection(*(set(v) for v in values.values())), key=int) if values else []
+    per_seed = {k: all(OPERATORS[op](values[a][k], values[b][k]) for a, op, b in pairs) for k in seeds}
+    failing = {
+        k: [f"{a} {op} {b}" for a, op, b in pairs if not OPERATORS[op](values[a][k], values[b][k])]
+        for k in seeds
+    }
+    return {
+        "claim": ", ".join(f"{a} {op} {b}" for a, op, b in pairs) + f" on {figure}, seed by seed",
+        "figure": figure,
+        "per_seed": per_seed,
+        "failing": {k: v for k, v in failing.items() if v},
+        "holds": sum(per_seed.values()),
+        "seeds": len(seeds),
+        "pass": bool(seeds) and all(per_seed.values()),
+    }
+
+
+def close_claim(
+    runs: dict[str, list[dict[str, Any]]], a: str, b: str, within: float, figure: str
+) -> dict[str, Any]:
+    """``a`` close to ``b`` on ``figure``: |a − b| <= ``within`` · |b| on every reporting seed."""
+    va, vb = (_per_seed(runs, {}, m, figure, "") for m in (a, b))
+    seeds = sorted(set(va) & set(vb), key=int)
+    gaps = {k: (va[k] - vb[k]) / max(abs(vb[k]), 1e-12) for k in seeds}
+    per_seed = {k: abs(g) <= within for k, g in gaps.items()}
+    return {
+        "claim": f"{a} within {within:.0%} of {b} on {figure}, seed by seed",
+        "figure": figure,
+        "relative_to": b,
+        "gaps": gaps,
+        "per_seed": per_seed,
+        "holds": sum(per_seed.values()),
+        "seeds": len(seeds),
+        "pass": bool(seeds) and all(per_seed.values()),
+    }
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("study", choices=["continual", "meta"])
-    p.add_argument("--family", default="cartpole", help="continual: a family of protocol.toml's sequences")
+    p.add_argument("--protocol", default=str(PROTOCOL), help="the protocol file (default: protocol.toml)")
+    p.add_argument(
+        "--family", help="a family of the protocol's continual sequences (default cartpole) or meta families"
+    )
     p.add_argument("--stage", choices=["tune", "report"], required=True)
     p.add_argument("--out", default="sweeps/protocol", help="where the sweeps are kept (resumable)")
     p.add_argument("--results", default=str(ROOT / "results"), help="where the stages write their JSON")
     p.add_argument("--workers", type=int, default=None, help="trials at once (default: one per core)")
     p.add_argument("overrides", nargs="*", help="key=value overrides for every trial (size cuts; recorded)")
     args = p.parse_intermixed_args()
-    protocol = load_protocol()
+    protocol = load_protocol(Path(args.protocol))
     spec = study(args, protocol)
-    extra = [tuple(o.split("=", 1)) for o in args.overrides]
-    root = Path(args.out) / spec["name"]
+    extra = [(key, value) for key, _, value in (o.partition("=") for o in args.overrides)]
+    root = Path(args.out) / (spec["prefix"].removeprefix("protocol_") + spec["name"])
     if args.stage == "tune":
-        tune(spec, protocol, root / "tune", extra, Path(args.results), args.workers)  # type: ignore[arg-type]
+        tune(spec, protocol, root / "tune", extra, Path(args.results), args.workers)
     else:
-        print(report(spec, protocol, root, extra, Path(args.results), args.workers))  # type: ignore[arg-type]
+        print(report(spec, protocol, root, extra, Path(args.results), args.workers))
     return 0
 
 

@@ -960,17 +960,26 @@ def protocol_table(filename: str, data: dict[str, Any]) -> list[str]:
         lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
     declared = [protocol_claim(c) for c in data.get("claims", [])]
     if declared:
-        lines += [
-            "",
-            "Declared claims (protocol.toml; met when the 95% interval of P(A > B) is above 0.5):",
-            "",
-        ]
+        rule = "met when the 95% interval of P(A > B) is above 0.5"
+        if any("per_seed" in c for c in data["claims"]):
+            rule += "; a seed-by-seed claim, when it holds on every seed"
+        lines += ["", f"Declared claims ({Path(data['protocol']['file']).name}; {rule}):", ""]
         lines += [line for c in declared for line in wrap(c.render(), "- ", "  ")]
     return lines
 
 
 def protocol_claim(c: dict[str, Any]) -> Claim:
     """One claim of a protocol results file, with the figures its verdict rests on."""
+    if "per_seed" in c:  # an ordering or a closeness, seed by seed
+        text = c["claim"]
+        for key in sorted(NAMES, key=len, reverse=True):
+            text = re.sub(rf"\b{re.escape(key)}\b", NAMES[key], text)
+        detail = f"holds on {c['holds']} of {c['seeds']} seeds"
+        if c.get("failing"):
+            detail += "; " + "; ".join(f"seed {k}: not {', '.join(v)}" for k, v in c["failing"].items())
+        if c.get("gaps"):
+            detail += "; relative gaps " + joined(c["gaps"].values(), lambda g: f"{g:+.0%}")
+        return Claim(text, c["pass"], detail)
     if "relative_gap" in c:
         keys = sorted(c["relative_gap"], key=int)
         signed = [(c["hypercrl"][k] - c["single"][k]) / max(abs(c["single"][k]), 1e-12) for k in keys]
@@ -1006,10 +1015,27 @@ def protocol_block(results: Path, protocol: dict[str, Any]) -> list[str]:
             "Tuning finished (reporting runs pending): " + ", ".join(f"`{n}`" for n in tuning) + ".",
             "",
         ]
-    if not files:
-        return [*lines, "No reporting run under the protocol has been made yet."]
+    by_file: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for p in files:
-        lines += [*protocol_table(p.name, json.loads(p.read_text())), ""]
+        data = json.loads(p.read_text())
+        by_file.setdefault(data["protocol"]["file"], []).append((p.name, data))
+    default = by_file.pop(f"benchmarks/{PROTOCOL.name}", [])
+    if not default:
+        lines += ["No reporting run under the protocol has been made yet.", ""]
+    for filename, data in default:
+        lines += [*protocol_table(filename, data), ""]
+    for protocol_name, reported_files in sorted(by_file.items()):
+        description = reported_files[0][1]["protocol"].get("description", "")
+        lines += (
+            [f"### Under `{protocol_name}`", "", *wrap(description), ""]
+            if description
+            else [
+                f"### Under `{protocol_name}`",
+                "",
+            ]
+        )
+        for filename, data in reported_files:
+            lines += [*protocol_table(filename, data), ""]
     return lines[:-1]
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.bench_modules import load
 
@@ -71,3 +74,57 @@ def test_the_declared_claims_name_methods_the_protocol_runs() -> None:
         methods = set(section["methods"]) | set(section.get("oracles", []))
         for a, b, _ in section["claims"]["better"]:
             assert {a, b} <= methods
+
+
+def test_a_published_ordering_is_checked_seed_by_seed() -> None:
+    runs = {
+        m: [{"seed": k, "final_average_return": v} for k, v in enumerate(values)]
+        for m, values in {
+            "hypercrl": [170, 160, 150],
+            "coreset": [165, 161, 140],
+            "ewc": [100, 120, 145],
+            "multitask": [175, 170, 100],
+        }.items()
+    }
+    order = [["hypercrl", ">=", "coreset"], ["coreset", ">", "ewc"]]
+    out = protocol.claims({"order": order, "close": [["hypercrl", "multitask", 0.1]]}, runs, {})
+    ordering, close = out
+    assert ordering["per_seed"] == {"0": True, "1": False, "2": False} and not ordering["pass"]
+    assert ordering["failing"] == {"1": ["hypercrl >= coreset"], "2": ["coreset > ewc"]}
+    assert close["per_seed"] == {"0": True, "1": True, "2": False} and close["holds"] == 2
+    assert abs(close["gaps"]["2"] - 0.5) < 1e-12
+    lines = [readme.protocol_claim(c).render() for c in out]
+    assert lines[0].startswith(
+        "HyperCRL >= coreset, coreset > EWC on final_average_return, seed by seed: **not met**"
+    )
+    assert "holds on 1 of 3 seeds; seed 1: not hypercrl >= coreset" in lines[0]
+    assert "relative gaps -3%, -6%, +50%" in lines[1]
+
+
+def test_a_second_protocol_file_keeps_its_results_apart(tmp_path: Path) -> None:
+    """Fixed (untuned) hyperparameters, meta families with the presets' own held-out settings and per-family
+    overrides; results named after the file."""
+    assert protocol.results_prefix(protocol.PROTOCOL) == "protocol_"
+    assert protocol.results_prefix(tmp_path / "protocol_papers.toml") == "protocol_papers_"
+    declared = {
+        "evaluation": {"eval_episodes": 2},
+        "meta": {
+            "methods": ["grbal", "mb"],
+            "families": ["half_cheetah_cripple", "half_cheetah_hfield"],
+            "fixed": {"grbal.grbal.inner_lr": 0.01},
+            "common": {"half_cheetah_cripple": {"task.switch_at": 250}},
+        },
+    }
+    args = argparse.Namespace(
+        study="meta", family="half_cheetah_hfield", protocol=tmp_path / "protocol_papers.toml"
+    )
+    spec = protocol.study(args, declared)
+    assert spec["name"] == "meta_half_cheetah_hfield" and spec["prefix"] == "protocol_papers_"
+    assert spec["held_out_sets"] == {"held_out": 4}  # gentle, steep, hill, basin: the family's test split
+    assert ("eval.episodes", "8") in spec["report_common"] and spec["tuning"] == {}
+    assert protocol.fixed_values(spec, "grbal") == [("grbal.inner_lr", "0.01")]
+    assert protocol.fixed_values(spec, "mb") == []
+    cripple = protocol.study(argparse.Namespace(**{**vars(args), "family": "half_cheetah_cripple"}), declared)
+    assert ("task.switch_at", "250") in cripple["common"]
+    with pytest.raises(SystemExit, match="pick one with --family"):
+        protocol.study(argparse.Namespace(**{**vars(args), "family": None}), declared)

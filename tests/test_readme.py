@@ -175,3 +175,22 @@ def test_the_first_task_claim_shows_signed_gaps_and_no_markdown_reference_link()
     # [0][0] outside a code span is a Markdown reference link (mkdocs --strict fails on it)
     assert "`R[0][0]`" in text and "R[0][0] " not in text.replace("`R[0][0]`", "")
     assert "HyperCRL relative to single -10%, +20%" in text and "**not met**" in text
+
+
+def test_results_of_another_protocol_file_get_their_own_section(results: Path) -> None:
+    data = json.loads((results / "protocol_meta_pendulum.json").read_text())
+    data["protocol"] |= {
+        "file": "benchmarks/protocol_papers.toml",
+        "description": "The papers' tasks, declared.",
+    }
+    data["benchmark"] = "benchmarks/protocol.py meta_half_cheetah_cripple"
+    (results / "protocol_papers_meta_half_cheetah_cripple.json").write_text(json.dumps(data))
+    text = readme.render(results)
+    own = text.index("### Under `benchmarks/protocol_papers.toml`")
+    assert (
+        text.index("`protocol_meta_pendulum.json`")
+        < own
+        < text.index("`protocol_papers_meta_half_cheetah_cripple.json`")
+    )
+    assert "The papers' tasks, declared." in text[own:]
+    assert "Declared claims (protocol_papers.toml;" in text[own:]
