@@ -598,7 +598,7 @@ def inverse(data: dict[str, Any]) -> Extract:
     return Extract(text, claims)
 
 
-@extractor("labelfree_bound_pendulum.json")
+@extractor("labelfree_bound_pendulum.json", "labelfree_bound_cartpole.json")
 def labelfree_bound(data: dict[str, Any]) -> Extract:
     """``benchmarks/labelfree_bound.py``: how well oracle networks (fitted with the labels) and an HMM
     filter identify the stream's situations, against issue 16's targets (NMI 0.90, 1 false switch per
@@ -716,7 +716,7 @@ ROWS = (
         "benchmarks/labelfree_bound.py",
         "identification by oracle networks (one per situation, fitted with the labels on half its data) and "
         "an HMM forward filter of stay probability p: an upper reference for the label-free learners",
-        ("labelfree_bound_pendulum.json",),
+        ("labelfree_bound_pendulum.json", "labelfree_bound_cartpole.json"),
     ),
     Row(
         "benchmarks/sweep.py",
