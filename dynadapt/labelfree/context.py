@@ -303,19 +303,24 @@ class ContextHyperDynamics:
         ``params[T], x[T, n, ·], y[T, n, O] -> [T]``."""
         return self.model.loss(params, x, y)
 
-    def nll(self, params: Params, x: Tensor, y: Tensor, var: float = 1.0) -> tuple[Tensor, Tensor]:
+    def nll(
+        self, params: Params, x: Tensor, y: Tensor, var: float = 1.0, nu: float = 0.0
+    ) -> tuple[Tensor, Tensor]:
         """Negative log-likelihood of one window under each of ``T`` param sets, summed over the window, and
         the summed squared error of the predicted mean: ``params[T, ...], x[n, F + A] (or [T, n, ·]),
         y[n, O] (or [T, n, O]) -> (nll[T], sq[T])``, one batched forward.
 
-        Deterministic head: Gaussian with variance ``var`` on every normalised Δ dimension; Gaussian head:
-        the predicted variance (``var`` unused)."""
+        Deterministic head: Gaussian with variance ``var`` on every normalised Δ dimension, or with
+        ``nu`` > 0 Student-t with ν degrees of freedom and scale² ``var`` (up to a constant the same for
+        every param set); Gaussian head: the predicted variance (``var``, ``nu`` unused)."""
         t = next(iter(params.values())).shape[0]
         if x.dim() == 2:
             x, y = x.expand(t, -1, -1), y.expand(t, -1, -1)
         mean, logvar = self.model.forward_normalized(params, x)
         sq = ((mean - y) ** 2).sum(dim=(-1, -2))
         if logvar is None:
+            if nu > 0:
+                return 0.5 * (nu + 1) * torch.log1p((mean - y) ** 2 / (nu * var)).sum(dim=(-1, -2)), sq
             return 0.5 * (sq / var + y.shape[-2] * y.shape[-1] * (math.log(var) + _LOG_2PI)), sq
         nll = 0.5 * ((mean - y) ** 2 * torch.exp(-logvar) + logvar + _LOG_2PI).sum(dim=(-1, -2))
         return nll, sq

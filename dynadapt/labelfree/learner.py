@@ -375,7 +375,8 @@ class ContextHyperLearner:
             # an untrained (with young_hold: a young) network loses to trained ones outside its few states
             hold = self.trained[cur] == 0 or (cfg.young_hold and young)
             with torch.no_grad():
-                nll, sq = self.dyn.nll(self.dyn.library_params(), x[-1:], y[-1:], var)
+                nu = cfg.identify.llr_nu
+                nll, sq = self.dyn.nll(self.dyn.library_params(), x[-1:], y[-1:], var, nu)
                 if not hold:
                     llr[:k] = ((nll[cur] - nll) / temp).double().cpu()
                 err = math.log(float(sq[cur]) / y.shape[-1] + 1e-12)
@@ -388,7 +389,7 @@ class ContextHyperLearner:
                             self._refit(x[:-1], y[:-1], k, False)
                         self._candidate_params = self.dyn.generate(self.candidate)  # type: ignore[arg-type]
                     self.candidate_age += 1
-                    new, _ = self.dyn.nll(self._candidate_params, x[-1:], y[-1:], var)
+                    new, _ = self.dyn.nll(self._candidate_params, x[-1:], y[-1:], var, nu)
                     llr[k] = float((nll[cur] - new[0]) / temp) - cfg.identify.new_margin
             self.scored += 1
         self.last_llr = llr

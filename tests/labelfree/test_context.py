@@ -213,3 +213,24 @@ def test_an_ensemble_model_is_refused() -> None:
     model = DynamicsModel(3, 1, ModelConfig(ensemble_size=2, hidden=(8,)))
     with pytest.raises(DynadaptError, match="ensemble_size=1"):
         ContextHyperDynamics(model, ContextHnetConfig(), torch.Generator())
+
+
+def test_student_t_scoring_is_the_formula_and_bounds_an_outlier() -> None:
+    model = _model()
+    dyn = _dyn(model)
+    for k in range(2):
+        dyn.add(torch.randn(dyn.cfg.emb_dim, generator=torch.Generator().manual_seed(20 + k)))
+    x, y = _window(model, 8, seed=7)
+    with torch.no_grad():
+        nll, _ = dyn.nll(dyn.library_params(), x, y, var=0.05, nu=3.0)
+        mean, _ = model.forward_normalized(dyn.weights(1), x[None])
+    err = (mean[0].double() - y.double()) ** 2
+    expected = 2.0 * torch.log1p(err / (3.0 * 0.05)).sum()  # (ν + 1) / 2 = 2
+    torch.testing.assert_close(nll[1].double(), expected, rtol=1e-5, atol=1e-4)
+    far = y.clone()
+    far[0] += 100.0  # one transition no network predicts: its cost grows with log, not the square
+    with torch.no_grad():
+        gauss_far, _ = dyn.nll(dyn.library_params(), x, far, var=0.05)
+        gauss, _ = dyn.nll(dyn.library_params(), x, y, var=0.05)
+        t_far, _ = dyn.nll(dyn.library_params(), x, far, var=0.05, nu=3.0)
+    assert float((t_far - nll).max()) < 100 < float((gauss_far - gauss).min())
