@@ -186,12 +186,11 @@ class ValueGuide:
         ``model`` (all real while there are no model transitions), drawn uniformly with replacement."""
         size = self.settings.critic.batch_size
         n_real = size if model["obs"].shape[0] == 0 else int(size * self.settings.real_ratio)
-        parts = [(real, n_real), (model, size - n_real)]
-        drawn = [
-            {k: part[k][torch.randint(0, part["obs"].shape[0], (n,), generator=self.generator)] for k in KEYS}
-            for part, n in parts
-            if n > 0
-        ]
+        drawn = []
+        for part, n in ((real, n_real), (model, size - n_real)):
+            if n > 0:  # one draw of rows per part: every field of a row from the same transition
+                rows = torch.randint(0, part["obs"].shape[0], (n,), generator=self.generator)
+                drawn.append({k: part[k][rows] for k in KEYS})
         return {k: torch.cat([d[k] for d in drawn]) for k in KEYS}
 
     def attach(self, objective: ModelObjective) -> None:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from dynadapt.errors import DynadaptError
 from dynadapt.io import load_tensors
@@ -59,3 +60,23 @@ def test_value_meta_plans_the_adapted_model_with_the_value(tmp_path: Path) -> No
     name, overrides = TINY["value-meta"]
     with pytest.raises(DynadaptError, match="parametric model"):
         apply_overrides(get_preset(name).make(), parse_override_args([*overrides, "method=rebal"]))
+
+
+def test_a_critic_minibatch_keeps_each_transition_whole(tmp_path: Path) -> None:
+    """Every row of a minibatch comes from one transition of one part: its fields must match (an earlier
+    version drew each field's rows separately, pairing states with other transitions' rewards)."""
+    runner = ValueMPCRun(tiny("value-mpc")[1], RunDir(tmp_path / "run"), progress=False)
+    guide, n = runner.guide, 500
+
+    def part(offset: float, rows: int) -> dict[str, torch.Tensor]:
+        key = torch.arange(rows, dtype=torch.float32) + offset
+        obs = key[:, None].expand(rows, 4).clone()
+        return {"obs": obs, "reward": key, "next_obs": obs + 0.5, "discount": key / 1000}
+
+    batch = guide.batch(part(0.0, n), part(10_000.0, n))
+    key = batch["reward"]
+    assert torch.equal(batch["obs"][:, 0], key) and torch.equal(batch["next_obs"][:, 0], key + 0.5)
+    assert torch.equal(batch["discount"], key / 1000)
+    real = int((key < 10_000).sum())
+    assert real == int(guide.settings.critic.batch_size * guide.settings.real_ratio)
+    assert len(set(key.tolist())) > 0.8 * len(key)  # drawn, not one row repeated
