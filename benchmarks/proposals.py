@@ -16,7 +16,6 @@ return without proposals at the largest population (and the same without).
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from harness import REPORTING_SEEDS, parser, run, save, stats, workdir
@@ -79,7 +78,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         target = by[other][max(by[other])]["return"]["mean"]
         if target is None:
             return None
-        return next((n for n, s in by[arm].items() if (s["return"]["mean"] or -math.inf) >= target), None)
+        means = {n: s["return"]["mean"] for n, s in by[arm].items()}
+        return next((n for n, m in means.items() if m is not None and m >= target), None)
 
     return {
         "by_population": by,

@@ -145,14 +145,14 @@ def _study(args: argparse.Namespace, protocol: dict[str, Any]) -> dict[str, Any]
     return spec
 
 
+def _of_method(table: dict[str, Any], method: str) -> list[tuple[str, Any]]:
+    """``(override key, entry)`` of the ``"<method>.<key>"`` entries of a protocol table for ``method``."""
+    return [(key.split(".", 1)[1], entry) for key, entry in table.items() if key.split(".", 1)[0] == method]
+
+
 def candidates(spec: dict[str, Any], method: str) -> list[tuple[str, str]]:
     """``(override key, value)`` of each candidate value of ``method``'s tuned hyperparameter."""
-    out = []
-    for key, values in spec["tuning"].items():
-        name, field = key.split(".", 1)
-        if name == method:
-            out += [(field, json.dumps(v)) for v in values]
-    return out
+    return [(field, json.dumps(v)) for field, values in _of_method(spec["tuning"], method) for v in values]
 
 
 def tune(
@@ -271,12 +271,7 @@ def report(
 
 def fixed_values(spec: dict[str, Any], method: str) -> list[tuple[str, str]]:
     """``(override key, value)`` of the hyperparameters the protocol fixes for ``method`` (no tuning)."""
-    out = []
-    for key, value in spec["fixed"].items():
-        name, field = key.split(".", 1)
-        if name == method:
-            out.append((field, json.dumps(value)))
-    return out
+    return [(field, json.dumps(value)) for field, value in _of_method(spec["fixed"], method)]
 
 
 def held_out_by_set(runs: dict[str, list[dict[str, Any]]], sizes: dict[str, int]) -> dict[str, Any]:
@@ -371,10 +366,10 @@ def claims(
             out.append(better_claim(a, b, figure, va, vb, subset))
     if "first_task_within" in declared:
         out.append(first_task_claim(runs, float(declared["first_task_within"])))
+    figure = declared.get("order_figure", "final_average_return")
     if "order" in declared:
-        out.append(order_claim(runs, declared["order"], declared.get("order_figure", "final_average_return")))
+        out.append(order_claim(runs, declared["order"], figure))
     for a, b, within in declared.get("close", []):
-        figure = declared.get("order_figure", "final_average_return")
         out.append(close_claim(runs, a, b, float(within), figure))
     return out
 
@@ -388,11 +383,11 @@ def order_claim(runs: dict[str, list[dict[str, Any]]], pairs: list[list[str]], f
     states). Met when it holds on every reporting seed."""
     values = {m: _per_seed(runs, {}, m, figure, "") for pair in pairs for m in (pair[0], pair[2])}
     seeds = sorted(set.intersection(*(set(v) for v in values.values())), key=int) if values else []
-    per_seed = {k: all(OPERATORS[op](values[a][k], values[b][k]) for a, op, b in pairs) for k in seeds}
     failing = {
         k: [f"{a} {op} {b}" for a, op, b in pairs if not OPERATORS[op](values[a][k], values[b][k])]
         for k in seeds
     }
+    per_seed = {k: not failing[k] for k in seeds}
     return {
         "claim": ", ".join(f"{a} {op} {b}" for a, op, b in pairs) + f" on {figure}, seed by seed",
         "figure": figure,

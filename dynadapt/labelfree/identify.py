@@ -160,16 +160,9 @@ class IdentifyConfig:
     threshold were set on Gaussian ratios; with temperature 2.5, NMI 0.67 and 13 per 10k. Off by default."""
 
     def __post_init__(self) -> None:
-        floats = ["alpha", "sticky", "merge_distance", "temperature", "new_margin"]
-        for name in [
-            *floats,
-            "cusum_drift",
-            "cusum_threshold",
-            "cusum_rate",
-            "llr_threshold",
-            "llr_clip",
-            "llr_nu",
-        ]:
+        floats = ["alpha", "sticky", "merge_distance", "temperature", "new_margin", "cusum_drift"]
+        floats += ["cusum_threshold", "cusum_rate", "llr_threshold", "llr_clip", "llr_nu"]
+        for name in floats:
             if not math.isfinite(float(getattr(self, name))):
                 raise DynadaptError(f"identify.{name} must be finite")
         checks = [

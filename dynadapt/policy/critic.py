@@ -142,7 +142,7 @@ class ValueEnsemble:
     @torch.no_grad()
     def td_targets(self, reward: Tensor, next_obs: Tensor, terminated: Tensor) -> Tensor:
         """``y[N] = r + γ (1 − d) agg V̄(s')`` from ``reward[N]``, ``next_obs[N, O]``, ``terminated[N]``."""
-        return self.targets(reward, next_obs, self.cfg.gamma * (1.0 - terminated.to(reward.dtype)))
+        return self.targets(reward, next_obs, one_step_discount(terminated, self.cfg.gamma, reward.dtype))
 
     @torch.no_grad()
     def targets(self, reward: Tensor, next_obs: Tensor, discount: Tensor) -> Tensor:
@@ -194,13 +194,19 @@ class ValueEnsemble:
             raise CorruptFileError(f"incomplete critic state ({e})") from None
 
 
+def one_step_discount(terminated: Tensor, gamma: float, dtype: torch.dtype) -> Tensor:
+    """``discount[N] = γ (1 − d)`` of 1-step transitions, in ``dtype``: the form :meth:`ValueEnsemble.targets`
+    and :func:`n_step_transitions` use."""
+    return gamma * (~terminated.to(torch.bool)).to(dtype)
+
+
 def n_step_transitions(data: Mapping[str, Tensor], n: int, gamma: float) -> dict[str, Tensor]:
     """The n-step transitions of real trajectories: for each transition t of ``data`` (a
     :class:`~dynadapt.data.buffer.ReplayBuffer`'s ``all()``, oldest first, with ``episode`` and ``t``),
     ``reward`` = Σ_{i<k} γ^i r_{t+i}, ``next_obs`` = s_{t+k} and ``discount`` = γ^k (1 − d_{t+k−1}), with k
     the most steps up to ``n`` that follow t in its episode without a termination before the last
     (a time-limit truncation bootstraps, as in 1-step TD). ``n`` = 1 gives the 1-step transitions."""
-    check((n >= 1, "value.n_step must be >= 1"))
+    check((n >= 1, f"n_step_transitions needs n >= 1, got {n}"))
     reward = data["reward"].to(torch.float64)
     episode, t, terminated = data["episode"], data["t"], data["terminated"].to(torch.bool)
     size = reward.shape[0]

@@ -28,7 +28,7 @@ from torch import Tensor
 from dynadapt.data.buffer import ReplayBuffer
 from dynadapt.envs import TaskFamily
 from dynadapt.planning import ModelObjective, PolicyProposals, TerminalValue
-from dynadapt.policy.critic import CriticConfig, ValueEnsemble, n_step_transitions
+from dynadapt.policy.critic import CriticConfig, ValueEnsemble, n_step_transitions, one_step_discount
 from dynadapt.policy.distill import DistilledPolicy, PolicyConfig
 from dynadapt.policy.mbpo import ModelPool, branched_rollout, start_states
 from dynadapt.runs.checkpoint import Stateful
@@ -175,7 +175,7 @@ class ValueGuide:
             self.pool.add(rollouts)
         real = n_step_transitions(buffer.all(), s.n_step, s.critic.gamma)
         model = self.pool.all()
-        model["discount"] = s.critic.gamma * (~model["terminated"].to(torch.bool)).to(model["reward"].dtype)
+        model["discount"] = one_step_discount(model["terminated"], s.critic.gamma, model["reward"].dtype)
         stats = [self.critic.update(self.batch(real, model)) for _ in range(s.updates)]
         if stats:
             row |= {k: float(np.mean([st[k] for st in stats])) for k in stats[0]}
