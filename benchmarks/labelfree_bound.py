@@ -30,7 +30,6 @@ streams are never played here.
 from __future__ import annotations
 
 import argparse
-import itertools
 import math
 import tempfile
 import time
@@ -42,6 +41,7 @@ import torch
 
 from dynadapt.io import write_json
 from dynadapt.labelfree import identification_summary
+from dynadapt.nets.mlp import MLPSpec, forward, init_params
 from dynadapt.runs.config import apply_overrides, parse_override_args
 from dynadapt.runs.labelfree import LabelFreeRun
 from dynadapt.runs.presets import get_preset
@@ -84,37 +84,37 @@ def record(family: str, seed: int, out: Path, overrides: list[str]) -> dict[str,
 
 def oracle_errors(data: dict[str, np.ndarray], steps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Squared errors ``[T, K, D]`` of every situation's oracle on every transition (normalised Δ), and
-    the mask of the transitions the oracles were fitted on."""
+    the mask of the transitions the oracles were fitted on.
+
+    The K oracles are one stacked network (:mod:`dynadapt.nets.mlp`, the preset's architecture, seeded
+    initialisation), trained together: each step draws 256 transitions of every situation's fitting half,
+    and the loss is the sum of the members' mean squared errors, so each member gets its own gradient and
+    (Adam being elementwise) its own optimiser state."""
     gen = torch.Generator().manual_seed(seed)
     x = torch.tensor(np.concatenate([data["obs"], data["act"]], 1))
     y = torch.tensor(data["next_obs"] - data["obs"])
     x = (x - x.mean(0)) / x.std(0).clamp_min(1e-6)
     y = (y - y.mean(0)) / y.std(0).clamp_min(1e-6)
     labels = data["label"]
+    k = int(labels.max()) + 1
     fitted = np.zeros(len(labels), dtype=bool)
-    errors = []
-    for k in range(int(labels.max()) + 1):
-        idx = np.flatnonzero(labels == k)
-        half = torch.as_tensor(idx[: max(1, len(idx) // 2)])
-        fitted[half.numpy()] = True
-        sizes = [x.shape[1], *[int(h) for h in data["hidden"]], y.shape[1]]
-        layers: list[torch.nn.Module] = []
-        for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-            layers += [torch.nn.Linear(a, b)] + ([torch.nn.ReLU()] if i < len(sizes) - 2 else [])
-        net = torch.nn.Sequential(*layers)
-        for p in net.parameters():  # a seeded initialisation, independent of torch's global generator
-            with torch.no_grad():
-                p.uniform_(-1, 1, generator=gen).mul_(1 / math.sqrt(p.shape[-1]))
-        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-        for _ in range(steps):
-            batch = half[torch.randint(0, len(half), (256,), generator=gen)]
-            loss = ((net(x[batch]) - y[batch]) ** 2).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        with torch.no_grad():
-            errors.append(((net(x) - y) ** 2).numpy())
-    return np.stack(errors, 1), fitted
+    halves = []
+    for situation in range(k):
+        idx = np.flatnonzero(labels == situation)
+        halves.append(torch.as_tensor(idx[: max(1, len(idx) // 2)]))
+        fitted[halves[-1].numpy()] = True
+    spec = MLPSpec(x.shape[1], y.shape[1], tuple(int(h) for h in data["hidden"]), activation="relu")
+    params = {name: t.requires_grad_() for name, t in init_params(spec, gen, ensemble_size=k).items()}
+    opt = torch.optim.Adam(params.values(), lr=1e-3)
+    for _ in range(steps):
+        batch = torch.stack([h[torch.randint(0, len(h), (256,), generator=gen)] for h in halves])  # [K, 256]
+        loss = ((forward(spec, params, x[batch]) - y[batch]) ** 2).mean((1, 2)).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        errors = (forward(spec, params, x.expand(k, *x.shape)) - y) ** 2  # [K, T, D]
+    return errors.permute(1, 0, 2).numpy(), fitted
 
 
 def log_likelihoods(errors: np.ndarray, labels: np.ndarray, fitted: np.ndarray, nu: float) -> np.ndarray:
