@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dynadapt.sweep.stats import describe
+
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
 PROTOCOL = ROOT / "protocol.toml"
@@ -114,6 +116,8 @@ NAMES = {
     "pets-cartpole": "cart-pole",
     "distill-pendulum": "pendulum",
     "distill-cartpole": "cart-pole",
+    "proposals-cartpole": "cart-pole",
+    "proposals-half_cheetah_body": "half-cheetah",
 }
 """Display names of methods and presets (a name not listed is shown as it is)."""
 
@@ -633,6 +637,124 @@ def labelfree_bound(data: dict[str, Any]) -> Extract:
     )
 
 
+def _mean_ci(values: list[float]) -> str:
+    """Mean ± 95% t-interval half-width of a return over seeds (the mean alone for one seed)."""
+    st = describe(values)
+    return ret(st.mean) if st.n < 2 else f"{ret(st.mean)} ± {ret(st.ci95)}"
+
+
+def _cpu_minutes(values: list[float | None]) -> str:
+    """Mean CPU minutes per run over the runs whose cost is known."""
+    known = [v for v in values if v is not None]
+    return f"{sum(known) / len(known) / 60:.0f}" if known else "–"
+
+
+def _seeds(runs: list[dict[str, Any]], key: str = "return") -> str:
+    """Mean ± 95% t-interval of the runs' ``key``, then every run's value."""
+    values = [r[key] for r in runs]
+    return f"{_mean_ci(values)} ({joined(values, ret)})"
+
+
+VALUE_COMPARISONS = {
+    "cartpole": "cart-pole swing-up",
+    "half_cheetah": "half-cheetah",
+    "crippled_half_cheetah_grbal": "crippled half-cheetah with GrBAL's adapted model (held-out joint)",
+    "crippled_half_cheetah_grbal_20k": "the same at 20,000 steps (10 iterations × 4 × 500)",
+}
+"""How the README names the comparisons of ``benchmarks/value_mpc.py``."""
+
+
+@extractor("value_mpc.json")
+def value_mpc(data: dict[str, Any]) -> Extract:
+    """``benchmarks/value_mpc.py``: per comparison, value-guided vs plain MPC return (mean ± 95% t-interval
+    and every seed), the horizons, the model evaluations per step and the CPU minutes per run."""
+    cells, claims = [], []
+    for key, label in VALUE_COMPARISONS.items():
+        c = data["comparisons"].get(key)
+        if c is None or "evals_ratio" not in c:  # a comparison not run, or with an arm missing
+            continue
+        arm = {
+            a: sorted(
+                (r for r in data["runs"] if r["comparison"] == key and r["arm"] == a), key=lambda r: r["seed"]
+            )
+            for a in ("value", "plain")
+        }
+        h = {a: arm[a][0]["horizon"] for a in arm}
+
+        evals = {a: ret(c[a]["model_evals_per_step"]["mean"]) for a in arm}
+        cpu = {a: _cpu_minutes([r["cpu_s"] for r in arm[a]]) for a in arm}
+        shown = {a: _seeds(arm[a]) for a in arm}
+        cell = f"{label}: H {h['value']} + value {shown['value']} vs plain H {h['plain']} {shown['plain']}"
+        if "return_train" in arm["value"][0]:
+            train = {a: _seeds(arm[a], "return_train") for a in arm}
+            cell += f", on the training joints {train['value']} vs {train['plain']}"
+        cells.append(
+            f"{cell}, at {r2(c['evals_ratio'])} of its model evaluations per step ({evals['value']} vs "
+            f"{evals['plain']}); CPU minutes per run {cpu['value']} vs {cpu['plain']}"
+        )
+        paired = {r["seed"]: r["return"] for r in arm["plain"]}
+        wins = sum(r["return"] >= paired[r["seed"]] for r in arm["value"] if r["seed"] in paired)
+        means = f"means {ret(c['value']['return']['mean'])} vs {ret(c['plain']['return']['mean'])}"
+        claims.append(
+            Claim(
+                f"{label}: value-guided MPC (H {h['value']}) returns at least plain MPC's (H {h['plain']})",
+                c["claim_return_at_least_plain"],
+                f"{means}; at least on {wins} of {len(paired)} seeds",
+            )
+        )
+        if "claim_at_most_a_third_of_the_evals" in c:
+            claims.append(
+                Claim(
+                    f"{label}: at most a third of plain MPC's model evaluations per step",
+                    c["claim_at_most_a_third_of_the_evals"],
+                    r2(c["evals_ratio"]),
+                )
+            )
+    seeds = sorted({r["seed"] for r in data["runs"]})
+    return Extract(
+        f"seeds {seeds_text(seeds)}, return (mean ± 95% t-interval, per seed): " + "; ".join(cells), claims
+    )
+
+
+@extractor("proposals.json")
+def proposals(data: dict[str, Any]) -> Extract:
+    """``benchmarks/proposals.py``: return with and without policy proposals at each population, and the
+    smallest population of each that reaches the other's mean return at the largest population."""
+    by = data["by_population"]
+    populations = [
+        n
+        for n in sorted(by["with"], key=int)
+        if by["with"][n]["return"]["n"] and by["without"][n]["return"]["n"]
+    ]
+    mean = {arm: {n: by[arm][n]["return"]["mean"] for n in populations} for arm in ("with", "without")}
+    values = {arm: {n: by[arm][n]["return"]["values"] for n in populations} for arm in ("with", "without")}
+    cells = [f"N {n}: {_mean_ci(values['with'][n])} vs {_mean_ci(values['without'][n])}" for n in populations]
+    top = populations[-1]
+    needed = {arm: data[f"population_needed_{arm}_proposals"] for arm in ("with", "without")}
+    shown = {arm: "none" if n is None else f"N {n}" for arm, n in needed.items()}
+    at_least = sum(mean["with"][n] >= mean["without"][n] for n in populations)
+    claims = [
+        Claim(
+            f"with a {data['fraction']:g} share of proposals, return at least that without, each population",
+            at_least == len(populations),
+            f"at {at_least} of {len(populations)} populations (means)",
+        ),
+        Claim(
+            f"with proposals, a smaller population reaches the return without them at N {top}",
+            needed["with"] is not None and int(needed["with"]) < int(top),
+            f"{shown['with']} with proposals reaches {ret(mean['without'][top])}; "
+            f"{shown['without']} without them reaches {ret(mean['with'][top])}, theirs at N {top}",
+        ),
+    ]
+    seeds = sorted({r["seed"] for r in data["runs"]})
+    return Extract(
+        f"seeds {seeds_text(seeds)}, return with vs without proposals (mean ± 95% t-interval): "
+        + "; ".join(cells),
+        claims,
+        facts={"family": name(data["preset"])},
+    )
+
+
 @extractor("sweep_speedup.json")
 def sweep_speedup(data: dict[str, Any]) -> Extract:
     done = sum(t["status"] == "done" for t in data["trials"])
@@ -717,6 +839,17 @@ ROWS = (
         "identification by oracle networks (one per situation, fitted with the labels on half its data) and "
         "an HMM forward filter of stay probability p: an upper reference for the label-free learners",
         ("labelfree_bound_pendulum.json", "labelfree_bound_cartpole.json"),
+    ),
+    Row(
+        "benchmarks/value_mpc.py",
+        "value-guided MPC (a learned terminal value, short horizon) against plain MPC with a long horizon",
+        ("value_mpc.json",),
+    ),
+    Row(
+        "benchmarks/proposals.py",
+        "value-guided MPC with a tenth of each planning population proposed by the planner-cloned policy, "
+        "against none, at populations 25-200 ({family})",
+        ("proposals.json",),
     ),
     Row(
         "benchmarks/sweep.py",
