@@ -29,8 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dynadapt.sweep.stats import describe
-
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
 PROTOCOL = ROOT / "protocol.toml"
@@ -637,22 +635,15 @@ def labelfree_bound(data: dict[str, Any]) -> Extract:
     )
 
 
-def _mean_ci(values: list[float]) -> str:
-    """Mean ± 95% t-interval half-width of a return over seeds (the mean alone for one seed)."""
-    st = describe(values)
-    return ret(st.mean) if st.n < 2 else f"{ret(st.mean)} ± {ret(st.ci95)}"
+def _mean_ci(st: dict[str, Any]) -> str:
+    """A benchmark's statistics of a return over seeds (``harness.stats``): mean ± 95% t-interval half-width
+    (the mean alone for one seed)."""
+    return ret(st["mean"]) if st["ci95"] is None else f"{ret(st['mean'])} ± {ret(st['ci95'])}"
 
 
-def _cpu_minutes(values: list[float | None]) -> str:
-    """Mean CPU minutes per run over the runs whose cost is known."""
-    known = [v for v in values if v is not None]
-    return f"{sum(known) / len(known) / 60:.0f}" if known else "–"
-
-
-def _seeds(runs: list[dict[str, Any]], key: str = "return") -> str:
-    """Mean ± 95% t-interval of the runs' ``key``, then every run's value."""
-    values = [r[key] for r in runs]
-    return f"{_mean_ci(values)} ({joined(values, ret)})"
+def _seeds(st: dict[str, Any]) -> str:
+    """:func:`_mean_ci`, then every seed's value."""
+    return f"{_mean_ci(st)} ({joined(st['values'], ret)})"
 
 
 VALUE_COMPARISONS = {
@@ -680,13 +671,12 @@ def value_mpc(data: dict[str, Any]) -> Extract:
             for a in ("value", "plain")
         }
         h = {a: arm[a][0]["horizon"] for a in arm}
-
         evals = {a: ret(c[a]["model_evals_per_step"]["mean"]) for a in arm}
-        cpu = {a: _cpu_minutes([r["cpu_s"] for r in arm[a]]) for a in arm}
-        shown = {a: _seeds(arm[a]) for a in arm}
+        cpu = {a: "–" if c[a]["cpu_s"]["n"] == 0 else f"{c[a]['cpu_s']['mean'] / 60:.0f}" for a in arm}
+        shown = {a: _seeds(c[a]["return"]) for a in arm}
         cell = f"{label}: H {h['value']} + value {shown['value']} vs plain H {h['plain']} {shown['plain']}"
-        if "return_train" in arm["value"][0]:
-            train = {a: _seeds(arm[a], "return_train") for a in arm}
+        if "return_train" in c["value"]:
+            train = {a: _seeds(c[a]["return_train"]) for a in arm}
             cell += f", on the training joints {train['value']} vs {train['plain']}"
         cells.append(
             f"{cell}, at {r2(c['evals_ratio'])} of its model evaluations per step ({evals['value']} vs "
@@ -727,8 +717,10 @@ def proposals(data: dict[str, Any]) -> Extract:
         if by["with"][n]["return"]["n"] and by["without"][n]["return"]["n"]
     ]
     mean = {arm: {n: by[arm][n]["return"]["mean"] for n in populations} for arm in ("with", "without")}
-    values = {arm: {n: by[arm][n]["return"]["values"] for n in populations} for arm in ("with", "without")}
-    cells = [f"N {n}: {_mean_ci(values['with'][n])} vs {_mean_ci(values['without'][n])}" for n in populations]
+    cells = [
+        f"N {n}: {_mean_ci(by['with'][n]['return'])} vs {_mean_ci(by['without'][n]['return'])}"
+        for n in populations
+    ]
     top = populations[-1]
     needed = {arm: data[f"population_needed_{arm}_proposals"] for arm in ("with", "without")}
     shown = {arm: "none" if n is None else f"N {n}" for arm, n in needed.items()}
