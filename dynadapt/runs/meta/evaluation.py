@@ -52,8 +52,8 @@ def one_step_error(
 
 class PredictionErrors:
     """Normalised one-step MSE of the parameters the agent planned with (``objective.params``), by steps
-    since the last change of perturbation (``change``: episode start or mid-episode change) and since the
-    mid-episode change alone (``switch``)."""
+    since the last change of perturbation (``change``: episode start or mid-episode change) and by steps
+    relative to the mid-episode change alone (``switch``: negative before it, 0 on its first transition)."""
 
     def __init__(self, objective: ModelObjective, model: DynamicsModel) -> None:
         self.objective, self.model = objective, model
@@ -62,13 +62,13 @@ class PredictionErrors:
     def clear(self) -> None:
         self.by_steps = {"change": {}, "switch": {}}
 
-    def record(self, obs: Any, act: Any, next_obs: Any, since: int, switched: bool) -> None:
-        """The error on one transition, ``since`` steps after the last change (``switched``: the mid-episode
-        change has happened)."""
+    def record(self, obs: Any, act: Any, next_obs: Any, since: int, relative: int | None) -> None:
+        """The error on one transition, ``since`` steps after the last change and ``relative`` steps after the
+        mid-episode change (negative: before it; None: the episode has no mid-episode change)."""
         err = one_step_error(self.objective, self.model, obs, act, next_obs)
         self.by_steps["change"].setdefault(since, []).append(err)
-        if switched:
-            self.by_steps["switch"].setdefault(since, []).append(err)
+        if relative is not None:
+            self.by_steps["switch"].setdefault(relative, []).append(err)
 
     def means(self) -> dict[str, dict[str, float]]:
         """The mean error by steps (JSON keys), for ``change`` and ``switch``."""

@@ -185,13 +185,13 @@ class MetaRun(Run[MetaConfig]):
         self.agent.reset()
         self.adapter.reset()  # G12: nothing adapted in a previous episode is used
         adapt0, plan0 = self.adapter.adapt_ms_total, self.agent.mean_plan_ms * self.agent.num_plans
-        total, steps, since_change, task_id, switched = 0.0, 0, 0, 2 * self.episode, False
+        total, steps, since_change, task_id = 0.0, 0, 0, 2 * self.episode
         while True:
             if perturbations.switch_at and steps == perturbations.switch_at:
                 self.set_task(
                     perturbations.sample_train(self.train_tasks, rng) if tasks is None else tasks[1]
                 )
-                switched, since_change, task_id = True, 0, task_id + 1  # one id per perturbation
+                since_change, task_id = 0, task_id + 1  # one id per perturbation
             if mode == "random":
                 act = self.act_rng.uniform(self.low, self.high).astype(np.float32)
             else:
@@ -200,7 +200,8 @@ class MetaRun(Run[MetaConfig]):
                 act = self.agent.act(obs)  # ... then plan with the adapted parameters
             next_obs, reward, terminated, truncated, _ = self.env.step(act)
             if mode == "eval" and tasks is not None:  # the error of the parameters just planned with
-                self.errors.record(obs, act, next_obs, since_change, switched)
+                relative = steps - perturbations.switch_at if perturbations.switch_at else None
+                self.errors.record(obs, act, next_obs, since_change, relative)
             total += float(reward)
             self.adapter.observe(obs, act, next_obs)
             if mode != "eval":

@@ -50,10 +50,10 @@ def plot_meta(rundir: RunDir) -> list[Path]:
         fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
         ax.plot([int(k) for k in curve], list(curve.values()), lw=1, label="since episode start or change")
         if switch:
-            label = "since the mid-episode change"
+            label = "relative to the mid-episode change (negative: before it)"
             ax.plot([int(k) for k in switch], list(switch.values()), lw=1, label=label)
             ax.legend(fontsize=8)
-        ax.set_xlabel("steps since the last change of perturbation")
+        ax.set_xlabel("steps since the last change of perturbation (or relative to the mid-episode one)")
         ax.set_ylabel("one-step prediction error (normalised MSE)")
         ax.set_yscale("log")
         ax.grid(alpha=0.3)

@@ -1,8 +1,9 @@
 """Presets of kind ``meta``: ``grbal-``, ``rebal-``, ``mb-``, ``mbde-<family>``.
 
 Families: ``pendulum`` (CPU-scale, below), ``half_cheetah_cripple`` and ``ant_cripple`` (GrBAL's disabled
-joint / crippled leg with the release's train/test splits, reference §5.4; short CPU budgets by default, the
-release settings are 50 iterations × 5 rollouts × 1000 steps, RS N = 500, H = 10, M = K = 16).
+joint / crippled leg with the release's train/test splits, reference §5.4; below), and GrBAL's terrains
+(below). Every MuJoCo family has a ``-paper`` preset with the release's settings: 50 iterations × 5 rollouts
+× 1000 steps, a 3×512 network, RS N = 500, H = 10, M = K = 16 (``_paper``).
 
 **The CPU-scale family (pendulum).** Gymnasium's pendulum integrates
 ``θ̇' = clip(θ̇ + dt (a sin θ + b u), ±8)`` with ``a = 3g / (2l)`` (gravity) and ``b = 3 / (m l²)`` (the
@@ -68,8 +69,18 @@ on one episode per held-out setting and as many training episodes. Sized from a 
 (``dynadapt run grbal-half_cheetah_hfield iterations=2 episodes_per_iter=1 eval.episodes=1 eval.every=0
 task.episode_steps=100``, 2-core CPU shared with another job): planning 19 ms + adaptation 6 ms per step, so
 18,000 planned training steps and 8,000 (pier: 6,000) evaluation steps take about 11 minutes, plus about
-2 minutes of fitting: about 14 CPU-minutes for GrBAL, less for MB. ``-paper`` presets: the release's
-settings (``_terrain_paper``).
+2 minutes of fitting: about 14 CPU-minutes for GrBAL, less for MB.
+
+**The crippled families** run at the same budget (:data:`MUJOCO_CPU`) and change mid-episode, as in the
+paper's "motor malfunctions" (the release never switches; pitfall G11): each training episode starts with
+one of the release's training joints (legs) disabled and changes at step 250 into another. Held out: the
+release's test joint (the half-cheetah's bthigh; the ant's leg 3) and the intact robot, which no training
+episode has either; each held-out episode starts on one and changes into the other at step 250 (a
+malfunction, or a repair). Why this budget: at the first version's 3 iterations × 2 episodes × 200 steps
+(1,200 steps) GrBAL never learned to run (``benchmarks/value_mpc.py``, seeds 1-3: held-out returns −42 to
+−3); at 10 × 4 × 500 without the change, one pilot on tuning seed 100 reached 38 on the training joints and
+2 on bthigh (386 CPU-s), and the 20,000-step GrBAL runs of ``value_mpc.json`` reached 56-155 on bthigh.
+The ant presets get the same budget without a pilot of their own (not measured).
 
 The step that made GrBAL win (``grbal.adapt_from``): adapting from the first transitions of an episode, as
 the first version did, gave GrBAL -617 and MB+DE -595, below MB on every seed, although the adapted model's
@@ -134,19 +145,56 @@ def _pendulum(method: str) -> MetaConfig:
 
 
 def _mujoco(env: str, method: str) -> MetaConfig:
+    """The MuJoCo families' common settings (2×256 ReLU model, the release's RS N = 500, H = 10 and
+    M = K = 16) at the CPU budget :data:`MUJOCO_CPU`; the task is set by the family's own preset."""
     return MetaConfig(
-        task=Perturbations(env=env, episode_steps=200),
+        task=Perturbations(env=env, episode_steps=MUJOCO_CPU["episode_steps"]),
         method=method,  # type: ignore[arg-type]
-        iterations=3,
+        iterations=MUJOCO_CPU["iterations"],
         random_iterations=1,
-        episodes_per_iter=2,
-        eval=Evaluation(every=1, episodes=1),
+        episodes_per_iter=MUJOCO_CPU["episodes_per_iter"],
+        eval=Evaluation(every=MUJOCO_CPU["eval_every"], episodes=1),
         model=ModelConfig(ensemble_size=1, hidden=(256, 256), activation="relu", head="deterministic"),
         grbal=GrBALConfig(M=16, K=16, inner_lr=0.001, learn_inner_lr=True, meta_batch=10, max_epochs=20),
         rebal=ReBALConfig(M=16, K=16, rnn_hidden=64, meta_batch=10, max_epochs=20),
         planner=RSConfig(population=500),
         mpc=MPCConfig(horizon=10, particles=1, propagation="expectation"),
     )
+
+
+MUJOCO_CPU: dict[str, int] = {
+    "episode_steps": 500,
+    "iterations": 10,
+    "episodes_per_iter": 4,
+    "eval_every": 5,
+}
+"""CPU-scale budget of every MuJoCo meta preset (crippled joints and legs, terrains): 20,000 steps, sized in
+the module docstring."""
+
+CRIPPLE_SWITCH_AT = 250
+"""The crippled presets' mid-episode change (half-way through a CPU-scale episode)."""
+
+CRIPPLE_INTACT = {"half_cheetah_cripple": {"crippled_joint": "none"}, "ant_cripple": {"crippled_leg": "none"}}
+"""The intact robot of each crippled family: never trained on (every training episode has a crippled
+joint or leg), so held out as much as the release's test joint or leg."""
+
+
+def cripple_perturbations(env: str, episode_steps: int, switch_at: int) -> Perturbations:
+    """The release's training split (joints 1-5; legs 0-2), changing at ``switch_at`` into another one; held
+    out: the release's test joint or leg, then the intact robot, so that every held-out episode changes at
+    ``switch_at`` between the two (a malfunction, or a repair)."""
+    held_out = [*get_family(env).splits["test"], CRIPPLE_INTACT[env]]
+    return Perturbations(
+        env=env, test_tasks=[dict(t) for t in held_out], switch_at=switch_at, episode_steps=episode_steps
+    )
+
+
+def _cripple(env: str, method: str) -> MetaConfig:
+    """CPU-scale: :func:`_mujoco` on :func:`cripple_perturbations` with a change at step 250 of 500."""
+    cfg = _mujoco(env, method)
+    cfg.task = cripple_perturbations(env, MUJOCO_CPU["episode_steps"], CRIPPLE_SWITCH_AT)
+    cfg.eval = Evaluation(every=MUJOCO_CPU["eval_every"], episodes=len(cfg.task.test_pool()))
+    return cfg
 
 
 TERRAIN_FAMILIES = ("half_cheetah_hfield", "half_cheetah_pier")
@@ -165,31 +213,27 @@ def terrain_perturbations(env: str, episode_steps: int) -> Perturbations:
 
 
 def _terrain(env: str, method: str) -> MetaConfig:
-    """CPU-scale: the release's planner and M = K, a 2×256 model, 10 iterations × 4 episodes of 500 steps."""
+    """CPU-scale: :func:`_mujoco` on the family's perturbations; each evaluation plays every held-out
+    setting once."""
     cfg = _mujoco(env, method)
-    cfg.task = terrain_perturbations(env, episode_steps=TERRAIN_CPU["episode_steps"])
-    cfg.iterations = TERRAIN_CPU["iterations"]
-    cfg.episodes_per_iter = TERRAIN_CPU["episodes_per_iter"]
-    held_out = len(get_family(env).splits["test"])  # every held-out setting once per evaluation
-    cfg.eval = Evaluation(every=TERRAIN_CPU["eval_every"], episodes=held_out)
+    cfg.task = terrain_perturbations(env, episode_steps=MUJOCO_CPU["episode_steps"])
+    held_out = len(get_family(env).splits["test"])
+    cfg.eval = Evaluation(every=MUJOCO_CPU["eval_every"], episodes=held_out)
     return cfg
 
 
-TERRAIN_CPU: dict[str, int] = {
-    "episode_steps": 500,
-    "iterations": 10,
-    "episodes_per_iter": 4,
-    "eval_every": 5,
-}
-"""CPU-scale budget of the terrain presets (sized in the module docstring)."""
-
-
-def _terrain_paper(env: str, method: str) -> MetaConfig:
+def _paper(env: str, method: str) -> MetaConfig:
     """The GrBAL release's settings (reference §5.2): 50 iterations × 5 episodes × 1000 steps, 3×512 ReLU MLP,
     M = K = 16, fixed α = 0.001, meta-batch 10, up to 100 epochs (ReBAL: LSTM-sized recurrent 256, 50 epochs),
-    random shooting N = 500, H = 10, the same model and planner for every method (§5.5)."""
+    random shooting N = 500, H = 10, the same model and planner for every method (§5.5). The crippled
+    families change at step 500 of 1000."""
+    task = (
+        terrain_perturbations(env, episode_steps=1000)
+        if env in TERRAIN_FAMILIES
+        else cripple_perturbations(env, episode_steps=1000, switch_at=500)
+    )
     return MetaConfig(
-        task=terrain_perturbations(env, episode_steps=1000),
+        task=task,
         method=method,  # type: ignore[arg-type]
         iterations=50,
         random_iterations=1,
@@ -209,10 +253,18 @@ _DESCRIPTIONS = {
     "mb": "MB baseline (same model and planner, no adaptation)",
     "mbde": "MB+DE (plain model, online gradient steps on the last M transitions)",
 }
-_FAMILIES = {
-    "pendulum": ("pendulum: random mass/length per episode, change at step 50", _pendulum),
-    "half_cheetah_cripple": ("crippled half-cheetah (train joints 1-5, test bthigh), short budget", None),
-    "ant_cripple": ("crippled ant (train legs 0-2, test leg 3), short budget", None),
+_FAMILIES: dict[str, tuple[str, Callable[[str, str], MetaConfig]]] = {
+    "pendulum": ("pendulum: random mass/length per episode, change at step 50", lambda e, m: _pendulum(m)),
+    "half_cheetah_cripple": (
+        "the crippled half-cheetah (train: joints 1-5; held out: bthigh and the intact robot), "
+        "a change of joint mid-episode",
+        _cripple,
+    ),
+    "ant_cripple": (
+        "the crippled ant (train: legs 0-2; held out: leg 3 and the intact robot), "
+        "a change of leg mid-episode",
+        _cripple,
+    ),
     "half_cheetah_hfield": (
         "the half-cheetah on sloped terrain (train: random ramps; test: gentle, steep, hill, basin)",
         _terrain,
@@ -224,21 +276,14 @@ _FAMILIES = {
 }
 
 
-def _register(method: str, family: str, text: str, make: Callable[[], MetaConfig]) -> None:
-    name = f"{method}-{family}"
-    preset(name, "meta", f"{_DESCRIPTIONS[method]} on {text}")(make)
-
-
-for _method in _DESCRIPTIONS:
-    for _family, (_text, _fn) in _FAMILIES.items():
-        if _family in TERRAIN_FAMILIES:
-            _register(_method, _family, _text, lambda m=_method, e=_family: _terrain(e, m))  # type: ignore[misc]
+for _method, _what in _DESCRIPTIONS.items():
+    for _family, (_text, _make) in _FAMILIES.items():
+        preset(f"{_method}-{_family}", "meta", f"{_what} on {_text}")(
+            lambda m=_method, e=_family, f=_make: f(e, m)  # type: ignore[misc]
+        )
+        if _family != "pendulum":
             preset(
                 f"{_method}-{_family}-paper",
                 "meta",
-                f"{_DESCRIPTIONS[_method]} on {_text}, the GrBAL release's settings (50 x 5 x 1000 steps)",
-            )(lambda m=_method, e=_family: _terrain_paper(e, m))  # type: ignore[misc]
-        elif _fn is not None:
-            _register(_method, _family, _text, lambda m=_method, f=_fn: f(m))  # type: ignore[misc]
-        else:
-            _register(_method, _family, _text, lambda m=_method, e=_family: _mujoco(e, m))  # type: ignore[misc]
+                f"{_what} on {_text}, the GrBAL release's settings (50 x 5 x 1000 steps)",
+            )(lambda m=_method, e=_family: _paper(e, m))  # type: ignore[misc]

@@ -135,8 +135,4 @@ def value_grbal_cripple() -> ValueMetaConfig:
     "value-grbal-half_cheetah_cripple at the GrBAL release's budget (50 x 5 x 1000 steps, 3x512 network)",
 )
 def value_grbal_cripple_paper() -> ValueMetaConfig:
-    cfg = _value_meta(PRESETS["grbal-half_cheetah_cripple"].make(), paper_value())
-    cfg.iterations, cfg.episodes_per_iter, cfg.task.episode_steps = 50, 5, 1000
-    cfg.model.hidden = (512, 512, 512)
-    cfg.eval.every, cfg.eval.episodes = 5, 2
-    return cfg
+    return _value_meta(PRESETS["grbal-half_cheetah_cripple-paper"].make(), paper_value())

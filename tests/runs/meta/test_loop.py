@@ -46,6 +46,29 @@ def test_pendulum_methods_run_and_write_outputs(tmp_path: Path, method: str) -> 
     assert (tmp_path / "run" / "plots" / "prediction_error.png").exists()
 
 
+def test_prediction_error_is_recorded_before_and_after_the_mid_episode_change(tmp_path: Path) -> None:
+    cfg = tiny("mb-pendulum", "iterations=1", "episodes_per_iter=1")
+    summary = launch.start(get_preset("mb-pendulum"), cfg, tmp_path / "run", progress=False)
+    relative = sorted(int(k) for k in summary["pred_error_by_steps_since_switch"])
+    assert relative == list(range(-12, 12))  # 24 steps, the change at step 12
+    since = sorted(int(k) for k in summary["pred_error_by_steps_since_change"])
+    assert since == list(range(12))  # both halves start counting at their change
+
+
+def test_crippled_presets_change_mid_episode_between_held_out_joint_and_intact_robot() -> None:
+    for name, key, held_out in (
+        ("grbal-half_cheetah_cripple", "crippled_joint", "bthigh"),
+        ("mb-ant_cripple", "crippled_leg", 3),
+    ):
+        cfg = get_preset(name).make()
+        assert isinstance(cfg, MetaConfig)
+        assert 0 < cfg.task.switch_at < cfg.task.episode_steps
+        assert [t[key] for t in cfg.task.test_pool()] == [held_out, "none"]
+        assert all(t[key] not in (held_out, "none") for t in cfg.task.train_pool())
+        paper = get_preset(f"{name}-paper").make()
+        assert isinstance(paper, MetaConfig) and paper.task.episode_steps == 1000 and paper.iterations == 50
+
+
 @pytest.mark.parametrize("name", ["grbal-half_cheetah_cripple", "rebal-ant_cripple"])
 def test_mujoco_presets_run_end_to_end(tmp_path: Path, name: str) -> None:
     cfg = tiny(name, "task.episode_steps=20", "task.switch_at=0", "iterations=2", "episodes_per_iter=1")
