@@ -263,6 +263,11 @@ def report(
     }
     if "held_out_sets" in spec:
         out["held_out_by_set"] = held_out_by_set(runs, spec["held_out_sets"])
+    if spec["name"].startswith("meta_") and any(
+        r.get("switch_at") for summaries in runs.values() for r in summaries
+    ):  # the held-out episodes change mid-episode: the one-step error around the change
+        window = get_preset(spec["preset"](spec["methods"][0])).make().grbal.M
+        out["change_errors"] = {"window": window, "by_method": change_errors(runs, window)}
     out["claims"] = claims(spec["claims"], runs, out.get("held_out_by_set", {}))
     path = results / f"{spec['prefix']}{spec['name']}.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
@@ -272,6 +277,31 @@ def report(
 def fixed_values(spec: dict[str, Any], method: str) -> list[tuple[str, str]]:
     """``(override key, value)`` of the hyperparameters the protocol fixes for ``method`` (no tuning)."""
     return [(field, json.dumps(value)) for field, value in _of_method(spec["fixed"], method)]
+
+
+CHANGE_WINDOWS = {"before": (-1, 0), "first": (0, 1), "second": (1, 2), "later": (2, None)}
+"""Windows around the mid-episode change, in units of the adaptation window M: the last M steps before it,
+the first M after it (the window refills), the next M, and the rest of the episode."""
+
+
+def change_errors(
+    runs: dict[str, list[dict[str, Any]]], window: int
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Per method, window (:data:`CHANGE_WINDOWS`) and seed: the mean one-step prediction error (normalised
+    MSE of the parameters planned with) of the final held-out evaluation, relative to the mid-episode
+    change (``pred_error_by_steps_since_switch``, negative steps before it)."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for method, summaries in runs.items():
+        for summary in summaries:
+            curve = {int(k): float(v) for k, v in summary.get("pred_error_by_steps_since_switch", {}).items()}
+            for name, (lo, hi) in CHANGE_WINDOWS.items():
+                upper = math.inf if hi is None else hi * window
+                values = [v for k, v in curve.items() if lo * window <= k < upper]
+                if values:
+                    out.setdefault(method, {}).setdefault(name, {})[str(summary["seed"])] = float(
+                        np.mean(values)
+                    )
+    return out
 
 
 def held_out_by_set(runs: dict[str, list[dict[str, Any]]], sizes: dict[str, int]) -> dict[str, Any]:

@@ -1124,6 +1124,11 @@ def protocol_table(filename: str, data: dict[str, Any]) -> list[str]:
             mean = f"{sum(finite) / len(finite):.4g}" if finite else "–"
             cells.append(f"{mean} ({joined(values, lambda v: f'{v:.4g}')})" if values else "–")
         lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
+    if "change_errors" in data:
+        lines += [
+            "",
+            *change_error_table(data["change_errors"], [m["method"] for m in data["compare"]["methods"]]),
+        ]
     declared = [protocol_claim(c) for c in data.get("claims", [])]
     if declared:
         rule = "met when the 95% interval of P(A > B) is above 0.5"
@@ -1131,6 +1136,35 @@ def protocol_table(filename: str, data: dict[str, Any]) -> list[str]:
             rule += "; a seed-by-seed claim, when it holds on every seed"
         lines += ["", f"Declared claims ({Path(data['protocol']['file']).name}; {rule}):", ""]
         lines += [line for c in declared for line in wrap(c.render(), "- ", "  ")]
+    return lines
+
+
+def change_error_table(errors: dict[str, Any], methods: list[str]) -> list[str]:
+    """The one-step prediction error around the held-out episodes' mid-episode change (``change_errors`` of a
+    meta protocol file): per method and window, the mean over seeds with every seed's value."""
+    m = errors["window"]
+    windows = {
+        "before": f"last {m} steps before",
+        "first": f"first {m} after",
+        "second": f"steps {m}-{2 * m - 1} after",
+        "later": f"from step {2 * m} after",
+    }
+    lines = [
+        *wrap(
+            "One-step prediction error (normalised MSE of the parameters planned with) of the final held-out "
+            "evaluation around the mid-episode change: mean over seeds (per seed)."
+        ),
+        "",
+        "| method | " + " | ".join(windows.values()) + " |",
+        "|" + "---|" * (len(windows) + 1),
+    ]
+    for method in methods:
+        cells = [name(method)]
+        for window in windows:
+            values = list(errors["by_method"].get(method, {}).get(window, {}).values())
+            mean = f"{sum(values) / len(values):.3g}" if values else "–"
+            cells.append(f"{mean} ({joined(values, lambda v: f'{v:.3g}')})" if values else "–")
+        lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
     return lines
 
 

@@ -128,3 +128,27 @@ def test_a_second_protocol_file_keeps_its_results_apart(tmp_path: Path) -> None:
     assert ("task.switch_at", "250") in cripple["common"]
     with pytest.raises(SystemExit, match="pick one with --family"):
         protocol.study(argparse.Namespace(**{**vars(args), "family": None}), declared)
+
+
+def test_the_error_around_the_change_is_averaged_per_window_and_rendered() -> None:
+    curve = {str(k): (1.0 if k < 0 else 8.0 if k < 4 else 2.0 if k < 8 else 0.5) for k in range(-10, 20)}
+    runs = {
+        "grbal": [{"seed": 1, "pred_error_by_steps_since_switch": curve}],
+        "mb": [{"seed": 1, "pred_error_by_steps_since_switch": {"-1": 3.0, "0": 5.0}}],
+    }
+    errors = protocol.change_errors(runs, window=4)
+    assert errors["grbal"] == {
+        "before": {"1": 1.0},  # only steps -4..-1: the window before the change
+        "first": {"1": 8.0},
+        "second": {"1": 2.0},
+        "later": {"1": 0.5},
+    }
+    assert errors["mb"] == {"before": {"1": 3.0}, "first": {"1": 5.0}}
+    table = readme.change_error_table({"window": 4, "by_method": errors}, ["grbal", "mb"])
+    header = next(line for line in table if line.startswith("| method"))
+    assert "last 4 steps before" in header and "steps 4-7 after" in header
+    grbal_row = next(line for line in table if line.startswith("| GrBAL"))
+    cells = [c.strip() for c in grbal_row.strip("|").split("|")]
+    assert cells[1:] == ["1 (1)", "8 (8)", "2 (2)", "0.5 (0.5)"]
+    mb_row = next(line for line in table if line.startswith("| MB |"))
+    assert mb_row.count("–") == 2
