@@ -50,9 +50,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from harness import cost, machine
 
 from dynadapt.errors import DynadaptError
 from dynadapt.runs.presets import get_preset
+from dynadapt.runs.rundir import RunDir
 from dynadapt.sweep.compare import compare
 from dynadapt.sweep.grid import SweepSpec
 from dynadapt.sweep.run import run_sweep
@@ -245,9 +247,12 @@ def report(
     manifest = run_sweep(root / "report", grid, progress=True, workers=workers)
     comparison = compare([root / "report"], root / "report" / "compare")
     runs: dict[str, list[dict[str, Any]]] = {}
+    costs: dict[str, dict[str, Any]] = {}
     for trial in manifest.trials:
         summary = json.loads((root / "report" / trial.name / "summary.json").read_text())
         runs.setdefault(trial.method, []).append(summary)
+        rundir = root / "report" / trial.name
+        costs[trial.name] = cost(rundir, RunDir(rundir).read_metrics())
     out = {
         "benchmark": f"benchmarks/protocol.py {spec['name']}",
         "protocol": {
@@ -259,6 +264,7 @@ def report(
         "tuning": {"objective": spec["objective"], "table": tuned, "chosen": chosen},
         "compare": json.loads((comparison.out / "compare.json").read_text()),
         "runs": runs,
+        "cost": run_costs(costs),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     if "held_out_sets" in spec:
@@ -272,6 +278,18 @@ def report(
     path = results / f"{spec['prefix']}{spec['name']}.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
     return path
+
+
+def run_costs(costs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The reporting runs' CPU and wall seconds (each summed across resumes), their totals and the machine."""
+    known = [c["cpu_s"] for c in costs.values() if c["cpu_s"] is not None]
+    return {
+        "machine": machine(),
+        "runs": costs,
+        "total_cpu_s": float(sum(known)),
+        "total_wall_s": float(sum(c["wall_s"] or 0.0 for c in costs.values())),
+        "runs_with_cpu_s": len(known),
+    }
 
 
 def fixed_values(spec: dict[str, Any], method: str) -> list[tuple[str, str]]:

@@ -1124,6 +1124,8 @@ def protocol_table(filename: str, data: dict[str, Any]) -> list[str]:
             mean = f"{sum(finite) / len(finite):.4g}" if finite else "–"
             cells.append(f"{mean} ({joined(values, lambda v: f'{v:.4g}')})" if values else "–")
         lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
+    if "cost" in data:
+        lines += ["", *wrap(cost_line(data["cost"]))]
     if "change_errors" in data:
         lines += [
             "",
@@ -1137,6 +1139,17 @@ def protocol_table(filename: str, data: dict[str, Any]) -> list[str]:
         lines += ["", f"Declared claims ({Path(data['protocol']['file']).name}; {rule}):", ""]
         lines += [line for c in declared for line in wrap(c.render(), "- ", "  ")]
     return lines
+
+
+def cost_line(cost: dict[str, Any]) -> str:
+    """The reporting runs' CPU time (process CPU, summed across resumes) and the machine they ran on."""
+    n, known = len(cost["runs"]), cost["runs_with_cpu_s"]
+    per_run = cost["total_cpu_s"] / known / 60 if known else math.nan
+    missing = f" ({n - known} without a CPU time)" if known < n else ""
+    return (
+        f"Cost: {n} reporting runs{missing}, {cost['total_cpu_s'] / 3600:.2f} CPU-hours in all, "
+        f"{per_run:.1f} CPU-minutes per run on average ({cost['machine']['cpu']}, one core per run)."
+    )
 
 
 def change_error_table(errors: dict[str, Any], methods: list[str]) -> list[str]:

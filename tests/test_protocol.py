@@ -152,3 +152,17 @@ def test_the_error_around_the_change_is_averaged_per_window_and_rendered() -> No
     assert cells[1:] == ["1 (1)", "8 (8)", "2 (2)", "0.5 (0.5)"]
     mb_row = next(line for line in table if line.startswith("| MB |"))
     assert mb_row.count("–") == 2
+
+
+def test_the_cost_of_the_reporting_runs_is_totalled_and_rendered() -> None:
+    costs = {
+        "grbal__s1": {"cpu_s": 600.0, "wall_s": 700.0, "cost_source": "run"},
+        "mb__s1": {"cpu_s": 1200.0, "wall_s": 1300.0, "cost_source": "run"},
+        "mb__s2": {"cpu_s": None, "wall_s": 50.0, "cost_source": "unknown"},
+    }
+    total = protocol.run_costs(costs)
+    assert total["total_cpu_s"] == 1800.0 and total["total_wall_s"] == 2050.0
+    assert total["runs_with_cpu_s"] == 2
+    line = readme.cost_line(total)
+    assert "3 reporting runs (1 without a CPU time), 0.50 CPU-hours" in line
+    assert "15.0 CPU-minutes per run" in line
