@@ -1064,7 +1064,7 @@ def protocol_paragraph(protocol: dict[str, Any]) -> list[str]:
 
 
 PROTOCOL_FIGURES = {
-    "continual": ("final_average_return", "average_retention_floor_normalised"),
+    "continual": ("final_average_return", "bwt", "average_retention_floor_normalised"),
     "meta": ("final_return_test",),
 }
 """Per study, the figures of ``dynadapt compare`` the README shows (the study is the name's prefix)."""
