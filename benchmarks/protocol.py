@@ -70,9 +70,10 @@ def load_protocol(path: Path = PROTOCOL) -> dict[str, Any]:
 
 
 def protocol_commit(path: Path = PROTOCOL) -> str:
-    """The git commit that last changed the protocol file (what the results were produced under)."""
+    """The git commit that last changed the protocol file (what the results were produced under); ``path``
+    relative to the working directory, as the command line gives it."""
     out = subprocess.run(
-        ["git", "log", "-n", "1", "--format=%H", "--", str(path)],
+        ["git", "log", "-n", "1", "--format=%H", "--", str(path.resolve())],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -1098,6 +1098,8 @@ def protocol_table(filename: str, data: dict[str, Any]) -> list[str]:
     chosen = data["tuning"]["chosen"]
     by_set = data.get("held_out_by_set", {})
     sets = list(dict.fromkeys(s for v in by_set.values() for s in v))
+    if len(sets) == 1:  # one held-out set: its mean is final_return_test, already a column
+        sets = []
     commit = str(data["protocol"]["commit"])[:12]
     extra = data.get("extra_overrides") or []
     cuts = f"; size cuts: {', '.join('='.join(kv) for kv in extra)}" if extra else ""

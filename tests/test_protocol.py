@@ -166,3 +166,12 @@ def test_the_cost_of_the_reporting_runs_is_totalled_and_rendered() -> None:
     line = readme.cost_line(total)
     assert "3 reporting runs (1 without a CPU time), 0.50 CPU-hours" in line
     assert "15.0 CPU-minutes per run" in line
+
+
+def test_the_protocol_commit_is_found_for_a_path_relative_to_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(REPO)
+    relative = protocol.protocol_commit(Path("benchmarks/protocol_grbal.toml"))
+    absolute = protocol.protocol_commit(REPO / "benchmarks" / "protocol_grbal.toml")
+    assert len(relative) == 40 and relative == absolute
