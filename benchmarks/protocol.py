@@ -250,9 +250,8 @@ def report(
     runs: dict[str, list[dict[str, Any]]] = {}
     costs: dict[str, dict[str, Any]] = {}
     for trial in manifest.trials:
-        summary = json.loads((root / "report" / trial.name / "summary.json").read_text())
-        runs.setdefault(trial.method, []).append(summary)
         rundir = root / "report" / trial.name
+        runs.setdefault(trial.method, []).append(json.loads((rundir / "summary.json").read_text()))
         costs[trial.name] = cost(rundir, RunDir(rundir).read_metrics())
     out = {
         "benchmark": f"benchmarks/protocol.py {spec['name']}",

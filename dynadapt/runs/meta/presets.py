@@ -144,16 +144,17 @@ def _pendulum(method: str) -> MetaConfig:
     )
 
 
-def _mujoco(env: str, method: str) -> MetaConfig:
+def _mujoco(task: Perturbations, method: str) -> MetaConfig:
     """The MuJoCo families' common settings (2×256 ReLU model, the release's RS N = 500, H = 10 and
-    M = K = 16) at the CPU budget :data:`MUJOCO_CPU`; the task is set by the family's own preset."""
+    M = K = 16) on ``task`` at the CPU budget :data:`MUJOCO_CPU`; each evaluation plays every held-out
+    setting once."""
     return MetaConfig(
-        task=Perturbations(env=env, episode_steps=MUJOCO_CPU["episode_steps"]),
+        task=task,
         method=method,  # type: ignore[arg-type]
         iterations=MUJOCO_CPU["iterations"],
         random_iterations=1,
         episodes_per_iter=MUJOCO_CPU["episodes_per_iter"],
-        eval=Evaluation(every=MUJOCO_CPU["eval_every"], episodes=1),
+        eval=Evaluation(every=MUJOCO_CPU["eval_every"], episodes=max(1, len(task.test_pool()))),
         model=ModelConfig(ensemble_size=1, hidden=(256, 256), activation="relu", head="deterministic"),
         grbal=GrBALConfig(M=16, K=16, inner_lr=0.001, learn_inner_lr=True, meta_batch=10, max_epochs=20),
         rebal=ReBALConfig(M=16, K=16, rnn_hidden=64, meta_batch=10, max_epochs=20),
@@ -191,10 +192,7 @@ def cripple_perturbations(env: str, episode_steps: int, switch_at: int) -> Pertu
 
 def _cripple(env: str, method: str) -> MetaConfig:
     """CPU-scale: :func:`_mujoco` on :func:`cripple_perturbations` with a change at step 250 of 500."""
-    cfg = _mujoco(env, method)
-    cfg.task = cripple_perturbations(env, MUJOCO_CPU["episode_steps"], CRIPPLE_SWITCH_AT)
-    cfg.eval = Evaluation(every=MUJOCO_CPU["eval_every"], episodes=len(cfg.task.test_pool()))
-    return cfg
+    return _mujoco(cripple_perturbations(env, MUJOCO_CPU["episode_steps"], CRIPPLE_SWITCH_AT), method)
 
 
 TERRAIN_FAMILIES = ("half_cheetah_hfield", "half_cheetah_pier")
@@ -213,13 +211,8 @@ def terrain_perturbations(env: str, episode_steps: int) -> Perturbations:
 
 
 def _terrain(env: str, method: str) -> MetaConfig:
-    """CPU-scale: :func:`_mujoco` on the family's perturbations; each evaluation plays every held-out
-    setting once."""
-    cfg = _mujoco(env, method)
-    cfg.task = terrain_perturbations(env, episode_steps=MUJOCO_CPU["episode_steps"])
-    held_out = len(get_family(env).splits["test"])
-    cfg.eval = Evaluation(every=MUJOCO_CPU["eval_every"], episodes=held_out)
-    return cfg
+    """CPU-scale: :func:`_mujoco` on the family's perturbations."""
+    return _mujoco(terrain_perturbations(env, episode_steps=MUJOCO_CPU["episode_steps"]), method)
 
 
 def _paper(env: str, method: str) -> MetaConfig:
