@@ -208,6 +208,7 @@ def report(protocol: dict[str, Any], family: str, root: Path, results: Path, wor
         "runs": {},
         "claims": {},
     }
+    costs: dict[str, dict[str, Any]] = {}
     for label, stream in streams.items():
         methods = {m: (f"{m}-stream-{family}", [("stream", stream), *chosen[m]]) for m in chosen}
         grid = SweepSpec(seeds=protocol["seeds"]["reporting"], methods=methods)
@@ -218,8 +219,10 @@ def report(protocol: dict[str, Any], family: str, root: Path, results: Path, wor
             summary = json.loads((trial_dir / "summary.json").read_text())
             rows = [json.loads(line) for line in (trial_dir / "metrics.jsonl").read_text().splitlines()]
             runs.setdefault(trial.method, []).append(run_figures(summary, rows))
+            costs[f"{label}/{trial.name}"] = base.cost(trial_dir, rows)
         out["runs"][label] = runs
         out["claims"][label] = check_claims(protocol["claims"], runs)
+    out["cost"] = base.run_costs(costs)
     out["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     path = results / f"labelfree_{family}.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
