@@ -33,6 +33,7 @@ import argparse
 import importlib.util
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -199,7 +200,10 @@ def report(protocol: dict[str, Any], family: str, root: Path, results: Path, wor
         best = max(tuned.get(method, [{"candidate": "", "mean": 0.0}]), key=lambda r: r["mean"])
         key, _, value = best["candidate"].partition("=")
         chosen[method] = [(key, value)] if key else []
-    streams = {"named": f"{family}:recurring-mid", "held_out": str(STREAMS / f"{family}_heldout.toml")}
+    # relative to the working directory (the repository root), so the sweep's grid and the JSON are the same
+    # wherever the checkout is
+    held_out = os.path.relpath(STREAMS / f"{family}_heldout.toml")
+    streams = {"named": f"{family}:recurring-mid", "held_out": held_out}
     out: dict[str, Any] = {
         "benchmark": f"benchmarks/labelfree.py report --family {family}",
         "protocol": {"file": "benchmarks/protocol_labelfree.toml", "commit": protocol_commit(), **protocol},

@@ -913,7 +913,11 @@ def fingerprint(data: Any) -> str:
 
 def load_results(results: Path) -> dict[str, dict[str, Any]]:
     """Every results file except the protocol's, checked against the extractors both ways."""
-    files = {p.name: p for p in sorted(results.glob("*.json")) if not p.name.startswith("protocol_")}
+    files = {
+        p.name: p
+        for p in sorted(results.glob("*.json"))
+        if not p.name.startswith("protocol_") and not LABELFREE_STUDY.match(p.name)
+    }
     unknown = sorted(set(files) - set(EXTRACTORS))
     if unknown:
         raise ReadmeError(
@@ -1249,12 +1253,115 @@ def protocol_block(results: Path, protocol: dict[str, Any]) -> list[str]:
     return lines[:-1]
 
 
+LABELFREE_PROTOCOL = ROOT / "protocol_labelfree.toml"
+LABELFREE_STUDY = re.compile(r"^labelfree_(?!bound_)(?P<family>\w+?)(?P<tuning>_tuning)?\.json$")
+"""The files ``benchmarks/labelfree.py`` writes: ``labelfree_<family>_tuning.json`` and
+``labelfree_<family>.json`` (not ``labelfree_bound_*``, which has an extractor)."""
+
+LABELFREE_FIGURES = (
+    ("average_return", "return", ret),
+    ("nmi", "NMI", r2),
+    ("library_ratio", "library ÷ situations", r2),
+    ("median_delay", "median delay (steps)", ret),
+    ("false_switches_per_10k", "false switches per 10k", ret),
+    ("recall_rate", "recall", r2),
+    ("pred_error", "prediction error", lambda v: f"{v:.3g}"),
+    ("pred_error_held_out", "held-out prediction error", lambda v: f"{v:.3g}"),
+)
+"""The columns of a label-free study table: (figure of ``labelfree.run_figures``, header, format)."""
+
+LABELFREE_STREAMS = {"named": "the presets' stream", "held_out": "the held-out stream"}
+
+
+def _labelfree_cell(values: list[Any], fmt: Callable[[Any], str]) -> str:
+    """Mean over the seeds with a finite value, then every seed's value (– for none)."""
+    shown = [float(v) if isinstance(v, int | float) and math.isfinite(v) else None for v in values]
+    finite = [v for v in shown if v is not None]
+    if not finite:
+        return "–"
+    return f"{fmt(sum(finite) / len(finite))} ({joined(shown, fmt)})"
+
+
+def labelfree_claim(c: dict[str, Any]) -> Claim:
+    """One declared claim of a label-free study file (``labelfree.check_claims``)."""
+    if "p" in c:  # better: P(A > B) with its bootstrap interval
+        p = c["p"]
+        if p.get("estimate") is None:
+            return Claim(c["claim"], None, "no runs to compare")
+        interval = f"P = {p['estimate']:.2f} [{p['low']:.2f}, {p['high']:.2f}]"
+        detail = f"{interval}, higher on {c['wins']} of {c['seeds']} seeds"
+        return Claim(c["claim"], c["pass"], detail)
+    return Claim(c["claim"], c["pass"] if c["seeds"] else None, f"held on {c['held']} of {c['seeds']} seeds")
+
+
+def labelfree_table(filename: str, data: dict[str, Any]) -> list[str]:
+    """One label-free study file: per stream, per method the tuned value and the figures (mean, then every
+    seed), the cost and the declared claims checked on that stream."""
+    commit = str(data["protocol"]["commit"])[:12]
+    lines = [*wrap(f"`{filename}` (protocol commit {commit}, finished {data.get('finished', '?')}):"), ""]
+    chosen = data["tuning"]["chosen"]
+    for label, runs in data["runs"].items():
+        stream = data["streams"][label]
+        header = ["method", "tuned", *(h for _, h, _ in LABELFREE_FIGURES)]
+        lines += [
+            f"On {LABELFREE_STREAMS.get(label, label)} (`{stream}`); mean over seeds (each seed):",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+        ]
+        for method, rows in runs.items():
+            rows = sorted(rows, key=lambda r: r["seed"])
+            tuned = ", ".join(f"{k}={v}" for k, v in chosen.get(method, [])) or "–"
+            cells = [name(method), tuned]
+            cells += [_labelfree_cell([r.get(f) for r in rows], fmt) for f, _, fmt in LABELFREE_FIGURES]
+            lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
+        declared = [labelfree_claim(c) for c in data["claims"].get(label, [])]
+        if declared:
+            rule = "met when they hold on every seed; A > B: when the 95% interval of P(A > B) is above 0.5"
+            lines += ["", *wrap(f"Declared claims on this stream ({rule}):"), ""]
+            lines += [line for c in declared for line in wrap(c.render(), "- ", "  ")]
+        lines.append("")
+    if "cost" in data:
+        lines += [*wrap(cost_line(data["cost"])), ""]
+    return lines[:-1]
+
+
+def labelfree_block(results: Path) -> list[str]:
+    """The label-free continual study (issue 16) under ``benchmarks/protocol_labelfree.toml``: every family's
+    results file, or a line saying which stage it has reached."""
+    with open(LABELFREE_PROTOCOL, "rb") as f:
+        families = tomllib.load(f)["study"]["families"]
+    found = {m["family"]: m for p in results.glob("labelfree_*.json") if (m := LABELFREE_STUDY.match(p.name))}
+    unknown = sorted(set(found) - set(families))
+    if unknown:
+        raise ReadmeError(f"labelfree_{unknown[0]}*.json: {LABELFREE_PROTOCOL.name} declares no such family")
+    lines = [f"### Under `benchmarks/{LABELFREE_PROTOCOL.name}` (continual dynamics without task labels)", ""]
+    for family in families:
+        report, tuning = results / f"labelfree_{family}.json", results / f"labelfree_{family}_tuning.json"
+        if report.exists():
+            lines += [*labelfree_table(report.name, json.loads(report.read_text())), ""]
+        elif tuning.exists():
+            table = json.loads(tuning.read_text())["table"]
+            best = {
+                m: max(rows, key=lambda r: r["mean"])["candidate"] or "–" for m, rows in table.items() if rows
+            }
+            chosen = "; ".join(f"{name(m)} {c}" for m, c in best.items())
+            text = f"{name(family)}: tuning finished (`{tuning.name}`; chosen: {chosen})"
+            lines += [*wrap(text + "; reporting runs pending."), ""]
+        else:
+            lines += [
+                f"{name(family)}: not run yet (`python benchmarks/labelfree.py tune --family {family}`).",
+                "",
+            ]
+    return lines[:-1]
+
+
 def render(results: Path = RESULTS, protocol_file: Path = PROTOCOL) -> str:
     """The README's results block (without the markers)."""
     with open(protocol_file, "rb") as f:
         protocol = tomllib.load(f)
     data = load_results(results)
-    lines = [*benchmarks_block(data), "", *protocol_block(results, protocol)]
+    lines = [*benchmarks_block(data), "", *protocol_block(results, protocol), "", *labelfree_block(results)]
     return "\n".join(lines) + "\n"
 
 

@@ -34,7 +34,11 @@ def test_readme_block_is_rendered_from_the_results() -> None:
 
 
 def test_every_results_file_has_an_extractor_and_a_row() -> None:
-    names = {p.name for p in RESULTS.glob("*.json") if not p.name.startswith("protocol_")}
+    names = {
+        p.name
+        for p in RESULTS.glob("*.json")
+        if not p.name.startswith("protocol_") and not readme.LABELFREE_STUDY.match(p.name)
+    }
     assert names == set(readme.EXTRACTORS)
     assert sorted(f for row in readme.ROWS for f in row.files) == sorted(names)
 
@@ -194,3 +198,61 @@ def test_results_of_another_protocol_file_get_their_own_section(results: Path) -
     )
     assert "The papers' tasks, declared." in text[own:]
     assert "Declared claims (protocol_papers.toml;" in text[own:]
+
+
+labelfree = load("labelfree")
+
+
+def _labelfree_run(seed: int, ret: float, nmi: float | None) -> dict[str, Any]:
+    ident = {} if nmi is None else {"nmi": nmi, "library_ratio": 1.0, "median_delay": 20, "recall_rate": 1.0}
+    return {"seed": seed, "average_return": ret, "pred_error": 0.5, "pred_error_held_out": 1.0,
+            "pred_error_by_situation": [0.5], "false_switches_per_10k": None if nmi is None else 3.0,
+            **ident}  # fmt: skip
+
+
+def test_the_label_free_study_is_shown_stage_by_stage(results: Path) -> None:
+    for stale in results.glob("labelfree_*.json"):
+        if readme.LABELFREE_STUDY.match(stale.name):
+            stale.unlink()
+    assert (
+        "pendulum: not run yet (`python benchmarks/labelfree.py tune --family pendulum`)."
+        in readme.render(results)
+    )
+    table = {"hnet": [{"candidate": "hnet.identify.llr_threshold=10", "mean": -300.0},
+                      {"candidate": "hnet.identify.llr_threshold=20", "mean": -250.0}],
+             "grbal": [{"candidate": "grbal.meta.inner_lr=0.01", "mean": -400.0}]}  # fmt: skip
+    (results / "labelfree_pendulum_tuning.json").write_text(json.dumps({"table": table}))
+    text = " ".join(readme.render(results).split())  # wrapped paragraphs joined
+    assert "chosen: hnet hnet.identify.llr_threshold=20; GrBAL grbal.meta.inner_lr=0.01" in text
+    assert "reporting runs pending" in text
+    runs = {
+        "hnet": [_labelfree_run(0, -200.0, 0.8), _labelfree_run(1, -220.0, float("nan"))],
+        "grbal": [_labelfree_run(0, -400.0, None), _labelfree_run(1, -380.0, None)],
+    }
+    claims = labelfree.check_claims(
+        {"at_least": [["hnet", "nmi", 0.9]], "better": [["hnet", "grbal", "average_return"]]}, runs
+    )
+    report = {
+        "protocol": {"commit": "0123456789abcdef"},
+        "tuning": {"table": table, "chosen": {"hnet": [["hnet.identify.llr_threshold", "20"]], "grbal": []}},
+        "streams": {"named": "pendulum:recurring-mid"},
+        "runs": {"named": runs},
+        "claims": {"named": claims},
+        "finished": "2026-12-01 04:00:00",
+    }
+    (results / "labelfree_pendulum.json").write_text(json.dumps(report))
+    text = readme.render(results)
+    flat = " ".join(text.split())
+    assert "tuning finished" not in flat.split("pendulum.json")[-1].split("cart-pole")[0]
+    assert "On the presets' stream (`pendulum:recurring-mid`)" in flat
+    own = text[text.index("`labelfree_pendulum.json`") :]
+    rows = [line for line in own.splitlines() if line.startswith(("| hnet |", "| GrBAL |"))]
+    assert rows[0].startswith(
+        "| hnet | hnet.identify.llr_threshold=20 | -210 (-200, -220) | 0.80 (0.80, –) |"
+    )
+    assert rows[1].startswith("| GrBAL | – | -390 (-400, -380) | – | – |")  # no identification figures
+    assert "hnet: nmi >= 0.9 on every seed: **not met** (held on 0 of 2 seeds)" in flat
+    assert "higher on 2 of 2 seeds" in flat
+    (results / "labelfree_walker.json").write_text(json.dumps(report))
+    with pytest.raises(readme.ReadmeError, match="declares no such family"):
+        readme.render(results)
