@@ -1063,12 +1063,20 @@ def protocol_paragraph(protocol: dict[str, Any]) -> list[str]:
         "training box, drawn with a fixed RNG seed). `benchmarks/protocol.py STUDY --stage tune` then "
         "`--stage report` runs them as resumable sweeps and writes "
         "`benchmarks/results/protocol_<study>.json` (the protocol's commit, the tuning table and choices, "
-        "every reporting run, the `dynadapt compare` aggregates)."
+        "every reporting run, the `dynadapt compare` aggregates). In the continual tables, "
+        "`average_model_error_growth` summarises the prediction-error matrix P: the mean over the earlier "
+        "tasks i of `P[i][T−1] / P[i][i]`, how much task i's multi-step prediction error grew from the end of "
+        "task i to the end of the sequence (1: none; the matrices are in the JSON)."
     )
 
 
 PROTOCOL_FIGURES = {
-    "continual": ("final_average_return", "bwt", "average_retention_floor_normalised"),
+    "continual": (
+        "final_average_return",
+        "bwt",
+        "average_retention_floor_normalised",
+        "average_model_error_growth",
+    ),
     "meta": ("final_return_test",),
 }
 """Per study, the figures of ``dynadapt compare`` the README shows (the study is the name's prefix)."""

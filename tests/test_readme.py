@@ -155,7 +155,7 @@ def test_results_under_the_protocol_are_tabled(results: Path) -> None:
     rows = [line for line in block.splitlines() if line.startswith("| HyperCRL |")]
     assert rows == [
         "| HyperCRL | strategy.beta=0.5 | 5 of 5 seeds | 172 ± 1.5 (170, 171, 172, 173, 174) "
-        "| 172 [170, 174] | – | – | – | – |"  # no BWT, no retention in this file
+        "| 172 [170, 174] | – | – | – | – | – | – |"  # no BWT, retention or error growth in this file
     ]
     assert "| finetune | – | 2 of 5 seeds | 45 ± 1.5 (40, 50) |" in block
 
