@@ -1065,8 +1065,8 @@ def protocol_paragraph(protocol: dict[str, Any]) -> list[str]:
         "`benchmarks/results/protocol_<study>.json` (the protocol's commit, the tuning table and choices, "
         "every reporting run, the `dynadapt compare` aggregates). In the continual tables, "
         "`average_model_error_growth` summarises the prediction-error matrix P: the mean over the earlier "
-        "tasks i of `P[i][T−1] / P[i][i]`, how much task i's multi-step prediction error grew from the end of "
-        "task i to the end of the sequence (1: none; the matrices are in the JSON)."
+        "tasks i of `P[i][T−1] / P[i][i]`, how much task i's multi-step prediction error grew from the end "
+        "of task i to the end of the sequence (1: none; the matrices are in the JSON)."
     )
 
 
