@@ -911,13 +911,15 @@ def fingerprint(data: Any) -> str:
 # ------------------------------------------------------------------------------------------ rendering
 
 
+def study_file(filename: str) -> bool:
+    """A results file a study script writes under a declared protocol (``protocol_*.json``, the label-free
+    study's files), shown in its own section rather than by an extractor."""
+    return filename.startswith("protocol_") or bool(LABELFREE_STUDY.match(filename))
+
+
 def load_results(results: Path) -> dict[str, dict[str, Any]]:
     """Every results file except the protocol's, checked against the extractors both ways."""
-    files = {
-        p.name: p
-        for p in sorted(results.glob("*.json"))
-        if not p.name.startswith("protocol_") and not LABELFREE_STUDY.match(p.name)
-    }
+    files = {p.name: p for p in sorted(results.glob("*.json")) if not study_file(p.name)}
     unknown = sorted(set(files) - set(EXTRACTORS))
     if unknown:
         raise ReadmeError(
@@ -1215,17 +1217,19 @@ def protocol_claim(c: dict[str, Any]) -> Claim:
         # `R[0][0]` in code: Markdown would read [0][0] as a reference link
         text = c["claim"].replace("hypercrl", "HyperCRL").replace("R[0][0]", "`R[0][0]`")
         return Claim(text, c["pass"], detail)
-    p = c["p"]
     where = f" on the {c['set']} set" if c.get("set") else ""
     text = f"{name(c['a'])} above {name(c['b'])} in {c['figure']}{where}"
+    return better_claim(text, c, f", means {c['mean_a']:.4g} vs {c['mean_b']:.4g}")
+
+
+def better_claim(text: str, c: dict[str, Any], more: str = "") -> Claim:
+    """A claim "A beats B" (``protocol.better_claim``): P(A > B) with its bootstrap interval and the seeds on
+    which A was higher, then ``more``."""
+    p = c["p"]
     if p.get("estimate") is None:
         return Claim(text, None, "no runs to compare")
-    means = f"means {c['mean_a']:.4g} vs {c['mean_b']:.4g}"
-    detail = (
-        f"P = {p['estimate']:.2f} [{p['low']:.2f}, {p['high']:.2f}], "
-        f"higher on {c['wins']} of {c['seeds']} seeds, {means}"
-    )
-    return Claim(text, c["pass"], detail)
+    interval = f"P = {p['estimate']:.2f} [{p['low']:.2f}, {p['high']:.2f}]"
+    return Claim(text, c["pass"], f"{interval}, higher on {c['wins']} of {c['seeds']} seeds{more}")
 
 
 def protocol_block(results: Path, protocol: dict[str, Any]) -> list[str]:
@@ -1292,13 +1296,8 @@ def _labelfree_cell(values: list[Any], fmt: Callable[[Any], str]) -> str:
 
 def labelfree_claim(c: dict[str, Any]) -> Claim:
     """One declared claim of a label-free study file (``labelfree.check_claims``)."""
-    if "p" in c:  # better: P(A > B) with its bootstrap interval
-        p = c["p"]
-        if p.get("estimate") is None:
-            return Claim(c["claim"], None, "no runs to compare")
-        interval = f"P = {p['estimate']:.2f} [{p['low']:.2f}, {p['high']:.2f}]"
-        detail = f"{interval}, higher on {c['wins']} of {c['seeds']} seeds"
-        return Claim(c["claim"], c["pass"], detail)
+    if "p" in c:
+        return better_claim(c["claim"], c)
     return Claim(c["claim"], c["pass"] if c["seeds"] else None, f"held on {c['held']} of {c['seeds']} seeds")
 
 
@@ -1339,8 +1338,8 @@ def labelfree_block(results: Path) -> list[str]:
     results file, or a line saying which stage it has reached."""
     with open(LABELFREE_PROTOCOL, "rb") as f:
         families = tomllib.load(f)["study"]["families"]
-    found = {m["family"]: m for p in results.glob("labelfree_*.json") if (m := LABELFREE_STUDY.match(p.name))}
-    unknown = sorted(set(found) - set(families))
+    found = {m["family"] for p in results.glob("labelfree_*.json") if (m := LABELFREE_STUDY.match(p.name))}
+    unknown = sorted(found - set(families))
     if unknown:
         raise ReadmeError(f"labelfree_{unknown[0]}*.json: {LABELFREE_PROTOCOL.name} declares no such family")
     lines = [f"### Under `benchmarks/{LABELFREE_PROTOCOL.name}` (continual dynamics without task labels)", ""]

@@ -34,11 +34,7 @@ def test_readme_block_is_rendered_from_the_results() -> None:
 
 
 def test_every_results_file_has_an_extractor_and_a_row() -> None:
-    names = {
-        p.name
-        for p in RESULTS.glob("*.json")
-        if not p.name.startswith("protocol_") and not readme.LABELFREE_STUDY.match(p.name)
-    }
+    names = {p.name for p in RESULTS.glob("*.json") if not readme.study_file(p.name)}
     assert names == set(readme.EXTRACTORS)
     assert sorted(f for row in readme.ROWS for f in row.files) == sorted(names)
 
