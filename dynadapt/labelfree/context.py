@@ -130,6 +130,19 @@ class ContextHnetConfig:
     reg_tasks: int = 4
     """Earlier embeddings regularised (and whose data train the encoder) per session: a random sample,
     bounded so that a session costs the same however large the library is."""
+    rehearse: int = 0
+    """Rows of each sampled earlier situation's own bounded buffer replayed per minibatch, through its own
+    (fixed) embedding, beside the current situation's (0: none; rehearsal, as in the coreset baseline of
+    HyperCRL's comparison, Huang et al. 2021 Sec. 5, here on the library's own per-situation data). The
+    output regulariser holds the generated weights in weight space only; rehearsal holds each earlier
+    network's predictions on its own transitions. The same work however large the library
+    (``reg_tasks`` draws of ``rehearse`` rows)."""
+    relabel: int = 0
+    """Label-free only: after each session, chunks of this many consecutive steps of the current
+    situation's buffer that one of the session's sampled situations explains better by ``llr_threshold``
+    (tempered nats, the online switch threshold) move to that situation's buffer (0: never). Hard EM over
+    the stored data: transitions routed to the wrong situation before a switch was detected stop training
+    it, so a network does not grow into a generalist that no stored situation can then beat."""
     lookahead: Literal["adam", "none"] = "adam"
     """Regulariser at θ + Δθ with Δθ the step Adam would take (HyperCRL), or at θ."""
     grad_clip: float = 5.0
@@ -141,6 +154,11 @@ class ContextHnetConfig:
     score_var: float = 0.0
     """σ² of the deterministic head's score (0: automatic, the median over the library of each situation's
     MSE on its recent data after its last session, at least min_score_var; 1 before any session)."""
+    own_scale: bool = False
+    """identify.detector = llr, deterministic head: score each situation with its own variance per Δ
+    dimension (its network's MSE per dimension on its recent data after its last session, at least
+    min_score_var; the shared σ² before its first) instead of one σ² for all, as the oracle filter of
+    benchmarks/labelfree_bound.py does: a ratio then compares two calibrated models."""
     min_score_var: float = 1e-3
     """Lower bound of the automatic σ²."""
     merge_tolerance: float = 1.0
@@ -180,6 +198,8 @@ class ContextHnetConfig:
             (self.train_steps >= 1 and self.batch_size >= 1, "hnet.train_steps and batch_size must be >= 1"),
             (min(self.lr, self.emb_lr, self.enc_lr) > 0, "hnet learning rates must be > 0"),
             (self.beta >= 0 and self.reg_tasks >= 0, "hnet.beta and reg_tasks must be >= 0"),
+            (self.rehearse >= 0, "hnet.rehearse must be >= 0"),
+            (self.relabel >= 0, "hnet.relabel must be >= 0 (0: off)"),
             (self.lookahead in ("adam", "none"), "hnet.lookahead must be adam or none"),
             (self.grad_clip >= 0 and self.enc_pull >= 0, "hnet.grad_clip and enc_pull must be >= 0"),
             (self.enc_segments >= 1, "hnet.enc_segments must be >= 1"),
@@ -304,7 +324,7 @@ class ContextHyperDynamics:
         return self.model.loss(params, x, y)
 
     def nll(
-        self, params: Params, x: Tensor, y: Tensor, var: float = 1.0, nu: float = 0.0
+        self, params: Params, x: Tensor, y: Tensor, var: float | Tensor = 1.0, nu: float = 0.0
     ) -> tuple[Tensor, Tensor]:
         """Negative log-likelihood of one window under each of ``T`` param sets, summed over the window, and
         the summed squared error of the predicted mean: ``params[T, ...], x[n, F + A] (or [T, n, ·]),
@@ -312,12 +332,21 @@ class ContextHyperDynamics:
 
         Deterministic head: Gaussian with variance ``var`` on every normalised Δ dimension, or with
         ``nu`` > 0 Student-t with ν degrees of freedom and scale² ``var`` (up to a constant the same for
-        every param set); Gaussian head: the predicted variance (``var``, ``nu`` unused)."""
+        every param set); ``var`` may also be a tensor ``[T, O]``, each param set's own variance per
+        dimension (then its log normaliser is included for either likelihood); Gaussian head: the
+        predicted variance (``var``, ``nu`` unused)."""
         t = next(iter(params.values())).shape[0]
         if x.dim() == 2:
             x, y = x.expand(t, -1, -1), y.expand(t, -1, -1)
         mean, logvar = self.model.forward_normalized(params, x)
         sq = ((mean - y) ** 2).sum(dim=(-1, -2))
+        if logvar is None and isinstance(var, Tensor):
+            v = var[:, None, :]  # [T, 1, O]
+            if nu > 0:
+                per = 0.5 * (nu + 1) * torch.log1p((mean - y) ** 2 / (nu * v)) + 0.5 * torch.log(v)
+            else:
+                per = 0.5 * ((mean - y) ** 2 / v + torch.log(v) + _LOG_2PI)
+            return per.sum(dim=(-1, -2)), sq
         if logvar is None:
             if nu > 0:
                 return 0.5 * (nu + 1) * torch.log1p((mean - y) ** 2 / (nu * var)).sum(dim=(-1, -2)), sq

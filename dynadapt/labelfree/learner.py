@@ -150,6 +150,9 @@ class ContextHyperLearner:
         self.train_mse: list[float] = []
         """Each situation's MSE on its recent data (``merge_rows``) at the end of its last session (NaN
         before its first): the automatic σ²'s fallback and the merge test's reference."""
+        self.train_var: list[Tensor] = []
+        """Each situation's MSE per normalised Δ dimension ``[O]`` on its recent data at the end of its last
+        session (NaN before its first): its own scale (``own_scale``)."""
         self.trained: list[int] = []
         """Training sessions each situation has had."""
         self.label_of: list[int] = []
@@ -281,6 +284,7 @@ class ContextHyperLearner:
         k = self.dyn.add(emb)
         self.buffers.append(ReplayBuffer(self.cfg.capacity, self.model.obs_dim, self.model.act_dim))
         self.train_mse.append(math.nan)
+        self.train_var.append(torch.full((self.model.obs_dim,), math.nan, dtype=torch.float64))
         self.trained.append(0)
         size = self.cross.shape[0] + 1
         self.cross = torch.nn.functional.pad(self.cross, (0, 1, 0, 1))
@@ -303,6 +307,12 @@ class ContextHyperLearner:
             return self.cfg.score_var
         seen = [m for m in self.train_mse if not math.isnan(m)]
         return max(self.cfg.min_score_var, statistics.median(seen)) if seen else 1.0
+
+    def own_var(self) -> Tensor:
+        """``[K, O]``: each situation's own variance per dimension (``own_scale``; the shared σ² where a
+        situation has had no session)."""
+        var = torch.stack(self.train_var).nan_to_num(self.score_var())
+        return var.clamp(min=self.cfg.min_score_var).to(self.device, torch.float32)
 
     def _identify(self) -> None:
         ident, cfg = self.identifier, self.cfg
@@ -370,7 +380,7 @@ class ContextHyperLearner:
         allow_new = False
         if k > 0:
             temp = cfg.identify.temperature
-            var = self.score_var()
+            var: float | Tensor = self.own_var() if cfg.own_scale else self.score_var()
             young = self.trained[cur] < cfg.mature_sessions
             # an untrained (with young_hold: a young) network loses to trained ones outside its few states
             hold = self.trained[cur] == 0 or (cfg.young_hold and young)
@@ -389,7 +399,8 @@ class ContextHyperLearner:
                             self._refit(x[:-1], y[:-1], k, False)
                         self._candidate_params = self.dyn.generate(self.candidate)  # type: ignore[arg-type]
                     self.candidate_age += 1
-                    new, _ = self.dyn.nll(self._candidate_params, x[-1:], y[-1:], var, nu)
+                    cand_var = var[cur : cur + 1] if isinstance(var, Tensor) else var
+                    new, _ = self.dyn.nll(self._candidate_params, x[-1:], y[-1:], cand_var, nu)
                     llr[k] = float((nll[cur] - new[0]) / temp) - cfg.identify.new_margin
             self.scored += 1
         self.last_llr = llr
@@ -495,15 +506,24 @@ class ContextHyperLearner:
         train_enc = not self.task_aware
         sits = [c, *sample] if train_enc else []
         sources = {k: self._segment_source(k) for k in set(sits)}
-        losses, regs, enc_losses, pulls = [], [], [], []
+        losses, regs, enc_losses, pulls, rehearsed = [], [], [], [], []
         for _ in range(cfg.train_steps):
             x, y = self._batch(c, cfg.batch_size)
             self.opt_theta.zero_grad(set_to_none=True)
             opt_emb.zero_grad(set_to_none=True)
             loss = dyn.window_loss(dyn.generate(e_c[None]), x[None], y[None]).sum()
+            losses.append(float(loss.detach()))
+            if cfg.rehearse > 0 and sample:
+                # each sampled earlier situation's own rows through its own fixed embedding (θ only)
+                rows = [self._batch(i, cfg.rehearse) for i in sample]
+                embs = torch.stack([hnet.embeddings[i].detach() for i in sample])
+                old = dyn.window_loss(
+                    dyn.generate(embs), torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows])
+                )
+                loss = loss + old.mean()
+                rehearsed.append(float(old.mean().detach()))
             loss.backward()
             adam_step_(opt_emb, [e_c], cfg.grad_clip)
-            losses.append(float(loss.detach()))
             if reg:
                 theta = hnet.theta
                 if cfg.lookahead == "adam":
@@ -523,7 +543,11 @@ class ContextHyperLearner:
         self.trained[c] += 1
         with torch.no_grad():
             x, y = self._recent(c)
-            self.train_mse[c] = float(self.model.mse(dyn.generate(e_c[None]), x[None], y[None])[0])
+            mean, _ = self.model.forward_normalized(dyn.generate(e_c[None]), x[None])
+            per_dim = ((mean[0] - y) ** 2).mean(0).double().cpu()
+            self.train_var[c] = per_dim
+            self.train_mse[c] = float(per_dim.mean())
+        moved = 0 if self.task_aware else self._relabel(c, sample)
         merged = self._merge_check(c)
         metrics = {
             "train/loss": float(np.mean(losses)),
@@ -531,10 +555,13 @@ class ContextHyperLearner:
             "model/situations": float(self.num_situations),
             "model/score_var": self.score_var(),
             "model/merged": float(merged),
+            "model/relabelled": float(moved),
             "model/pending": float(len(self.pending)),
         }
         if regs:
             metrics["train/reg"] = float(np.mean(regs))
+        if rehearsed:
+            metrics["train/rehearse"] = float(np.mean(rehearsed))
         if enc_losses and not math.isnan(enc_losses[0]):
             metrics["train/enc_loss"] = float(np.nanmean(enc_losses))
             metrics["train/enc_pull"] = float(np.nanmean(pulls))
@@ -632,8 +659,25 @@ class ContextHyperLearner:
 
     def _merge(self, keep: int, drop: int, emb: Tensor) -> None:
         """Situation ``drop`` joins ``keep`` (buffers merged in time order, ``keep``'s embedding ``emb``)."""
-        a, b = self.buffers[keep].all(), self.buffers[drop].all()
-        rows = {k: torch.cat([a[k], b[k]]).cpu() for k in ("obs", "act", "next_obs", "episode", "t")}
+        self.buffers[keep] = self._rebuilt([self.buffers[keep].all(), self.buffers[drop].all()])
+        del self.buffers[drop]
+        mse = [m for m in (self.train_mse[keep], self.train_mse[drop]) if not math.isnan(m)]
+        self.train_mse[keep] = max(mse) if mse else math.nan
+        self.trained[keep] = max(self.trained[keep], self.trained[drop])
+        self.train_var[keep] = torch.fmax(self.train_var[keep], self.train_var[drop])
+        del self.train_mse[drop], self.trained[drop], self.train_var[drop]
+        idx = [i for i in range(self.cross.shape[0]) if i != drop]
+        self.cross, self.cross_n = self.cross[idx][:, idx], self.cross_n[idx][:, idx]
+        self.cross[keep], self.cross_n[keep] = 0.0, 0  # its data changed: measure again
+        self.cross[:, keep], self.cross_n[:, keep] = 0.0, 0
+        with torch.no_grad():
+            self.dyn.hnet.embeddings[keep].copy_(emb)
+        self.dyn.remove(drop)
+        self.identifier.merge(keep, drop)
+
+    def _rebuilt(self, parts: list[dict[str, Tensor]]) -> ReplayBuffer:
+        """A situation buffer holding the rows of ``parts`` in time order (the newest ``capacity``)."""
+        rows = {k: torch.cat([p[k] for p in parts]).cpu() for k in ("obs", "act", "next_obs", "episode", "t")}
         order = np.lexsort((rows["t"].numpy(), rows["episode"].numpy()))[-self.cfg.capacity :]
         buf = ReplayBuffer(self.cfg.capacity, self.model.obs_dim, self.model.act_dim)
         for i in order.tolist():
@@ -647,20 +691,50 @@ class ContextHyperLearner:
                 episode=int(rows["episode"][i]),
                 t=int(rows["t"][i]),
             )
-        self.buffers[keep] = buf
-        del self.buffers[drop]
-        mse = [m for m in (self.train_mse[keep], self.train_mse[drop]) if not math.isnan(m)]
-        self.train_mse[keep] = max(mse) if mse else math.nan
-        self.trained[keep] = max(self.trained[keep], self.trained[drop])
-        del self.train_mse[drop], self.trained[drop]
-        idx = [i for i in range(self.cross.shape[0]) if i != drop]
-        self.cross, self.cross_n = self.cross[idx][:, idx], self.cross_n[idx][:, idx]
-        self.cross[keep], self.cross_n[keep] = 0.0, 0  # its data changed: measure again
-        self.cross[:, keep], self.cross_n[:, keep] = 0.0, 0
+        return buf
+
+    def _relabel(self, c: int, others: list[int]) -> int:
+        """Move the chunks of ``c``'s buffer that another situation explains better to that situation
+        (``relabel``; hard EM over the stored data, constant time: only the session's sample of others).
+        A chunk is ``relabel`` consecutive steps of one episode; it moves to ``j`` when the evidence for
+        ``j`` over ``c`` on it, ``Σ (nll_c − nll_j) / T``, reaches ``llr_threshold``: what would have
+        committed a switch online, against ``c``'s in-sample fit. Returns the rows moved."""
+        cfg = self.cfg
+        others = sorted(set(o for o in others if o != c and self.trained[o] > 0))
+        if cfg.relabel <= 0 or not others or len(self.buffers[c]) == 0:
+            return 0
+        data = self.buffers[c].all()
+        ids = [c, *others]
         with torch.no_grad():
-            self.dyn.hnet.embeddings[keep].copy_(emb)
-        self.dyn.remove(drop)
-        self.identifier.merge(keep, drop)
+            x, y = self.model.transitions(data)
+            x, y = x.to(self.device), y.to(self.device)
+            lib = self.dyn.library_params()
+            params = {name: v[ids] for name, v in lib.items()}
+            mean, _ = self.model.forward_normalized(params, x.expand(len(ids), -1, -1))
+            if cfg.own_scale:
+                var = self.own_var()[ids][:, None, :]
+            else:
+                var = torch.full((len(ids), 1, 1), self.score_var(), device=x.device)
+            nll = 0.5 * ((mean - y) ** 2 / var + torch.log(var)).sum(-1)  # [1 + J, n]
+        chunk = data["episode"].long() * (1 << 20) + data["t"].long() // cfg.relabel
+        _, inverse = torch.unique(chunk, return_inverse=True)
+        n_chunks = int(inverse.max()) + 1
+        per = torch.zeros(len(ids), n_chunks, dtype=torch.float64)
+        per.index_add_(1, inverse, nll.double().cpu())
+        evidence = (per[0:1] - per[1:]) / cfg.identify.temperature  # [J, chunks]
+        best, who = evidence.max(0)
+        move = best >= cfg.identify.llr_threshold
+        if not bool(move.any()):
+            return 0
+        row_move = move[inverse]
+        row_to = who[inverse]
+        keep_rows = {k: v[~row_move] for k, v in data.items()}
+        for i, j in enumerate(others):
+            sel = row_move & (row_to == i)
+            if bool(sel.any()):
+                self.buffers[j] = self._rebuilt([self.buffers[j].all(), {k: v[sel] for k, v in data.items()}])
+        self.buffers[c] = self._rebuilt([keep_rows])
+        return int(row_move.sum())
 
     # -------------------------------------------------------------------------------------- persistence
     def state_dict(self) -> dict[str, Tensor]:
@@ -685,6 +759,10 @@ class ContextHyperLearner:
         )
         out["local"] = self.local.clone() if self.local is not None else torch.zeros(0, self.cfg.emb_dim)
         out["train_mse"] = torch.tensor(self.train_mse, dtype=torch.float64)
+        o_dim = self.model.obs_dim
+        out["train_var"] = (
+            torch.stack(self.train_var) if self.train_var else torch.zeros(0, o_dim, dtype=torch.float64)
+        )
         out["trained"] = torch.tensor(self.trained, dtype=torch.int64)
         out["cross"], out["cross_n"] = self.cross.clone(), self.cross_n.clone()
         out["generator"] = self.generator.get_state().clone()
@@ -718,6 +796,8 @@ class ContextHyperLearner:
             local = state.get("local")
             self.local = local.clone() if local is not None and local.shape[0] else None
             self.train_mse = [float(v) for v in state["train_mse"]]
+            nan_var = torch.full((len(self.train_mse), self.model.obs_dim), math.nan, dtype=torch.float64)
+            self.train_var = list(state.get("train_var", nan_var).double().clone().unbind(0))
             self.trained = [int(v) for v in state["trained"]]
             k_lib = self.dyn.num_situations
             self.cross = state.get("cross", torch.zeros(k_lib, k_lib, dtype=torch.float64)).double().clone()
@@ -730,7 +810,11 @@ class ContextHyperLearner:
             if isinstance(err, DynadaptError):
                 raise
             raise CorruptFileError(f"context_hnet state: missing or misshapen entry ({err})") from None
-        if not len(self.train_mse) == len(self.trained) == k_lib or self.cross.shape != (k_lib, k_lib):
+        if (
+            not len(self.train_mse) == len(self.trained) == len(self.train_var) == k_lib
+            or self.cross.shape != (k_lib, k_lib)
+            or any(v.shape != (self.model.obs_dim,) for v in self.train_var)
+        ):
             raise CorruptFileError("context_hnet state: library and buffers disagree")
         self.theta_list = list(self.dyn.hnet.theta.values())
         self.opt_theta = adam(self.theta_list + list(self.dyn.bounds.values()), self.cfg.lr)

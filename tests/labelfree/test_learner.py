@@ -101,9 +101,9 @@ def _errors(learner: ContextHyperLearner, situation: int) -> list[float]:
         return learner.model.mse(lib, x.expand(k, -1, -1), y.expand(k, -1, -1)).tolist()
 
 
-def _run(beta: float) -> tuple[Player, float]:
+def _run(beta: float, **kw: object) -> tuple[Player, float]:
     """A, B (switching mid-episode), A again; returns the player and B's best error after the B stage."""
-    player = Player(_learner(beta=beta))
+    player = Player(_learner(beta=beta, **kw))
     player.play(0, 150)
     player.play(1, 160)
     after_b = min(_errors(player.learner, 1))
@@ -164,6 +164,19 @@ def test_the_regulariser_keeps_the_earlier_situation(
     regs = [m["train/reg_targets"] for m in reg.metrics]
     assert regs[0] == 0 and regs[-1] == reg.learner.cfg.reg_tasks  # drawn with replacement from one other
     assert all(m["train/reg_targets"] == 0 for m in noreg.metrics)
+
+
+def test_rehearsal_keeps_the_earlier_situation(run_noreg: tuple[Player, float]) -> None:
+    """With rehearse > 0 and no output regulariser, each session replays the sampled earlier situation's
+    own rows through its own embedding: after the return to A, B's network is still good, where without
+    either training on A drags it away."""
+    rehearsed, b_before = _run(0.0, rehearse=16)
+    kept, lost = min(_errors(rehearsed.learner, 1)), min(_errors(run_noreg[0].learner, 1))
+    assert b_before < 0.1 and kept < 3 * b_before
+    assert lost > 5 * kept
+    late = [m for m in rehearsed.metrics if "train/rehearse" in m]
+    assert len(late) >= 4 and all(m["train/rehearse"] >= 0 for m in late)
+    assert all("train/rehearse" not in m for m in run_noreg[0].metrics)
 
 
 def test_suspect_transitions_are_held_out_until_resolved(run_reg: tuple[Player, float]) -> None:
@@ -306,6 +319,65 @@ def test_the_llr_detector_creates_and_recalls(new_test: str) -> None:
         assert len(stats) == 2 and stats[1][3] >= 20  # B's error scale (late phase) kept for its recall
 
 
+def test_relabel_moves_misrouted_chunks_to_the_situation_that_explains_them() -> None:
+    """relabel: B's transitions stored under A by mistake move to B's buffer (both 10-step chunks of
+    their episode); A's own rows stay, so a second pass moves nothing."""
+    identify = IdentifyConfig(window=16, new_test="error", **LLR)  # type: ignore[arg-type]
+    learner = _learner(identify=identify, relabel=10)
+    player = Player(learner)
+    player.play(0, 150)
+    player.play(1, 160)
+    assert learner.library_size == 2 and learner.trained[0] > 0 and learner.trained[1] > 0
+    assert all("model/relabelled" in m for m in player.metrics)
+    g = torch.Generator().manual_seed(3)
+    o, a = torch.randn(20, 2, generator=g), torch.randn(20, 1, generator=g)
+    nxt = o + torch.cat([o, a], -1) @ A[1].T
+    n0, n1 = len(learner.buffers[0]), len(learner.buffers[1])
+    learner._store(0, [(o[i], a[i], nxt[i], 999, i) for i in range(20)])
+    moved = learner._relabel(0, [1])
+    assert moved >= 20  # and any of B's first transitions routed to A before the switch was detected
+    assert len(learner.buffers[0]) == n0 + 20 - moved and len(learner.buffers[1]) == n1 + moved
+
+    def of_b(rows: dict[str, torch.Tensor]) -> torch.Tensor:
+        pred = rows["obs"] + torch.cat([rows["obs"], rows["act"]], -1) @ A[1].T
+        return (rows["next_obs"] - pred).abs().amax(-1) < 1e-5
+
+    assert bool(of_b(learner.buffers[1].all()).all())  # only B's transitions moved
+    assert not bool(of_b(learner.buffers[0].all()).any())
+    rows = learner.buffers[1].all()
+    assert int((rows["episode"] == 999).sum()) == 20
+    assert torch.equal(rows["next_obs"][-20:], nxt)  # in time order, after B's own rows
+    assert learner._relabel(0, [1]) == 0
+    assert learner._relabel(0, []) == 0 and learner._relabel(0, [0]) == 0
+
+
+def test_own_scale_scores_each_situation_with_its_own_variance() -> None:
+    """own_scale: each situation's per-dimension MSE after its last session is its variance; the nll with
+    a [T, O] variance is the Gaussian log-density (checked against torch.distributions); identification
+    still creates B and recalls A."""
+    identify = IdentifyConfig(window=16, new_test="error", **LLR)  # type: ignore[arg-type]
+    learner = _learner(identify=identify, own_scale=True)
+    player = Player(learner)
+    player.play(0, 150)
+    player.play(1, 160)
+    player.play(0, 115)
+    assert learner.library_size == 2 and set(player.inferred[330:]) == {0}
+    var = learner.own_var()
+    assert var.shape == (2, 2) and bool((var > 0).all())
+    own = torch.stack(learner.train_var).clamp(min=learner.cfg.min_score_var).float()
+    assert torch.equal(var, own)
+    g = torch.Generator().manual_seed(4)
+    o, a = torch.randn(30, 2, generator=g), torch.randn(30, 1, generator=g)
+    x, y = learner.model.transitions({"obs": o, "act": a, "next_obs": o + torch.cat([o, a], -1) @ A[0].T})
+    params = learner.dyn.library_params()
+    nll, _ = learner.dyn.nll(params, x, y, var)
+    with torch.no_grad():
+        mean, _ = learner.model.forward_normalized(params, x.expand(2, -1, -1))
+    exact = -torch.distributions.Normal(mean.double(), var.double().sqrt()[:, None, :]).log_prob(y.double())
+    assert torch.allclose(nll.double(), exact.sum((-1, -2)), rtol=1e-5)
+    assert float(nll[0]) < float(nll[1])  # A's data: A's network, with its own scale, is likelier
+
+
 @pytest.mark.parametrize("young_hold", [False, True])
 def test_young_hold_keeps_a_young_situation_until_it_matures(young_hold: bool) -> None:
     """young_hold: while B has had fewer than mature_sessions sessions no recall evidence accumulates, so
@@ -322,10 +394,16 @@ def test_young_hold_keeps_a_young_situation_until_it_matures(young_hold: bool) -
     assert learner.library_size == 2  # young: no creation either
 
 
-@pytest.mark.parametrize("identify", [{}, LLR, {**LLR, "new_test": "error"}])
-def test_resume_is_bit_identical(tmp_path: object, identify: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    ("identify", "extra"),
+    [({}, {}), (LLR, {}), ({**LLR, "new_test": "error"}, {"own_scale": True, "relabel": 10, "rehearse": 8})],
+)
+def test_resume_is_bit_identical(
+    tmp_path: object, identify: dict[str, object], extra: dict[str, object]
+) -> None:
     def fresh(seed: int) -> ContextHyperLearner:
-        return _learner(seed=seed, candidate_every=3, identify=IdentifyConfig(window=16, **identify))  # type: ignore[arg-type]
+        cfg = IdentifyConfig(window=16, **identify)  # type: ignore[arg-type]
+        return _learner(seed=seed, candidate_every=3, identify=cfg, **extra)
 
     straight = Player(fresh(0))
     straight.play(0, 80)
