@@ -5,6 +5,16 @@
     python benchmarks/labelfree.py draw                          # the held-out streams (done once, committed)
     python benchmarks/labelfree.py tune --family pendulum        # 5 methods x 3 candidates x tuning seed
     python benchmarks/labelfree.py report --family pendulum      # 5 methods x 3 seeds x 2 streams
+    python benchmarks/labelfree.py tune --family pendulum --protocol benchmarks/protocol_labelfree2.toml
+
+**Protocol files.** ``--protocol`` (default ``benchmarks/protocol_labelfree.toml``) names the declared
+protocol. Besides seeds, candidates and claims, a protocol's ``[study]`` table may set ``prefix`` (the
+results files are ``<prefix>_<family>[_tuning].json``; default ``labelfree``), ``held_out`` (the held-out
+stream files are ``benchmarks/streams/<family>_<held_out>.toml``; default ``heldout``), ``draw_seed``
+(default 20261130), ``exclude`` (the ``held_out`` names of earlier protocols: a new draw's settings stay
+apart from theirs too) and ``presets`` (method -> the preset family it runs, ``<preset>-stream-<family>``;
+default the method's own name); ``[settings.<method>]`` lists the overrides every run of the method gets,
+under ``all`` and per family.
 
 Every stage is a resumable ``dynadapt sweep`` under ``--out`` (default ``sweeps/labelfree``). ``tune`` writes
 ``benchmarks/results/labelfree_<family>_tuning.json`` (each candidate's ``average_return`` on the tuning
@@ -72,20 +82,47 @@ def _protocol_module() -> ModuleType:
 base = _protocol_module()
 
 
-def protocol_commit() -> str:
-    """The git commit that last changed protocol_labelfree.toml (what the results were produced under)."""
+def protocol_commit(path: Path = PROTOCOL) -> str:
+    """The git commit that last changed the protocol file (what the results were produced under)."""
     import subprocess
 
-    out = subprocess.run(["git", "log", "-n", "1", "--format=%H", "--", str(PROTOCOL)],
+    out = subprocess.run(["git", "log", "-n", "1", "--format=%H", "--", str(path)],
                          capture_output=True, text=True, cwd=HERE)  # fmt: skip
     return out.stdout.strip() or "unknown"
 
 
-def load_protocol() -> dict[str, Any]:
+def load_protocol(path: Path = PROTOCOL) -> dict[str, Any]:
+    """The protocol file's tables, with its path under ``_file``."""
     import tomllib
 
-    with open(PROTOCOL, "rb") as f:
-        return tomllib.load(f)
+    with open(path, "rb") as f:
+        protocol = tomllib.load(f)
+    protocol["_file"] = Path(path).resolve()
+    return protocol
+
+
+def prefix(protocol: dict[str, Any]) -> str:
+    """The results files' prefix: ``<prefix>_<family>[_tuning].json``."""
+    return str(protocol["study"].get("prefix", "labelfree"))
+
+
+def held_out_file(protocol: dict[str, Any], family: str) -> Path:
+    return STREAMS / f"{family}_{protocol['study'].get('held_out', 'heldout')}.toml"
+
+
+def method_run(protocol: dict[str, Any], method: str, family: str) -> tuple[str, list[tuple[str, str]]]:
+    """The preset ``method`` runs on ``family`` and the overrides every run of it gets (``[study.presets]``,
+    ``[settings.<method>]``)."""
+    preset = protocol["study"].get("presets", {}).get(method, method)
+    table = protocol.get("settings", {}).get(method, {})
+    fixed = [str(o) for o in (*table.get("all", []), *table.get(family, []))]
+    pairs = []
+    for override in fixed:
+        key, eq, value = override.partition("=")
+        if not eq:
+            raise SystemExit(f"[settings.{method}]: {override!r} is not key=value")
+        pairs.append((key, value))
+    return f"{preset}-stream-{family}", pairs
 
 
 # ------------------------------------------------------------------------------------------------ draw
@@ -93,11 +130,15 @@ def _distance(a: dict[str, float], b: dict[str, float]) -> float:
     return sum(abs(math.log(a[k] / b[k])) for k in a)
 
 
-def draw_stream(family: str, rng: np.random.Generator) -> Stream:
-    """The held-out stream of ``family`` (see the module docstring)."""
+def draw_stream(
+    family: str, rng: np.random.Generator, name: str = "heldout", exclude: tuple[Stream, ...] = ()
+) -> Stream:
+    """The held-out stream of ``family`` (see the module docstring); its settings also stay apart from
+    those of the ``exclude`` streams."""
     box, fixed = BOXES[family]
     named = get_stream(f"{family}:recurring-mid")
-    taken = [{k: float(p[k]) for k in box} for p in (*named.situations, *named.held_out)]
+    earlier = [p for st in (named, *exclude) for p in (*st.situations, *st.held_out)]
+    taken = [{k: float(p[k]) for k in box} for p in earlier]
     drawn: list[dict[str, float]] = []
     while len(drawn) < 6:
         p = {k: round(float(rng.uniform(lo, hi)), 2) for k, (lo, hi) in box.items()}
@@ -112,7 +153,7 @@ def draw_stream(family: str, rng: np.random.Generator) -> Stream:
     schedule = tuple(Segment(s, int(rng.integers(lo, hi + 1))) for s in order)
     names = ("P", "Q", "R", "S")
     return Stream(
-        name=f"{family}_heldout",
+        name=f"{family}_{name}",
         family=family,
         situations=tuple({**fixed, **p} for p in drawn[:4]),
         names=names,
@@ -123,12 +164,16 @@ def draw_stream(family: str, rng: np.random.Generator) -> Stream:
     )
 
 
-def draw() -> list[Path]:
-    rng = np.random.default_rng(20261130)
+def draw(protocol: dict[str, Any]) -> list[Path]:
+    rng = np.random.default_rng(int(protocol["study"].get("draw_seed", 20261130)))
     out = []
     for family in BOXES:
-        path = STREAMS / f"{family}_heldout.toml"
-        stream = draw_stream(family, rng)
+        path = held_out_file(protocol, family)
+        exclude = tuple(
+            get_stream(str(STREAMS / f"{family}_{other}.toml"))
+            for other in protocol["study"].get("exclude", [])
+        )
+        stream = draw_stream(family, rng, protocol["study"].get("held_out", "heldout"), exclude)
         if path.exists():
             raise SystemExit(f"{path} exists: the held-out streams are drawn once (delete it to redraw)")
         out.append(save_stream(stream, path))
@@ -143,7 +188,8 @@ def tune(
     for method in protocol["study"]["methods"]:
         for key, value in base.candidates(protocol, method) or [("", "")]:
             own = [(key, value)] if key else []
-            methods[f"{method} {key}={value}" if key else method] = (f"{method}-stream-{family}", own)
+            preset, fixed = method_run(protocol, method, family)
+            methods[f"{method} {key}={value}" if key else method] = (preset, [*fixed, *own])
     grid = SweepSpec(seeds=protocol["seeds"]["tuning"], methods=methods)
     manifest = run_sweep(root, grid, progress=True, workers=workers)
     if manifest.counts()["done"] != len(manifest.trials):
@@ -151,10 +197,10 @@ def tune(
     objective = protocol["study"]["tuning_objective"]
     spec = {"objective": objective}
     table = base.tuning_table(spec, root)
-    out = results / f"labelfree_{family}_tuning.json"
+    out = results / f"{prefix(protocol)}_{family}_tuning.json"
     if out.exists() and json.loads(out.read_text()).get("table") == table:
         return out  # unchanged: it keeps the commit its tuning ran under
-    commit = protocol_commit()
+    commit = protocol_commit(protocol["_file"])
     out.write_text(json.dumps({"protocol_commit": commit, "objective": objective, "table": table}, indent=1))
     return out
 
@@ -179,7 +225,23 @@ def run_figures(summary: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str
         **{k: ident.get(k) for k in IDENT_FIGURES},
         "ident_over_plan": float(np.mean(idt) / np.mean(plan)) if idt and plan else None,
         "session_growth": float(regularised[-1] / regularised[0]) if len(regularised) >= 2 else None,
+        "session_growth_median": _median_growth(regularised),
     }
+
+
+GROWTH_SESSIONS = 5
+"""Episodes whose mean session CPU time the median growth compares at each end."""
+
+
+def _median_growth(times: list[float]) -> float | None:
+    """The median session CPU time of the last ``GROWTH_SESSIONS`` episodes with a regularised session over
+    that of the first ``GROWTH_SESSIONS``: one session takes about a CPU-second, so a single pair of
+    sessions reads the machine's noise (the task-aware learner, whose work is the same every session, read
+    0.77-1.70 as last over first)."""
+    n = GROWTH_SESSIONS
+    if len(times) < 2 * n:
+        return None
+    return float(np.median(times[-n:]) / np.median(times[:n]))
 
 
 IDENT_FIGURES = ("nmi", "recall_rate", "library_ratio", "median_delay", "false_switches_per_10k",
@@ -191,7 +253,7 @@ def _finite(v: Any) -> bool:
 
 
 def report(protocol: dict[str, Any], family: str, root: Path, results: Path, workers: int | None) -> Path:
-    saved = results / f"labelfree_{family}_tuning.json"
+    saved = results / f"{prefix(protocol)}_{family}_tuning.json"
     if not saved.exists():
         raise SystemExit(f"{saved} does not exist: finish the tuning stage first")
     tuned = json.loads(saved.read_text())["table"]
@@ -202,11 +264,14 @@ def report(protocol: dict[str, Any], family: str, root: Path, results: Path, wor
         chosen[method] = [(key, value)] if key else []
     # relative to the working directory (the repository root), so the sweep's grid and the JSON are the same
     # wherever the checkout is
-    held_out = os.path.relpath(STREAMS / f"{family}_heldout.toml")
+    held_out = os.path.relpath(held_out_file(protocol, family))
     streams = {"named": f"{family}:recurring-mid", "held_out": held_out}
+    file = os.path.relpath(protocol["_file"], HERE.parent)
+    declared = {k: v for k, v in protocol.items() if k != "_file"}
+    option = "" if protocol["_file"] == PROTOCOL.resolve() else f" --protocol {file}"
     out: dict[str, Any] = {
-        "benchmark": f"benchmarks/labelfree.py report --family {family}",
-        "protocol": {"file": "benchmarks/protocol_labelfree.toml", "commit": protocol_commit(), **protocol},
+        "benchmark": f"benchmarks/labelfree.py report --family {family}{option}",
+        "protocol": {"file": file, "commit": protocol_commit(protocol["_file"]), **declared},
         "tuning": {"table": tuned, "chosen": chosen},
         "streams": streams,
         "runs": {},
@@ -214,7 +279,10 @@ def report(protocol: dict[str, Any], family: str, root: Path, results: Path, wor
     }
     costs: dict[str, dict[str, Any]] = {}
     for label, stream in streams.items():
-        methods = {m: (f"{m}-stream-{family}", [("stream", stream), *chosen[m]]) for m in chosen}
+        methods = {}
+        for m in chosen:
+            preset, fixed = method_run(protocol, m, family)
+            methods[m] = (preset, [*fixed, ("stream", stream), *chosen[m]])
         grid = SweepSpec(seeds=protocol["seeds"]["reporting"], methods=methods)
         manifest = run_sweep(root / label, grid, progress=True, workers=workers)
         runs: dict[str, list[dict[str, Any]]] = {}
@@ -228,7 +296,7 @@ def report(protocol: dict[str, Any], family: str, root: Path, results: Path, wor
         out["claims"][label] = check_claims(protocol["claims"], runs)
     out["cost"] = base.run_costs(costs)
     out["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    path = results / f"labelfree_{family}.json"
+    path = results / f"{prefix(protocol)}_{family}.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
     return path
 
@@ -295,14 +363,15 @@ def main() -> int:
     p.add_argument("--out", default="sweeps/labelfree", help="where the sweeps are kept (resumable)")
     p.add_argument("--results", default=str(HERE / "results"))
     p.add_argument("--workers", type=int, default=None, help="trials at once (default: one per core)")
+    p.add_argument("--protocol", type=Path, default=PROTOCOL, help="the declared protocol file")
     args = p.parse_args()
     if args.stage == "draw":
-        for path in draw():
+        for path in draw(load_protocol(args.protocol)):
             print(path)
         return 0
-    protocol = load_protocol()
+    protocol = load_protocol(args.protocol)
     if args.family not in protocol["study"]["families"]:
-        raise SystemExit(f"protocol_labelfree.toml declares no family {args.family!r}")
+        raise SystemExit(f"{args.protocol.name} declares no family {args.family!r}")
     root = Path(args.out) / args.family
     if args.stage == "tune":
         print(tune(protocol, args.family, root / "tune", Path(args.results), args.workers) or "not finished")

@@ -1265,10 +1265,14 @@ def protocol_block(results: Path, protocol: dict[str, Any]) -> list[str]:
     return lines[:-1]
 
 
-LABELFREE_PROTOCOL = ROOT / "protocol_labelfree.toml"
-LABELFREE_STUDY = re.compile(r"^labelfree_(?!bound_)(?P<family>\w+?)(?P<tuning>_tuning)?\.json$")
-"""The files ``benchmarks/labelfree.py`` writes: ``labelfree_<family>_tuning.json`` and
-``labelfree_<family>.json`` (not ``labelfree_bound_*``, which has an extractor)."""
+LABELFREE_PROTOCOLS = (ROOT / "protocol_labelfree.toml", ROOT / "protocol_labelfree2.toml")
+"""The label-free study's declared protocols, in the order the README shows them."""
+LABELFREE_STUDY = re.compile(
+    r"^(?P<prefix>labelfree\d*)_(?!bound_)(?P<family>\w+?)(?P<tuning>_tuning)?\.json$"
+)
+"""The files ``benchmarks/labelfree.py`` writes: ``<prefix>_<family>_tuning.json`` and
+``<prefix>_<family>.json``, prefix ``labelfree`` or a protocol's own (not ``labelfree_bound_*``, which has
+an extractor)."""
 
 LABELFREE_FIGURES = (
     ("average_return", "return", ret),
@@ -1334,32 +1338,40 @@ def labelfree_table(filename: str, data: dict[str, Any]) -> list[str]:
 
 
 def labelfree_block(results: Path) -> list[str]:
-    """The label-free continual study (issue 16) under ``benchmarks/protocol_labelfree.toml``: every family's
-    results file, or a line saying which stage it has reached."""
-    with open(LABELFREE_PROTOCOL, "rb") as f:
-        families = tomllib.load(f)["study"]["families"]
-    found = {m["family"] for p in results.glob("labelfree_*.json") if (m := LABELFREE_STUDY.match(p.name))}
-    unknown = sorted(found - set(families))
-    if unknown:
-        raise ReadmeError(f"labelfree_{unknown[0]}*.json: {LABELFREE_PROTOCOL.name} declares no such family")
-    lines = [f"### Under `benchmarks/{LABELFREE_PROTOCOL.name}` (continual dynamics without task labels)", ""]
-    for family in families:
-        report, tuning = results / f"labelfree_{family}.json", results / f"labelfree_{family}_tuning.json"
-        if report.exists():
-            lines += [*labelfree_table(report.name, json.loads(report.read_text())), ""]
-        elif tuning.exists():
-            table = json.loads(tuning.read_text())["table"]
-            best = {
-                m: max(rows, key=lambda r: r["mean"])["candidate"] or "–" for m, rows in table.items() if rows
-            }
-            chosen = "; ".join(f"{name(m)} {c}" for m, c in best.items())
-            text = f"{name(family)}: tuning finished (`{tuning.name}`; chosen: {chosen})"
-            lines += [*wrap(text + "; reporting runs pending."), ""]
-        else:
-            lines += [
-                f"{name(family)}: not run yet (`python benchmarks/labelfree.py tune --family {family}`).",
-                "",
-            ]
+    """The label-free continual study (issue 16), one section per declared protocol
+    (:data:`LABELFREE_PROTOCOLS`): every family's results file, or a line saying which stage it has
+    reached."""
+    sections: dict[str, tuple[Path, list[str]]] = {}
+    for path in LABELFREE_PROTOCOLS:
+        with open(path, "rb") as f:
+            study = tomllib.load(f)["study"]
+        sections[str(study.get("prefix", "labelfree"))] = (path, list(study["families"]))
+    for p in sorted(results.glob("labelfree*.json")):
+        m = LABELFREE_STUDY.match(p.name)
+        if m and (m["prefix"] not in sections or m["family"] not in sections[m["prefix"]][1]):
+            raise ReadmeError(f"{p.name}: no protocol in {', '.join(x.name for x in LABELFREE_PROTOCOLS)} "
+                              "declares this prefix and family")  # fmt: skip
+    lines: list[str] = []
+    for prefix, (path, families) in sections.items():
+        lines += [f"### Under `benchmarks/{path.name}` (continual dynamics without task labels)", ""]
+        option = "" if path == LABELFREE_PROTOCOLS[0] else f" --protocol benchmarks/{path.name}"
+        for family in families:
+            report, tuning = results / f"{prefix}_{family}.json", results / f"{prefix}_{family}_tuning.json"
+            if report.exists():
+                lines += [*labelfree_table(report.name, json.loads(report.read_text())), ""]
+            elif tuning.exists():
+                table = json.loads(tuning.read_text())["table"]
+                best = {
+                    m: max(rows, key=lambda r: r["mean"])["candidate"] or "–"
+                    for m, rows in table.items()
+                    if rows
+                }
+                chosen = "; ".join(f"{name(m)} {c}" for m, c in best.items())
+                text = f"{name(family)}: tuning finished (`{tuning.name}`; chosen: {chosen})"
+                lines += [*wrap(text + "; reporting runs pending."), ""]
+            else:
+                command = f"python benchmarks/labelfree.py tune --family {family}{option}"
+                lines += [*wrap(f"{name(family)}: not run yet (`{command}`)."), ""]
     return lines[:-1]
 
 

@@ -30,6 +30,41 @@ def test_the_committed_held_out_streams_are_the_declared_draw() -> None:
         assert len(drawn.switch_steps()) == bench.SEGMENTS - 1
 
 
+def test_the_second_protocols_held_out_streams_are_its_declared_draw() -> None:
+    """protocol_labelfree2.toml: a new generator, and every setting apart from the named streams' and
+    the first protocol's held-out streams' too."""
+    protocol = bench.load_protocol(REPO / "benchmarks" / "protocol_labelfree2.toml")
+    assert bench.prefix(protocol) == "labelfree2"
+    rng = np.random.default_rng(protocol["study"]["draw_seed"])
+    for family in bench.BOXES:
+        first = get_stream(str(REPO / "benchmarks" / "streams" / f"{family}_heldout.toml"))
+        drawn = bench.draw_stream(family, rng, "heldout2", (first,))
+        committed = get_stream(str(bench.held_out_file(protocol, family)))
+        assert drawn.to_dict() == committed.to_dict() and committed.name == f"{family}_heldout2"
+        box = bench.BOXES[family][0]
+        earlier = [*first.situations, *first.held_out]
+        for p in (*drawn.situations, *drawn.held_out):
+            a = {k: float(p[k]) for k in box}
+            assert all(bench._distance(a, {k: float(q[k]) for k in box}) >= bench.SEPARATION for q in earlier)
+
+
+def test_a_protocol_maps_methods_to_presets_and_fixed_settings() -> None:
+    protocol = bench.load_protocol(REPO / "benchmarks" / "protocol_labelfree2.toml")
+    hnet = bench.method_run(protocol, "hnet", "cartpole")
+    assert hnet == ("hnet-stream-cartpole", [("hnet.relabel", "25")])
+    preset, fixed = bench.method_run(protocol, "cadm-matched", "pendulum")
+    assert preset == "cadm-stream-pendulum" and ("model.hidden", "[32,32]") in fixed
+    assert bench.method_run(protocol, "grbal", "pendulum") == ("grbal-stream-pendulum", [])
+    first = bench.load_protocol()
+    assert bench.prefix(first) == "labelfree" and bench.method_run(first, "cadm", "pendulum")[1] == []
+
+
+def test_the_median_session_growth_reads_five_episodes_at_each_end() -> None:
+    times = [1.0, 1.2, 0.8, 1.1, 0.9, 5.0, 1.0, 1.3, 1.4, 1.2, 1.1]
+    assert bench._median_growth(times) == 1.2 / 1.0
+    assert bench._median_growth(times[:9]) is None
+
+
 def _runs(**figures: dict[str, list[Any]]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for method, values in figures.items():
@@ -108,4 +143,5 @@ def test_run_figures_reads_costs_from_the_rows() -> None:
     figures = bench.run_figures(summary, rows)
     assert figures["ident_over_plan"] == 0.2
     assert figures["session_growth"] == 0.5 / 0.4  # from the first regularised session (library >= 2)
+    assert figures["session_growth_median"] is None  # fewer than 2 x 5 episodes with regularised sessions
     assert figures["nmi"] == 0.5 and figures["library_size"] == 2

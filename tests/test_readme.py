@@ -207,7 +207,7 @@ def _labelfree_run(seed: int, ret: float, nmi: float | None) -> dict[str, Any]:
 
 
 def test_the_label_free_study_is_shown_stage_by_stage(results: Path) -> None:
-    for stale in results.glob("labelfree_*.json"):
+    for stale in results.glob("labelfree*.json"):
         if readme.LABELFREE_STUDY.match(stale.name):
             stale.unlink()
     assert (
@@ -249,6 +249,16 @@ def test_the_label_free_study_is_shown_stage_by_stage(results: Path) -> None:
     assert rows[1].startswith("| GrBAL | – | -390 (-400, -380) | – | – |")  # no identification figures
     assert "hnet: nmi >= 0.9 on every seed: **not met** (held on 0 of 2 seeds)" in flat
     assert "higher on 2 of 2 seeds" in flat
-    (results / "labelfree_walker.json").write_text(json.dumps(report))
-    with pytest.raises(readme.ReadmeError, match="declares no such family"):
-        readme.render(results)
+    # the second protocol's files go to its own section
+    (results / "labelfree2_cartpole_tuning.json").write_text(json.dumps({"table": table}))
+    text = " ".join(readme.render(results).split())
+    second = text[text.index("### Under `benchmarks/protocol_labelfree2.toml`") :]
+    assert "cart-pole: tuning finished (`labelfree2_cartpole_tuning.json`" in second
+    command = "python benchmarks/labelfree.py tune --family pendulum --protocol"
+    assert f"pendulum: not run yet (`{command}" in second
+    assert "labelfree2_cartpole_tuning.json" not in text[: text.index("protocol_labelfree2.toml")]
+    for stray in ("labelfree_walker.json", "labelfree7_pendulum.json"):
+        (results / stray).write_text(json.dumps(report))
+        with pytest.raises(readme.ReadmeError, match="declares this prefix and family"):
+            readme.render(results)
+        (results / stray).unlink()
