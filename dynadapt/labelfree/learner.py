@@ -67,6 +67,17 @@ hnet has one head for all tensors, so HyperCRL's per-head learning rate (``targe
 for a full hnet only) is not used: θ trains at ``lr``, and the generated tensors are scaled by
 ``1/√fan_in`` instead (:mod:`~dynadapt.labelfree.context`).
 
+**Rehearsal and relabelling** (off by default). With ``rehearse = R`` every minibatch also replays R rows
+of each sampled ``i ∈ S`` from its own buffer through its own fixed embedding (θ's gradient only): the
+output regulariser holds the generated weights, rehearsal holds the predictions on each situation's own
+transitions (measured on tuning-seed replays, ``benchmarks/labelfree_replay.py``: a situation not being
+trained predicts its recent data 7.5× worse than after its own last session under the pendulum preset's
+β = 0.05, 0.95× with R = 16). With ``relabel = L`` (label-free only) every chunk of ``L`` consecutive
+steps of ``c``'s buffer that a sampled ``j`` explains better by ``identify.llr_threshold`` tempered nats
+moves to ``j``'s buffer after the session (:meth:`ContextHyperLearner._relabel`): hard EM over the stored
+data, constant time (only ``S`` is compared), so the transitions routed to ``c`` before a switch was
+detected stop training it. ``own_scale`` scores each situation with its own per-dimension variance.
+
 **Encoder** (label-free only), one Adam step per minibatch on ``enc_segments`` segments of ``M``
 consecutive transitions (shorter down to ``min_window`` when there are none) of ``c`` and of every
 ``i ∈ S`` (so it does not forget earlier situations): from the first half of a segment of situation k the
