@@ -106,8 +106,13 @@ def prefix(protocol: dict[str, Any]) -> str:
     return str(protocol["study"].get("prefix", "labelfree"))
 
 
-def held_out_file(protocol: dict[str, Any], family: str) -> Path:
-    return STREAMS / f"{family}_{protocol['study'].get('held_out', 'heldout')}.toml"
+def held_out_name(protocol: dict[str, Any]) -> str:
+    """The protocol's held-out stream name: its files are ``benchmarks/streams/<family>_<name>.toml``."""
+    return str(protocol["study"].get("held_out", "heldout"))
+
+
+def held_out_file(family: str, name: str) -> Path:
+    return STREAMS / f"{family}_{name}.toml"
 
 
 def method_run(protocol: dict[str, Any], method: str, family: str) -> tuple[str, list[tuple[str, str]]]:
@@ -168,12 +173,10 @@ def draw(protocol: dict[str, Any]) -> list[Path]:
     rng = np.random.default_rng(int(protocol["study"].get("draw_seed", 20261130)))
     out = []
     for family in BOXES:
-        path = held_out_file(protocol, family)
-        exclude = tuple(
-            get_stream(str(STREAMS / f"{family}_{other}.toml"))
-            for other in protocol["study"].get("exclude", [])
-        )
-        stream = draw_stream(family, rng, protocol["study"].get("held_out", "heldout"), exclude)
+        path = held_out_file(family, held_out_name(protocol))
+        earlier = protocol["study"].get("exclude", [])
+        exclude = tuple(get_stream(str(held_out_file(family, other))) for other in earlier)
+        stream = draw_stream(family, rng, held_out_name(protocol), exclude)
         if path.exists():
             raise SystemExit(f"{path} exists: the held-out streams are drawn once (delete it to redraw)")
         out.append(save_stream(stream, path))
@@ -264,7 +267,7 @@ def report(protocol: dict[str, Any], family: str, root: Path, results: Path, wor
         chosen[method] = [(key, value)] if key else []
     # relative to the working directory (the repository root), so the sweep's grid and the JSON are the same
     # wherever the checkout is
-    held_out = os.path.relpath(held_out_file(protocol, family))
+    held_out = os.path.relpath(held_out_file(family, held_out_name(protocol)))
     streams = {"named": f"{family}:recurring-mid", "held_out": held_out}
     file = os.path.relpath(protocol["_file"], HERE.parent)
     declared = {k: v for k, v in protocol.items() if k != "_file"}

@@ -39,7 +39,7 @@ def test_the_second_protocols_held_out_streams_are_its_declared_draw() -> None:
     for family in bench.BOXES:
         first = get_stream(str(REPO / "benchmarks" / "streams" / f"{family}_heldout.toml"))
         drawn = bench.draw_stream(family, rng, "heldout2", (first,))
-        committed = get_stream(str(bench.held_out_file(protocol, family)))
+        committed = get_stream(str(bench.held_out_file(family, bench.held_out_name(protocol))))
         assert drawn.to_dict() == committed.to_dict() and committed.name == f"{family}_heldout2"
         box = bench.BOXES[family][0]
         earlier = [*first.situations, *first.held_out]
