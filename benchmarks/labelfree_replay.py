@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -50,11 +49,6 @@ from dynadapt.labelfree import identification_summary
 from dynadapt.models.dynamics import DynamicsModel
 from dynadapt.runs.config import apply_overrides, parse_override_args
 from dynadapt.runs.presets import get_preset
-
-
-def cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def record(family: str, seed: int, out: Path, overrides: list[str]) -> None:
@@ -119,7 +113,7 @@ def replay(path: Path, overrides: list[str], trace: tuple[int, int] | None = Non
     inferred = np.full(total, -1)
     sessions: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
-    t0, c0 = time.perf_counter(), cpu_s()
+    t0, c0 = time.perf_counter(), time.process_time()
     for t in range(total):
         if t in starts:
             learner.reset()
@@ -166,7 +160,7 @@ def replay(path: Path, overrides: list[str], trace: tuple[int, int] | None = Non
         "events": events,
         "sessions": sessions,
         "wall_s": time.perf_counter() - t0,
-        "cpu_s": cpu_s() - c0,
+        "cpu_s": time.process_time() - c0,
     }
 
 
