@@ -14,7 +14,8 @@ stream files are ``benchmarks/streams/<family>_<held_out>.toml``; default ``held
 (default 20261130), ``exclude`` (the ``held_out`` names of earlier protocols: a new draw's settings stay
 apart from theirs too) and ``presets`` (method -> the preset family it runs, ``<preset>-stream-<family>``;
 default the method's own name); ``[settings.<method>]`` lists the overrides every run of the method gets,
-under ``all`` and per family.
+under ``all`` and per family. A protocol without a ``[tuning]`` table has no tuning stage: ``report`` runs
+every method with its declared settings.
 
 Every stage is a resumable ``dynadapt sweep`` under ``--out`` (default ``sweeps/labelfree``). ``tune`` writes
 ``benchmarks/results/labelfree_<family>_tuning.json`` (each candidate's ``average_return`` on the tuning
@@ -24,17 +25,21 @@ plays the reporting seeds on the presets' stream and on the held-out stream file
 every run's figures per seed (identification metrics, prediction errors, returns, learner size, cost), and
 the declared claims checked per stream.
 
-**Held-out streams** (``draw``; ``numpy.random.default_rng(20261130)``, one generator for both families, in
-the order pendulum, cart-pole): four situations drawn uniformly from the box below, redrawn until every
-pair differs by at least 0.35 in ``Σ |log(p_i / p_j)|`` over the varied parameters and none equals a
-situation or held-out setting of the named streams; two more draws under the same rule are the held-out
-settings (generalisation); the schedule is 14 segments, each situation uniformly at random but never the
-one just played, each of 300-700 steps (uniform integers), so most switches fall inside episodes; episodes
-of 200 steps.
+**Held-out streams** (``draw``; ``numpy.random.default_rng(20261130)``, one generator for the protocol's
+families in its order, pendulum then cart-pole in the first two): four situations drawn uniformly from the
+box below, redrawn until every pair differs by at least 0.35 in ``Σ |log(p_i / p_j)|`` over the varied
+parameters and none equals a situation or held-out setting of the named streams; two more draws under the
+same rule are the held-out settings (generalisation); the schedule is 14 segments, each situation uniformly
+at random but never the one just played, each of 300-700 steps (uniform integers), so most switches fall
+inside episodes; episodes of 200 steps.
 
 * pendulum: ``mass ∈ [0.5, 2.0]``, ``length ∈ [0.5, 2.0]`` (gravity 10; the reward depends on neither);
 * cart-pole: ``pole_mass ∈ [0.2, 2.0]``, ``cart_damping ∈ [0.5, 12.0]`` (``pole_length`` 0.6: the reward
-  depends on it, so it stays fixed, as in the named streams).
+  depends on it, so it stays fixed, as in the named streams);
+* half-cheetah (``half_cheetah_cripple``): one categorical parameter, the crippled joint (``none`` or one of
+  six), so six of its seven values are drawn without replacement, the first four the situations and the
+  other two the held-out settings; they necessarily overlap the named stream's (its situations, their order
+  and durations are what is new), and episodes keep the family's 500 steps.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from dynadapt.envs.half_cheetah import JOINTS
 from dynadapt.envs.streams import Segment, Stream, get_stream, save_stream
 from dynadapt.errors import DynadaptError
 from dynadapt.sweep.grid import SweepSpec
@@ -65,8 +71,14 @@ BOXES: dict[str, tuple[dict[str, tuple[float, float]], dict[str, float]]] = {
     "pendulum": ({"mass": (0.5, 2.0), "length": (0.5, 2.0)}, {"gravity": 10.0}),
     "cartpole": ({"pole_mass": (0.2, 2.0), "cart_damping": (0.5, 12.0)}, {"pole_length": 0.6}),
 }
+CHOICES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "half_cheetah_cripple": ("crippled_joint", ("none", *JOINTS)),
+}
+"""Families whose situations are one categorical parameter: (parameter, its values)."""
 SEPARATION = 0.35
 SEGMENTS, SEGMENT_STEPS, EPISODE = 14, (300, 700), 200
+EPISODES = {"half_cheetah_cripple": 500}
+"""Episode steps where a family's named streams use other than ``EPISODE`` (the held-out stream keeps them)."""
 
 
 def _protocol_module() -> ModuleType:
@@ -139,16 +151,21 @@ def draw_stream(
     family: str, rng: np.random.Generator, name: str = "heldout", exclude: tuple[Stream, ...] = ()
 ) -> Stream:
     """The held-out stream of ``family`` (see the module docstring); its settings also stay apart from
-    those of the ``exclude`` streams."""
-    box, fixed = BOXES[family]
-    named = get_stream(f"{family}:recurring-mid")
-    earlier = [p for st in (named, *exclude) for p in (*st.situations, *st.held_out)]
-    taken = [{k: float(p[k]) for k in box} for p in earlier]
-    drawn: list[dict[str, float]] = []
-    while len(drawn) < 6:
-        p = {k: round(float(rng.uniform(lo, hi)), 2) for k, (lo, hi) in box.items()}
-        if all(_distance(p, q) >= SEPARATION for q in (*taken, *drawn)):
-            drawn.append(p)
+    those of the ``exclude`` streams (continuous families only)."""
+    drawn: list[dict[str, Any]] = []
+    fixed: dict[str, Any] = {}
+    if family in CHOICES:  # six of the values without replacement
+        key, values = CHOICES[family]
+        drawn = [{key: values[i]} for i in rng.permutation(len(values))[:6].tolist()]
+    else:
+        box, fixed = BOXES[family]
+        named = get_stream(f"{family}:recurring-mid")
+        earlier = [p for st in (named, *exclude) for p in (*st.situations, *st.held_out)]
+        taken = [{k: float(p[k]) for k in box} for p in earlier]
+        while len(drawn) < 6:
+            p = {k: round(float(rng.uniform(lo, hi)), 2) for k, (lo, hi) in box.items()}
+            if all(_distance(p, q) >= SEPARATION for q in (*taken, *drawn)):
+                drawn.append(p)
     order: list[int] = []
     while len(order) < SEGMENTS:
         s = int(rng.integers(0, 4))
@@ -163,7 +180,7 @@ def draw_stream(
         situations=tuple({**fixed, **p} for p in drawn[:4]),
         names=names,
         schedule=schedule,
-        episode_steps=EPISODE,
+        episode_steps=EPISODES.get(family, EPISODE),
         held_out=tuple({**fixed, **p} for p in drawn[4:]),
         held_out_names=("H1", "H2"),
     )
@@ -172,9 +189,9 @@ def draw_stream(
 def draw(protocol: dict[str, Any]) -> list[Path]:
     rng = np.random.default_rng(int(protocol["study"].get("draw_seed", 20261130)))
     out = []
-    for family in BOXES:
+    for family in protocol["study"]["families"]:
         path = held_out_file(family, held_out_name(protocol))
-        earlier = protocol["study"].get("exclude", [])
+        earlier = protocol["study"].get("exclude", []) if family not in CHOICES else []
         exclude = tuple(get_stream(str(held_out_file(family, other))) for other in earlier)
         stream = draw_stream(family, rng, held_out_name(protocol), exclude)
         if path.exists():
@@ -187,6 +204,9 @@ def draw(protocol: dict[str, Any]) -> list[Path]:
 def tune(
     protocol: dict[str, Any], family: str, root: Path, results: Path, workers: int | None
 ) -> Path | None:
+    if "tuning" not in protocol:
+        raise SystemExit(f"{protocol['_file'].name} declares no tuning stage: every method runs its "
+                         "declared settings (run report)")  # fmt: skip
     methods: dict[str, tuple[str, list[tuple[str, str]]]] = {}
     for method in protocol["study"]["methods"]:
         for key, value in base.candidates(protocol, method) or [("", "")]:
@@ -256,10 +276,12 @@ def _finite(v: Any) -> bool:
 
 
 def report(protocol: dict[str, Any], family: str, root: Path, results: Path, workers: int | None) -> Path:
-    saved = results / f"{prefix(protocol)}_{family}_tuning.json"
-    if not saved.exists():
-        raise SystemExit(f"{saved} does not exist: finish the tuning stage first")
-    tuned = json.loads(saved.read_text())["table"]
+    tuned: dict[str, Any] = {}  # a protocol without a [tuning] table: every method's declared settings
+    if "tuning" in protocol:
+        saved = results / f"{prefix(protocol)}_{family}_tuning.json"
+        if not saved.exists():
+            raise SystemExit(f"{saved} does not exist: finish the tuning stage first")
+        tuned = json.loads(saved.read_text())["table"]
     chosen: dict[str, list[tuple[str, str]]] = {}
     for method in protocol["study"]["methods"]:
         best = max(tuned.get(method, [{"candidate": "", "mean": 0.0}]), key=lambda r: r["mean"])

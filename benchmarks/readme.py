@@ -1265,7 +1265,7 @@ def protocol_block(results: Path, protocol: dict[str, Any]) -> list[str]:
     return lines[:-1]
 
 
-LABELFREE_PROTOCOLS = (ROOT / "protocol_labelfree.toml", ROOT / "protocol_labelfree2.toml")
+LABELFREE_PROTOCOLS = tuple(ROOT / f"protocol_labelfree{n}.toml" for n in ("", "2", "3"))
 """The label-free study's declared protocols, in the order the README shows them."""
 LABELFREE_STUDY = re.compile(
     r"^(?P<prefix>labelfree\d*)_(?!bound_)(?P<family>\w+?)(?P<tuning>_tuning)?\.json$"
@@ -1341,18 +1341,20 @@ def labelfree_block(results: Path) -> list[str]:
     """The label-free continual study (issue 16), one section per declared protocol
     (:data:`LABELFREE_PROTOCOLS`): every family's results file, or a line saying which stage it has
     reached."""
-    sections: dict[str, tuple[Path, list[str]]] = {}
+    sections: dict[str, tuple[Path, list[str], str]] = {}
     for path in LABELFREE_PROTOCOLS:
         with open(path, "rb") as f:
-            study = tomllib.load(f)["study"]
-        sections[str(study.get("prefix", "labelfree"))] = (path, list(study["families"]))
+            declared = tomllib.load(f)
+        study = declared["study"]
+        first = "tune" if "tuning" in declared else "report"  # no [tuning] table: no tuning stage
+        sections[str(study.get("prefix", "labelfree"))] = (path, list(study["families"]), first)
     for p in sorted(results.glob("labelfree*.json")):
         m = LABELFREE_STUDY.match(p.name)
         if m and (m["prefix"] not in sections or m["family"] not in sections[m["prefix"]][1]):
             raise ReadmeError(f"{p.name}: no protocol in {', '.join(x.name for x in LABELFREE_PROTOCOLS)} "
                               "declares this prefix and family")  # fmt: skip
     lines: list[str] = []
-    for prefix, (path, families) in sections.items():
+    for prefix, (path, families, first) in sections.items():
         lines += [f"### Under `benchmarks/{path.name}` (continual dynamics without task labels)", ""]
         option = "" if path == LABELFREE_PROTOCOLS[0] else f" --protocol benchmarks/{path.name}"
         for family in families:
@@ -1370,7 +1372,7 @@ def labelfree_block(results: Path) -> list[str]:
                 text = f"{name(family)}: tuning finished (`{tuning.name}`; chosen: {chosen})"
                 lines += [*wrap(text + "; reporting runs pending."), ""]
             else:
-                command = f"python benchmarks/labelfree.py tune --family {family}{option}"
+                command = f"python benchmarks/labelfree.py {first} --family {family}{option}"
                 lines += [*wrap(f"{name(family)}: not run yet (`{command}`)."), ""]
     return lines[:-1]
 
