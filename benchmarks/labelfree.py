@@ -78,7 +78,7 @@ CHOICES: dict[str, tuple[str, tuple[str, ...]]] = {
 SEPARATION = 0.35
 SEGMENTS, SEGMENT_STEPS, EPISODE = 14, (300, 700), 200
 EPISODES = {"half_cheetah_cripple": 500}
-"""Episode steps where a family's named streams use other than ``EPISODE`` (the held-out stream keeps them)."""
+"""Episode steps of the families whose named streams use other than ``EPISODE`` (a held-out stream too)."""
 
 
 def _protocol_module() -> ModuleType:

@@ -15,10 +15,16 @@ above 1 means the hypernetwork's training on other situations moved that network
 did not hold it), which lowers its likelihood when its situation returns. It also records every switch the
 learner commits, split into recalls (to a stored situation) and creations, against the true labels.
 
+**Model accuracy** (``accuracy`` in the JSON): per true situation, the median squared one-step error of the
+network in force on each transition before the learner saw it (the error the identifier works with), over
+the later half of that situation's steps; with ``--oracle STEPS``, beside it the same figure for a
+dedicated network of the same architecture fitted on the first half of that situation's steps alone.
+
     python benchmarks/labelfree_replay.py record --out runs/replay/pendulum_100.npz   # pendulum, seed 100
     python benchmarks/labelfree_replay.py record --family cartpole --out runs/replay/cartpole_100.npz
     python benchmarks/labelfree_replay.py replay runs/replay/pendulum_100.npz --json out.json hnet.beta=0.5
     python benchmarks/labelfree_replay.py replay runs/replay/pendulum_100.npz --trace 1940:2100
+    python benchmarks/labelfree_replay.py replay runs/replay/pendulum_100.npz --oracle 1000 method=task-aware
     python benchmarks/labelfree_replay.py table runs/replay/*.json --out summary.json   # markdown + JSON
 
 Overrides given to ``record`` (``key=value``, e.g. a shorter ``stream=``) are saved with the recording; its
@@ -41,6 +47,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from dynadapt.envs.registry import get_family
 from dynadapt.envs.streams import get_stream
@@ -79,7 +86,36 @@ def drift(learner: Any) -> list[float]:
     return out
 
 
-def replay(path: Path, overrides: list[str], trace: tuple[int, int] | None = None) -> dict[str, Any]:
+def oracle_errors(model: DynamicsModel, x: Tensor, y: Tensor, labels: np.ndarray, steps: int) -> list[float]:
+    """A dedicated network per true situation (the learner's target architecture, fresh initialisation),
+    fitted with Adam (lr 1e-3, 64 transitions per step) on the first half of that situation's transitions,
+    in the learner's normalised units; per situation the median squared one-step error (summed over Δ's
+    dimensions) on the later half: what the architecture reaches when it is given the labels and trained on
+    one situation alone (``benchmarks/labelfree_bound.py``'s oracles, in the replay's units). The replay's
+    ``prequential_sq_median`` reads the same rows, each predicted by the learner's network in force before
+    it saw the transition."""
+    gen = torch.Generator().manual_seed(0)  # minibatches (the initialisation is the model's generator's)
+    out = []
+    for k in range(int(labels.max()) + 1):
+        rows = np.flatnonzero(labels == k)
+        fit, held = torch.as_tensor(rows[: len(rows) // 2]), torch.as_tensor(rows[len(rows) // 2 :])
+        params = {n: v.detach().clone().requires_grad_() for n, v in model.init_params().items()}
+        opt = torch.optim.Adam(list(params.values()), lr=1e-3)
+        for _ in range(steps):
+            batch = fit[torch.randint(0, len(fit), (64,), generator=gen)]
+            loss = model.loss(params, x[batch][None], y[batch][None]).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            mean, _ = model.forward_normalized(params, x[held][None])
+            out.append(float(((mean[0] - y[held]) ** 2).sum(-1).median()))
+    return out
+
+
+def replay(
+    path: Path, overrides: list[str], trace: tuple[int, int] | None = None, oracle_steps: int = 0
+) -> dict[str, Any]:
     data = np.load(path)
     family = str(data["family"])
     preset = get_preset(f"hnet-stream-{family}")
@@ -114,9 +150,15 @@ def replay(path: Path, overrides: list[str], trace: tuple[int, int] | None = Non
     sessions: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     t0, c0 = time.perf_counter(), time.process_time()
+    x_all, y_all = model.transitions({"obs": obs, "act": act, "next_obs": nxt})
+    prequential = np.full(total, math.nan)
     for t in range(total):
         if t in starts:
             learner.reset()
+        if t >= warm:  # the network in force on a transition it has not seen (the identifier's error)
+            with torch.no_grad():
+                mean, _ = model.forward_normalized(learner.params(), x_all[t : t + 1][None])
+                prequential[t] = float(((mean[0] - y_all[t : t + 1]) ** 2).sum())
         before = learner.situation
         size = learner.library_size
         learner.observe(obs[t].numpy(), act[t].numpy(), nxt[t].numpy(), int(labels[t]))
@@ -152,10 +194,19 @@ def replay(path: Path, overrides: list[str], trace: tuple[int, int] | None = Non
         mask = inferred[warm:] == k
         counts = np.bincount(labels[warm:][mask], minlength=len(stream.situations))
         purity[int(k)] = {"steps": int(mask.sum()), "true": counts.tolist()}
+    rows_of = [np.flatnonzero(labels == k) for k in range(len(stream.situations))]
+    later = [rows[len(rows) // 2 :] for rows in rows_of]
+    accuracy: dict[str, Any] = {  # on the later half of each situation's steps: the oracles' held-out rows
+        "prequential_sq_median": [float(np.nanmedian(prequential[rows])) for rows in later],
+    }
+    if oracle_steps > 0:
+        accuracy["oracle_steps"] = oracle_steps
+        accuracy["oracle_sq_median"] = oracle_errors(model, x_all, y_all, labels, oracle_steps)
     return {
         "recording": str(path),
         "overrides": overrides,
         "identification": summary,
+        "accuracy": accuracy,
         "purity": purity,
         "events": events,
         "sessions": sessions,
@@ -208,6 +259,8 @@ def main() -> None:
     rep.add_argument("recording", type=Path)
     rep.add_argument("--json", type=Path)
     rep.add_argument("--trace", help="START:END: print the identifier's state at these steps")
+    rep.add_argument("--oracle", type=int, default=0, metavar="STEPS",
+                     help="also fit a dedicated network per true situation for STEPS Adam steps")  # fmt: skip
     tab = sub.add_parser("table")
     tab.add_argument("replays", type=Path, nargs="+")
     tab.add_argument("--out", type=Path)
@@ -222,7 +275,7 @@ def main() -> None:
         record(args.family, args.seed, args.out, overrides)
         return
     trace = tuple(int(v) for v in args.trace.split(":")) if args.trace else None
-    out = replay(args.recording, overrides, trace)  # type: ignore[arg-type]
+    out = replay(args.recording, overrides, trace, args.oracle)  # type: ignore[arg-type]
     ident = out["identification"]
     keys = ("nmi", "situations", "median_delay", "false_switches", "recall_rate")
     print(" ".join(f"{k}={ident[k]}" for k in keys))
@@ -230,6 +283,8 @@ def main() -> None:
           f"{sum(e['created'] for e in out['events'])}")  # fmt: skip
     for k, v in out["purity"].items():
         print(f"  label {k}: {v['steps']} steps, true {v['true']}")
+    for key, values in out["accuracy"].items():
+        print(f"  {key}: {values}")
     if args.json:
         write_json(args.json, out)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from dynadapt.envs.streams import get_stream
 from tests.bench_modules import load
@@ -46,6 +47,48 @@ def test_the_second_protocols_held_out_streams_are_its_declared_draw() -> None:
         for p in (*drawn.situations, *drawn.held_out):
             a = {k: float(p[k]) for k in box}
             assert all(bench._distance(a, {k: float(q[k]) for k in box}) >= bench.SEPARATION for q in earlier)
+
+
+def test_the_third_protocols_half_cheetah_stream_is_its_declared_categorical_draw(tmp_path: Path) -> None:
+    """protocol_labelfree3.toml: six distinct crippled-joint values (four situations, two held-out), the
+    family's 500-step episodes; no tuning stage, so ``tune`` refuses it."""
+    protocol = bench.load_protocol(REPO / "benchmarks" / "protocol_labelfree3.toml")
+    assert protocol["study"]["families"] == ["half_cheetah_cripple"] and "tuning" not in protocol
+    rng = np.random.default_rng(protocol["study"]["draw_seed"])
+    drawn = bench.draw_stream("half_cheetah_cripple", rng, "heldout3")
+    committed = get_stream(str(bench.held_out_file("half_cheetah_cripple", "heldout3")))
+    assert drawn.to_dict() == committed.to_dict() and committed.episode_steps == 500
+    values = [p["crippled_joint"] for p in (*drawn.situations, *drawn.held_out)]
+    assert len(values) == len(set(values)) == 6
+    assert len(drawn.switch_steps()) == bench.SEGMENTS - 1
+    with pytest.raises(SystemExit, match="no tuning stage"):
+        bench.tune(protocol, "half_cheetah_cripple", tmp_path / "tune", tmp_path, 1)
+
+
+def test_the_matched_cadm_model_has_the_label_free_learners_parameter_count() -> None:
+    """The "at matched parameter count" claim: each protocol's cadm-matched settings give the CaDM-style
+    model within 4% of the label-free learner's trained parameters on every family it declares."""
+    for name in ("protocol_labelfree2.toml", "protocol_labelfree3.toml"):
+        protocol = bench.load_protocol(REPO / "benchmarks" / name)
+        for family in protocol["study"]["families"]:
+            sizes = {m: _learner_size(protocol, m, family) for m in ("hnet", "cadm-matched")}
+            assert abs(sizes["cadm-matched"] / sizes["hnet"] - 1) < 0.04, (name, family, sizes)
+
+
+def _learner_size(protocol: dict[str, Any], method: str, family: str) -> int:
+    import torch
+
+    from dynadapt.envs.registry import get_family
+    from dynadapt.models.dynamics import DynamicsModel
+    from dynadapt.runs.config import apply_overrides, parse_override_args
+    from dynadapt.runs.labelfree.loop import learner_size
+    from dynadapt.runs.presets import get_preset
+
+    preset, fixed = bench.method_run(protocol, method, family)
+    cfg = apply_overrides(get_preset(preset).make(), parse_override_args([f"{k}={v}" for k, v in fixed]))
+    gen = torch.Generator().manual_seed(0)
+    model = DynamicsModel.for_family(get_family(get_stream(cfg.stream).family), cfg.model, gen)
+    return learner_size(cfg.learner_config().build(model, gen))
 
 
 def test_a_protocol_maps_methods_to_presets_and_fixed_settings() -> None:

@@ -50,3 +50,19 @@ def test_a_recording_replays_with_the_loops_cadence(recording: Path, tmp_path: P
     assert steps == 450  # every step after the warm-up is labelled
     again = _replay(recording, tmp_path / "b.json", "hnet.train_steps=5", "hnet.rehearse=4")
     assert again["events"] == first["events"] and again["sessions"] == first["sessions"]
+
+
+def test_the_accuracy_figures_compare_the_network_in_force_with_a_dedicated_one(
+    recording: Path, tmp_path: Path
+) -> None:
+    """--oracle: a dedicated network per true situation, fitted on the first half of its steps, is scored
+    on the later half, the same rows the prequential figure reads; more fitting steps fit better."""
+    few = _replay(recording, tmp_path / "few.json", "hnet.train_steps=5", "--oracle", "1")
+    many = _replay(recording, tmp_path / "many.json", "hnet.train_steps=5", "--oracle", "300")
+    acc_few, acc_many = few["accuracy"], many["accuracy"]
+    assert isinstance(acc_few, dict) and isinstance(acc_many, dict)
+    assert acc_many["oracle_steps"] == 300
+    assert len(acc_many["oracle_sq_median"]) == len(acc_many["prequential_sq_median"]) == 3
+    assert acc_many["prequential_sq_median"] == acc_few["prequential_sq_median"]  # the replay itself
+    assert all(a < b for a, b in zip(acc_many["oracle_sq_median"], acc_few["oracle_sq_median"]))
+    assert all(v > 0 for v in acc_many["prequential_sq_median"])
