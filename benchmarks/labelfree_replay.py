@@ -234,6 +234,7 @@ def table(paths: list[Path], out: Path | None) -> str:
         row = {
             "recording": Path(rep["recording"]).name, "overrides": rep["overrides"],
             "identification": ident, "purity": rep["purity"], "median_drift": typical, "max_drift": worst,
+            **({"accuracy": rep["accuracy"]} if "accuracy" in rep else {}),
         }  # fmt: skip
         rows.append(row)
         lines.append(

@@ -104,6 +104,11 @@ class ContextHnetConfig:
     """Identify once the episode's window holds this many transitions (before: the transitions wait)."""
     candidate_every: int = 4
     """Re-fit the new candidate every this many steps (in between, its embedding is re-scored)."""
+    shadow_lr: float = 1e-3
+    """identify.new_test = adapt: Adam step size of the shadow's weight-space offset from the current
+    situation's generated network."""
+    shadow_steps: int = 1
+    """identify.new_test = adapt: the shadow's Adam steps on the window after every transition."""
     mature_sessions: int = 3
     """No new situation is created while the one in force has had fewer training sessions than this (a
     young embedding is itself a recent candidate; 1: only before its first session)."""
@@ -176,7 +181,7 @@ class ContextHnetConfig:
         self.encoder_hidden = tuple(self.encoder_hidden)
         self.encoder_out_hidden = tuple(self.encoder_out_hidden)
         floats = ("refine_lr", "lr", "emb_lr", "enc_lr", "beta", "grad_clip", "enc_pull", "score_var")
-        for name in (*floats, "min_score_var", "merge_tolerance", "merge_llr"):
+        for name in (*floats, "min_score_var", "merge_tolerance", "merge_llr", "shadow_lr"):
             if not math.isfinite(float(getattr(self, name))):
                 raise DynadaptError(f"hnet.{name} must be finite")
         window = self.identify.window
@@ -193,6 +198,8 @@ class ContextHnetConfig:
             (self.refine_steps >= 0 and self.refine_lr > 0, "hnet: refine_steps >= 0 and refine_lr > 0"),
             (2 <= self.min_window <= window, f"hnet.min_window must be in [2, identify.window = {window}]"),
             (self.candidate_every >= 1, "hnet.candidate_every must be >= 1"),
+            (self.shadow_lr > 0, "hnet.shadow_lr must be > 0"),
+            (self.shadow_steps >= 1, "hnet.shadow_steps must be >= 1"),
             (self.mature_sessions >= 1, "hnet.mature_sessions must be >= 1"),
             (self.capacity >= 1, "hnet.capacity must be >= 1"),
             (self.train_steps >= 1 and self.batch_size >= 1, "hnet.train_steps and batch_size must be >= 1"),

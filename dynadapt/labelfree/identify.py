@@ -46,7 +46,8 @@ CUSUM on its ratios and is committed when its statistic exceeds ``llr_threshold`
 odds against the current situation (the CUSUM of log-likelihood ratios is the hazard-limited forward filter
 of a two-state HMM; Adams & MacKay 2007, "Bayesian online changepoint detection", arXiv 0710.3742, keep the
 full run-length posterior instead). A new situation is either one more challenger (the new candidate's
-ratio, ``new_test="candidate"``) or (``new_test="error"``) a confirmed CUSUM alarm on the current
+ratio, ``new_test="candidate"``, or an online-adapted shadow network's, ``new_test="adapt"``: the caller
+computes either) or (``new_test="error"``) a confirmed CUSUM alarm on the current
 situation's one-step log error, standardised by that situation's own in-control scale (one for an episode's
 first ``transient_steps`` and one for the rest, kept per situation across visits), and only when no stored
 challenger holds half of its threshold.
@@ -117,10 +118,12 @@ class IdentifyConfig:
     """score: score every challenger at every step; cusum: only after a CUSUM alarm on the current
     situation's one-step error (cheap path between alarms); llr: accumulate every challenger's one-step
     log-likelihood ratio over the current situation in a CUSUM (:meth:`Identifier.step_llr`)."""
-    new_test: Literal["candidate", "error"] = "candidate"
+    new_test: Literal["candidate", "adapt", "error"] = "candidate"
     """llr detector, how a new situation is detected: candidate: the new candidate's ratio accumulates like
-    a stored challenger's; error: a CUSUM alarm on the current situation's standardised one-step log
-    error (the cusum_* settings), confirmed when that error stays high for confirm_steps more steps."""
+    a stored challenger's; adapt: so does the ratio of a *shadow*, the current situation's network
+    fine-tuned in weight space on the recent transitions (the learner's ``shadow_*`` settings); error: a
+    CUSUM alarm on the current situation's standardised one-step log error (the cusum_* settings),
+    confirmed when that error stays high for confirm_steps more steps."""
     transient_steps: int = 0
     """llr detector, new_test = error: an episode's first steps whose errors are judged on a scale of
     their own per situation (the states after a reset are another regime than the rest; 0: one scale)."""
@@ -179,7 +182,10 @@ class IdentifyConfig:
             (self.llr_threshold > 0, "identify.llr_threshold must be > 0"),
             (self.llr_clip >= 0, "identify.llr_clip must be >= 0 (0: no limit)"),
             (self.llr_nu >= 0, "identify.llr_nu must be >= 0 (0: Gaussian)"),
-            (self.new_test in ("candidate", "error"), "identify.new_test must be candidate or error"),
+            (
+                self.new_test in ("candidate", "adapt", "error"),
+                "identify.new_test must be candidate, adapt or error",
+            ),
             (self.confirm_steps >= 1, "identify.confirm_steps must be >= 1"),
             (self.transient_steps >= 0, "identify.transient_steps must be >= 0"),
             (self.cusum_drift >= 0, "identify.cusum_drift must be >= 0"),

@@ -33,7 +33,14 @@ per situation across visits), confirmed when the error stays high for ``confirm_
 stored situation has half of its threshold: a new situation is a failure of the stored ones, which needs
 no locally fitted candidate (on pendulum, early in the stream, the hypernetwork cannot yet express an
 unseen situation, so no candidate beats the current network there). Its embedding is then the encoder's
-proposal for the window, refined on it. Until the current situation's first session no recall evidence
+proposal for the window, refined on it. A third test (``new_test = "adapt"``) scores a *shadow*: the
+current network plus a weight-space offset that takes ``shadow_steps`` Adam steps on the window after every
+transition (online adaptation as in GrBAL, which the hypernetwork need not be able to express yet); its
+ratio over the current network accumulates like a challenger's. It shares the candidate's weakness: the
+shadow also wins where the current network is merely locally poor (on the tuning seed's pendulum replay its
+one-step error on a long-known situation was 10-40 times below the network's), so it creates more
+situations than there are (docs/methods/labelfree.md, "Model accuracy"). Until the current situation's
+first session no recall evidence
 accumulates (its untrained network would lose to every trained one, even on its own data). With
 ``merge_llr > 0`` the merge test uses the same prequential ratios: ``cross[c, j]``, the moving mean of
 ``log p_j − log p_c`` over c's transitions; ``c`` and ``j`` merge when each network predicted the other's
@@ -174,6 +181,8 @@ class ContextHyperLearner:
         """The last new candidate ``[1, D]`` (reused for ``candidate_every`` steps)."""
         self.candidate_age = 0
         self._candidate_params: Params = {}  # llr detector: the candidate's generated params
+        self._shadow: Params = {}  # new_test = adapt: the shadow's offset from the current network
+        self._shadow_opt: torch.optim.Adam | None = None
         self.cross = torch.zeros(0, 0, dtype=torch.float64)
         """llr detector, ``[K, K]``: entry ``(c, j)`` the moving mean (over ``merge_rows``) of the ratio
         ``log p_j − log p_c`` of situation c's transitions, scored prequentially while c was current,
@@ -403,7 +412,12 @@ class ContextHyperLearner:
                 err = math.log(float(sq[cur]) / y.shape[-1] + 1e-12)
                 allow_new = not young
                 by_error = cfg.identify.new_test == "error"
-                if not young and not by_error and x.shape[0] - 1 >= cfg.min_window:
+                if not young and cfg.identify.new_test == "adapt":
+                    new, _ = self.dyn.nll(self._shadow_params(cur), x[-1:], y[-1:], var, nu)
+                    llr[k] = float((nll[cur] - new[0]) / temp) - cfg.identify.new_margin
+                    with torch.enable_grad():
+                        self._shadow_step(cur, x, y)
+                elif not young and not by_error and x.shape[0] - 1 >= cfg.min_window:
                     stale = self.candidate is None or not self._candidate_params
                     if stale or self.candidate_age >= cfg.candidate_every:
                         with torch.enable_grad():
@@ -419,6 +433,32 @@ class ContextHyperLearner:
             self._record_cross(cur, llr[:k])
         phase = int(self.t > cfg.identify.transient_steps)
         self._decide(ident.step_llr(llr, err, allow_new, phase), x, y)
+
+    def _shadow_params(self, cur: int) -> Params:
+        """new_test = adapt: the shadow, ``cur``'s cached generated params plus the offset (zero again after
+        every committed switch and merge)."""
+        base = self.dyn.weights(cur)
+        if not self._shadow:
+            # sorted names: the optimiser's state is saved by position and tensor files sort their keys
+            self._shadow = {n: torch.zeros_like(base[n], requires_grad=True) for n in sorted(base)}
+            self._shadow_opt = adam(list(self._shadow.values()), self.cfg.shadow_lr)
+        return {n: v + self._shadow[n] for n, v in base.items()}
+
+    def _shadow_step(self, cur: int, x: Tensor, y: Tensor) -> None:
+        """Fit the shadow's offset to the window ``x[n, ·], y[n, O]`` (the newest transition included, after
+        it was scored): ``shadow_steps`` Adam steps on the training loss, the generated weights fixed. The
+        shadow is a network the hypernetwork need not be able to express yet, adapted online as GrBAL adapts
+        (Nagabandi et al. 2019), so its ratio over the current network grows in a situation no embedding
+        explains; the offset is kept across sessions (the generated weights under it change)."""
+        assert self._shadow_opt is not None
+        offsets = list(self._shadow.values())
+        base = self.dyn.weights(cur)
+        for _ in range(self.cfg.shadow_steps):
+            params = {n: v + self._shadow[n] for n, v in base.items()}
+            loss = self.dyn.window_loss(params, x[None], y[None]).sum()
+            self._shadow_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            adam_step_(self._shadow_opt, offsets, self.cfg.grad_clip)
 
     def _record_cross(self, cur: int, llr: Tensor) -> None:
         """Fold the stored situations' ratios ``llr[K]`` on a transition of ``cur`` into ``cross[cur]``."""
@@ -456,6 +496,8 @@ class ContextHyperLearner:
         """Act on a decision; ``x[n, ·], y[n, O]`` is the window (a created situation's embedding is the
         candidate refined once more on all of it)."""
         self.last_decision = d
+        if d.switched:
+            self._shadow, self._shadow_opt = {}, None
         if d.created:
             if self.candidate is None:  # the first situation of the llr detector
                 with torch.no_grad():
@@ -685,6 +727,7 @@ class ContextHyperLearner:
             self.dyn.hnet.embeddings[keep].copy_(emb)
         self.dyn.remove(drop)
         self.identifier.merge(keep, drop)
+        self._shadow, self._shadow_opt = {}, None
 
     def _rebuilt(self, parts: list[dict[str, Tensor]]) -> ReplayBuffer:
         """A situation buffer holding the rows of ``parts`` in time order (the newest ``capacity``)."""
@@ -781,6 +824,9 @@ class ContextHyperLearner:
             out |= {f"norm.{name}.{k}": v for k, v in norm.state_dict().items()}
         out |= _optim_state("opt_theta", self.opt_theta)
         out |= _optim_state("opt_enc", self.opt_enc)
+        if self._shadow_opt is not None:  # new_test = adapt: the shadow's offset and its Adam moments
+            out |= {f"shadow.{n}": v.detach().clone() for n, v in self._shadow.items()}
+            out |= _optim_state("opt_shadow", self._shadow_opt)
         return out
 
     def load_state_dict(self, state: dict[str, Tensor], /) -> None:
@@ -832,6 +878,15 @@ class ContextHyperLearner:
         _load_optim_state("opt_theta", self.opt_theta, state)
         self.opt_enc = adam(list(self.dyn.encoder.values()), self.cfg.enc_lr)
         _load_optim_state("opt_enc", self.opt_enc, state)
+        shadow = {k[len("shadow.") :]: v for k, v in state.items() if k.startswith("shadow.")}
+        self._shadow, self._shadow_opt = {}, None
+        net = self.dyn.prior_weights()
+        if shadow and (set(shadow) != set(net) or any(shadow[n].shape != net[n].shape for n in net)):
+            raise CorruptFileError("context_hnet state: the shadow's offsets do not match the network")
+        if shadow:
+            self._shadow = {n: shadow[n].to(self.device).clone().requires_grad_(True) for n in sorted(shadow)}
+            self._shadow_opt = adam(list(self._shadow.values()), self.cfg.shadow_lr)
+            _load_optim_state("opt_shadow", self._shadow_opt, state)
         if self.candidate is not None and self.cfg.identify.detector == "llr":
             with torch.no_grad():  # the llr detector scores the cached candidate's params
                 self._candidate_params = self.dyn.generate(self.candidate.to(self.device))
@@ -914,9 +969,17 @@ def _optim_state(prefix: str, opt: torch.optim.Optimizer) -> dict[str, Tensor]:
 
 
 def _load_optim_state(prefix: str, opt: torch.optim.Optimizer, state: dict[str, Tensor]) -> None:
+    """Restore :func:`_optim_state`'s entries; moments whose shape is not their parameter's raise
+    :class:`CorruptFileError` (the fused kernel would read past them)."""
     params = [p for g in opt.param_groups for p in g["params"]]
     for i, p in enumerate(params):
         head = f"{prefix}.{i}."
         entries = {k[len(head) :]: v.clone() for k, v in state.items() if k.startswith(head)}
+        for key in ("exp_avg", "exp_avg_sq"):
+            if key in entries and entries[key].shape != p.shape:
+                raise CorruptFileError(
+                    f"context_hnet state: {head}{key} has shape {tuple(entries[key].shape)}, "
+                    f"its parameter {tuple(p.shape)}"
+                )
         if entries:
             opt.state[p] = entries

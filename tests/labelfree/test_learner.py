@@ -319,6 +319,29 @@ def test_the_llr_detector_creates_and_recalls(new_test: str) -> None:
         assert len(stats) == 2 and stats[1][3] >= 20  # B's error scale (late phase) kept for its recall
 
 
+def test_the_shadow_test_creates_a_new_situation_and_restarts_at_every_switch() -> None:
+    """new_test = adapt: the shadow (the current network plus an offset fitted online on the window) beats
+    A's network on B's transitions, so B is created within 30 steps of a mid-episode switch and A is recalled
+    when it returns; every committed switch restarts the shadow at a zero offset. (It also beats a young
+    network on its own data: a duplicate of B appears once B matures and merges back, see the docs.)"""
+    identify = IdentifyConfig(window=16, new_test="adapt", **LLR)  # type: ignore[arg-type]
+    learner = _learner(identify=identify, candidate_every=4)
+    player = Player(learner)
+    player.play(0, 150)
+    assert learner._shadow and all(float(v.abs().sum()) > 0 for v in learner._shadow.values())
+    player.play(1, 40)
+    inferred = player.inferred
+    assert set(inferred[:150]) == {0}
+    assert next(i for i in range(150, 190) if inferred[i] == 1) - 150 < 30
+    player.play(1, 120)
+    player.play(0, 115)
+    inferred = player.inferred
+    assert next(i for i in range(310, 425) if inferred[i] == 0) - 310 < 20 and set(inferred[340:]) == {0}
+    assert learner.library_size == 2
+    switched = learner.last_decision is not None and learner.last_decision.switched
+    assert not switched and learner._shadow  # the shadow of A, fitted since A's recall
+
+
 def test_relabel_moves_misrouted_chunks_to_the_situation_that_explains_them() -> None:
     """relabel: B's transitions stored under A by mistake move to B's buffer (both 10-step chunks of
     their episode); A's own rows stay, so a second pass moves nothing."""
@@ -396,7 +419,12 @@ def test_young_hold_keeps_a_young_situation_until_it_matures(young_hold: bool) -
 
 @pytest.mark.parametrize(
     ("identify", "extra"),
-    [({}, {}), (LLR, {}), ({**LLR, "new_test": "error"}, {"own_scale": True, "relabel": 10, "rehearse": 8})],
+    [
+        ({}, {}),
+        (LLR, {}),
+        ({**LLR, "new_test": "error"}, {"own_scale": True, "relabel": 10, "rehearse": 8}),
+        ({**LLR, "new_test": "adapt"}, {"mature_sessions": 1}),
+    ],
 )
 def test_resume_is_bit_identical(
     tmp_path: object, identify: dict[str, object], extra: dict[str, object]
@@ -409,7 +437,10 @@ def test_resume_is_bit_identical(
     straight.play(0, 80)
     straight.play(1, 37)  # stop mid-episode, with a window, pending transitions and a candidate
     path = f"{tmp_path}/learner{len(identify)}.safetensors"
-    save_tensors(path, straight.learner.state_dict(), "test", {})
+    saved = straight.learner.state_dict()
+    if identify.get("new_test") == "adapt":  # the shadow's offset and its Adam moments are part of the state
+        assert any(k.startswith("shadow.") for k in saved) and any(k.startswith("opt_shadow.") for k in saved)
+    save_tensors(path, saved, "test", {})
     meta = json.loads(json.dumps(straight.learner.meta()))
     state = straight.g.get_state()
 
@@ -463,6 +494,27 @@ def test_bad_input_raises() -> None:
     model = DynamicsModel(2, 1, ModelConfig(ensemble_size=1, hidden=(8,), learn_reward=True))
     with pytest.raises(DynadaptError, match="reward"):
         ContextHnetConfig().build(model, torch.Generator())
+
+
+def test_a_state_whose_shadow_or_moments_do_not_fit_the_network_is_refused() -> None:
+    """Misshapen shadow offsets or Adam moments raise CorruptFileError (the fused Adam kernel would read
+    past them), and the learner that refused them still works."""
+    cfg = IdentifyConfig(window=16, new_test="adapt", **LLR)  # type: ignore[arg-type]
+    player = Player(_learner(identify=cfg, mature_sessions=1))
+    player.play(0, 80)
+    state = player.learner.state_dict()
+    assert "shadow.layers.0.weight" in state and "opt_shadow.0.exp_avg" in state
+    bad_offset = {**state, "shadow.layers.0.weight": torch.zeros(1, 3, 3)}
+    bad_moment = {**state, "opt_shadow.0.exp_avg": torch.zeros(7)}
+    bad_theta = {**state, "opt_theta.0.exp_avg_sq": torch.zeros(2, 2)}
+    for bad in (bad_offset, bad_moment, bad_theta):
+        fresh = _learner(identify=cfg, mature_sessions=1)
+        with pytest.raises(CorruptFileError, match="shadow|shape"):
+            fresh.load_state_dict(bad)
+    fresh.load_state_dict(state)
+    fresh.load_meta(json.loads(json.dumps(player.learner.meta())))
+    Player(fresh, t=player.t).play(0, 20)
+    assert fresh.library_size >= 1 and fresh._shadow
 
 
 def test_the_llr_merge_test_asks_each_network_to_predict_the_other() -> None:
