@@ -31,7 +31,7 @@ box below, redrawn until every pair differs by at least 0.35 in ``Σ |log(p_i / 
 parameters and none equals a situation or held-out setting of the named streams; two more draws under the
 same rule are the held-out settings (generalisation); the schedule is 14 segments, each situation uniformly
 at random but never the one just played, each of 300-700 steps (uniform integers), so most switches fall
-inside episodes; episodes of 200 steps.
+inside episodes; episodes as long as the named streams' (200 steps on the pendulum and the cart-pole).
 
 * pendulum: ``mass ∈ [0.5, 2.0]``, ``length ∈ [0.5, 2.0]`` (gravity 10; the reward depends on neither);
 * cart-pole: ``pole_mass ∈ [0.2, 2.0]``, ``cart_damping ∈ [0.5, 12.0]`` (``pole_length`` 0.6: the reward
@@ -76,9 +76,7 @@ CHOICES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 """Families whose situations are one categorical parameter: (parameter, its values)."""
 SEPARATION = 0.35
-SEGMENTS, SEGMENT_STEPS, EPISODE = 14, (300, 700), 200
-EPISODES = {"half_cheetah_cripple": 500}
-"""Episode steps of the families whose named streams use other than ``EPISODE`` (a held-out stream too)."""
+SEGMENTS, SEGMENT_STEPS = 14, (300, 700)
 
 
 def _protocol_module() -> ModuleType:
@@ -180,7 +178,7 @@ def draw_stream(
         situations=tuple({**fixed, **p} for p in drawn[:4]),
         names=names,
         schedule=schedule,
-        episode_steps=EPISODES.get(family, EPISODE),
+        episode_steps=get_stream(f"{family}:recurring-mid").episode_steps,  # the named streams' episodes
         held_out=tuple({**fixed, **p} for p in drawn[4:]),
         held_out_names=("H1", "H2"),
     )
