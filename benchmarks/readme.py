@@ -116,6 +116,7 @@ NAMES = {
     "distill-cartpole": "cart-pole",
     "proposals-cartpole": "cart-pole",
     "proposals-half_cheetah_body": "half-cheetah",
+    "half_cheetah_cripple": "half-cheetah (crippled joints)",
 }
 """Display names of methods and presets (a name not listed is shown as it is)."""
 
