@@ -509,7 +509,7 @@ def test_a_state_whose_shadow_or_moments_do_not_fit_the_network_is_refused() -> 
     bad_theta = {**state, "opt_theta.0.exp_avg_sq": torch.zeros(2, 2)}
     for bad in (bad_offset, bad_moment, bad_theta):
         fresh = _learner(identify=cfg, mature_sessions=1)
-        with pytest.raises(CorruptFileError, match="shadow|shape"):
+        with pytest.raises(CorruptFileError, match=r"shadow|shape"):
             fresh.load_state_dict(bad)
     fresh.load_state_dict(state)
     fresh.load_meta(json.loads(json.dumps(player.learner.meta())))
