@@ -273,7 +273,20 @@ def _finite(v: Any) -> bool:
     return isinstance(v, int | float) and math.isfinite(v)
 
 
-def report(protocol: dict[str, Any], family: str, root: Path, results: Path, workers: int | None) -> Path:
+STREAMS_REPORTED = ("named", "held_out")
+"""The reporting streams: the presets' stream and the protocol's held-out stream file."""
+
+
+def report(
+    protocol: dict[str, Any],
+    family: str,
+    root: Path,
+    results: Path,
+    workers: int | None,
+    only: tuple[str, ...] = STREAMS_REPORTED,
+) -> Path:
+    """Run (or resume) the reporting sweeps and write the results file; ``only`` some of the streams: the
+    file then lists the others under ``pending`` (a later call with all of them completes it)."""
     tuned: dict[str, Any] = {}  # a protocol without a [tuning] table: every method's declared settings
     if "tuning" in protocol:
         saved = results / f"{prefix(protocol)}_{family}_tuning.json"
@@ -288,7 +301,8 @@ def report(protocol: dict[str, Any], family: str, root: Path, results: Path, wor
     # relative to the working directory (the repository root), so the sweep's grid and the JSON are the same
     # wherever the checkout is
     held_out = os.path.relpath(held_out_file(family, held_out_name(protocol)))
-    streams = {"named": f"{family}:recurring-mid", "held_out": held_out}
+    every = {"named": f"{family}:recurring-mid", "held_out": held_out}
+    streams = {label: every[label] for label in STREAMS_REPORTED if label in only}
     file = os.path.relpath(protocol["_file"], HERE.parent)
     declared = {k: v for k, v in protocol.items() if k != "_file"}
     option = "" if protocol["_file"] == PROTOCOL.resolve() else f" --protocol {file}"
@@ -299,6 +313,7 @@ def report(protocol: dict[str, Any], family: str, root: Path, results: Path, wor
         "streams": streams,
         "runs": {},
         "claims": {},
+        **({"pending": [label for label in every if label not in streams]} if len(streams) < 2 else {}),
     }
     costs: dict[str, dict[str, Any]] = {}
     for label, stream in streams.items():
@@ -387,6 +402,10 @@ def main() -> int:
     p.add_argument("--results", default=str(HERE / "results"))
     p.add_argument("--workers", type=int, default=None, help="trials at once (default: one per core)")
     p.add_argument("--protocol", type=Path, default=PROTOCOL, help="the declared protocol file")
+    p.add_argument(
+        "--streams", nargs="+", choices=STREAMS_REPORTED, default=list(STREAMS_REPORTED),
+        help="report: only these reporting streams (the file lists the others as pending)",
+    )  # fmt: skip
     args = p.parse_args()
     if args.stage == "draw":
         for path in draw(load_protocol(args.protocol)):
@@ -399,7 +418,7 @@ def main() -> int:
     if args.stage == "tune":
         print(tune(protocol, args.family, root / "tune", Path(args.results), args.workers) or "not finished")
     else:
-        print(report(protocol, args.family, root, Path(args.results), args.workers))
+        print(report(protocol, args.family, root, Path(args.results), args.workers, tuple(args.streams)))
     return 0
 
 

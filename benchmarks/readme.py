@@ -1333,6 +1333,9 @@ def labelfree_table(filename: str, data: dict[str, Any]) -> list[str]:
             lines += ["", *wrap(f"Declared claims on this stream ({rule}):"), ""]
             lines += [line for c in declared for line in wrap(c.render(), "- ", "  ")]
         lines.append("")
+    for label in data.get("pending", []):
+        lines += [*wrap(f"Not reported yet: {LABELFREE_STREAMS.get(label, label)} (its runs had not finished "
+                        "when this file was written)."), ""]  # fmt: skip
     if "cost" in data:
         lines += [*wrap(cost_line(data["cost"])), ""]
     return lines[:-1]

@@ -257,6 +257,16 @@ def test_the_label_free_study_is_shown_stage_by_stage(results: Path) -> None:
     command = "python benchmarks/labelfree.py tune --family pendulum --protocol"
     assert f"pendulum: not run yet (`{command}" in second
     assert "labelfree2_cartpole_tuning.json" not in text[: text.index("protocol_labelfree2.toml")]
+    # a protocol without a tuning stage starts at report; a file with a stream still running says so
+    third = text[text.index("### Under `benchmarks/protocol_labelfree3.toml`") :]
+    assert "(`python benchmarks/labelfree.py report --family half_cheetah_cripple --protocol" in third
+    partial = {**report, "pending": ["held_out"]}
+    (results / "labelfree3_half_cheetah_cripple.json").write_text(json.dumps(partial))
+    third = " ".join(readme.render(results).split())
+    third = third[third.index("### Under `benchmarks/protocol_labelfree3.toml`") :]
+    assert "On the presets' stream (`pendulum:recurring-mid`)" in third
+    assert "Not reported yet: the held-out stream (its runs had not finished" in third
+    (results / "labelfree3_half_cheetah_cripple.json").unlink()
     for stray in ("labelfree_walker.json", "labelfree7_pendulum.json"):
         (results / stray).write_text(json.dumps(report))
         with pytest.raises(readme.ReadmeError, match="declares this prefix and family"):
