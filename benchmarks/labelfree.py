@@ -307,7 +307,8 @@ def report(
     declared = {k: v for k, v in protocol.items() if k != "_file"}
     option = "" if protocol["_file"] == PROTOCOL.resolve() else f" --protocol {file}"
     out: dict[str, Any] = {
-        "benchmark": f"benchmarks/labelfree.py report --family {family}{option}",
+        "benchmark": f"benchmarks/labelfree.py report --family {family}{option}"
+        + ("" if len(streams) == len(every) else f" --streams {' '.join(streams)}"),
         "protocol": {"file": file, "commit": protocol_commit(protocol["_file"]), **declared},
         "tuning": {"table": tuned, "chosen": chosen},
         "streams": streams,
