@@ -86,6 +86,15 @@ def drift(learner: Any) -> list[float]:
     return out
 
 
+def halves(labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per true situation, the steps of the first and of the later half of its transitions."""
+    out = []
+    for k in range(int(labels.max()) + 1):
+        rows = np.flatnonzero(labels == k)
+        out.append((rows[: len(rows) // 2], rows[len(rows) // 2 :]))
+    return out
+
+
 def oracle_errors(model: DynamicsModel, x: Tensor, y: Tensor, labels: np.ndarray, steps: int) -> list[float]:
     """A dedicated network per true situation (the learner's target architecture, fresh initialisation),
     fitted with Adam (lr 1e-3, 64 transitions per step) on the first half of that situation's transitions,
@@ -96,9 +105,8 @@ def oracle_errors(model: DynamicsModel, x: Tensor, y: Tensor, labels: np.ndarray
     it saw the transition."""
     gen = torch.Generator().manual_seed(0)  # minibatches (the initialisation is the model's generator's)
     out = []
-    for k in range(int(labels.max()) + 1):
-        rows = np.flatnonzero(labels == k)
-        fit, held = torch.as_tensor(rows[: len(rows) // 2]), torch.as_tensor(rows[len(rows) // 2 :])
+    for first, later in halves(labels):
+        fit, held = torch.as_tensor(first), torch.as_tensor(later)
         params = {n: v.detach().clone().requires_grad_() for n, v in model.init_params().items()}
         opt = torch.optim.Adam(list(params.values()), lr=1e-3)
         for _ in range(steps):
@@ -194,10 +202,8 @@ def replay(
         mask = inferred[warm:] == k
         counts = np.bincount(labels[warm:][mask], minlength=len(stream.situations))
         purity[int(k)] = {"steps": int(mask.sum()), "true": counts.tolist()}
-    rows_of = [np.flatnonzero(labels == k) for k in range(len(stream.situations))]
-    later = [rows[len(rows) // 2 :] for rows in rows_of]
     accuracy: dict[str, Any] = {  # on the later half of each situation's steps: the oracles' held-out rows
-        "prequential_sq_median": [float(np.nanmedian(prequential[rows])) for rows in later],
+        "prequential_sq_median": [float(np.nanmedian(prequential[later])) for _, later in halves(labels)],
     }
     if oracle_steps > 0:
         accuracy["oracle_steps"] = oracle_steps

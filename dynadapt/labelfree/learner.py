@@ -37,8 +37,9 @@ proposal for the window, refined on it. A third test (``new_test = "adapt"``) sc
 current network plus a weight-space offset that takes ``shadow_steps`` Adam steps on the window after every
 transition (online adaptation as in GrBAL, which the hypernetwork need not be able to express yet); its
 ratio over the current network accumulates like a challenger's. It shares the candidate's weakness: the
-shadow also wins where the current network is merely locally poor (on the tuning seed's pendulum replay its
-one-step error on a long-known situation was 10-40 times below the network's), so it creates more
+shadow also wins where the current network is merely locally poor (on the tuning seed's pendulum replay,
+where the situation had not changed for hundreds of steps, its one-step error was 2-40 times below the
+network's), so it creates more
 situations than there are (docs/methods/labelfree.md, "Model accuracy"). Until the current situation's
 first session no recall evidence
 accumulates (its untrained network would lose to every trained one, even on its own data). With
@@ -439,10 +440,17 @@ class ContextHyperLearner:
         every committed switch and merge)."""
         base = self.dyn.weights(cur)
         if not self._shadow:
-            # sorted names: the optimiser's state is saved by position and tensor files sort their keys
-            self._shadow = {n: torch.zeros_like(base[n], requires_grad=True) for n in sorted(base)}
-            self._shadow_opt = adam(list(self._shadow.values()), self.cfg.shadow_lr)
+            self._set_shadow({n: torch.zeros_like(v) for n, v in base.items()})
         return {n: v + self._shadow[n] for n, v in base.items()}
+
+    def _set_shadow(self, offsets: Params | None) -> None:
+        """Start the shadow at ``offsets`` with a fresh Adam (None: no shadow until the next scored step).
+        Sorted names: the optimiser's state is saved by position and tensor files sort their keys."""
+        if offsets is None:
+            self._shadow, self._shadow_opt = {}, None
+            return
+        self._shadow = {n: offsets[n].to(self.device).clone().requires_grad_(True) for n in sorted(offsets)}
+        self._shadow_opt = adam(list(self._shadow.values()), self.cfg.shadow_lr)
 
     def _shadow_step(self, cur: int, x: Tensor, y: Tensor) -> None:
         """Fit the shadow's offset to the window ``x[n, ·], y[n, O]`` (the newest transition included, after
@@ -497,7 +505,7 @@ class ContextHyperLearner:
         candidate refined once more on all of it)."""
         self.last_decision = d
         if d.switched:
-            self._shadow, self._shadow_opt = {}, None
+            self._set_shadow(None)
         if d.created:
             if self.candidate is None:  # the first situation of the llr detector
                 with torch.no_grad():
@@ -727,7 +735,7 @@ class ContextHyperLearner:
             self.dyn.hnet.embeddings[keep].copy_(emb)
         self.dyn.remove(drop)
         self.identifier.merge(keep, drop)
-        self._shadow, self._shadow_opt = {}, None
+        self._set_shadow(None)
 
     def _rebuilt(self, parts: list[dict[str, Tensor]]) -> ReplayBuffer:
         """A situation buffer holding the rows of ``parts`` in time order (the newest ``capacity``)."""
@@ -879,13 +887,11 @@ class ContextHyperLearner:
         self.opt_enc = adam(list(self.dyn.encoder.values()), self.cfg.enc_lr)
         _load_optim_state("opt_enc", self.opt_enc, state)
         shadow = {k[len("shadow.") :]: v for k, v in state.items() if k.startswith("shadow.")}
-        self._shadow, self._shadow_opt = {}, None
         net = self.dyn.prior_weights()
         if shadow and (set(shadow) != set(net) or any(shadow[n].shape != net[n].shape for n in net)):
             raise CorruptFileError("context_hnet state: the shadow's offsets do not match the network")
-        if shadow:
-            self._shadow = {n: shadow[n].to(self.device).clone().requires_grad_(True) for n in sorted(shadow)}
-            self._shadow_opt = adam(list(self._shadow.values()), self.cfg.shadow_lr)
+        self._set_shadow(shadow or None)
+        if self._shadow_opt is not None:
             _load_optim_state("opt_shadow", self._shadow_opt, state)
         if self.candidate is not None and self.cfg.identify.detector == "llr":
             with torch.no_grad():  # the llr detector scores the cached candidate's params
