@@ -335,7 +335,21 @@ class ContextHyperDynamics:
     ) -> tuple[Tensor, Tensor]:
         """Negative log-likelihood of one window under each of ``T`` param sets, summed over the window, and
         the summed squared error of the predicted mean: ``params[T, ...], x[n, F + A] (or [T, n, ·]),
-        y[n, O] (or [T, n, O]) -> (nll[T], sq[T])``, one batched forward.
+        y[n, O] (or [T, n, O]) -> (nll[T], sq[T])``, one batched forward; :meth:`row_nll` gives the same
+        likelihood per transition."""
+        per, sq = self._nll_elements(params, x, y, var, nu)
+        return per.sum(dim=(-1, -2)), sq.sum(dim=(-1, -2))
+
+    def row_nll(
+        self, params: Params, x: Tensor, y: Tensor, var: float | Tensor = 1.0, nu: float = 0.0
+    ) -> Tensor:
+        """The likelihood of :meth:`nll` per transition, not summed over the window: ``-> [T, n]``."""
+        return self._nll_elements(params, x, y, var, nu)[0].sum(-1)
+
+    def _nll_elements(
+        self, params: Params, x: Tensor, y: Tensor, var: float | Tensor, nu: float
+    ) -> tuple[Tensor, Tensor]:
+        """Per-element NLL and squared error, both ``[T, n, O]``.
 
         Deterministic head: Gaussian with variance ``var`` on every normalised Δ dimension, or with
         ``nu`` > 0 Student-t with ν degrees of freedom and scale² ``var`` (up to a constant the same for
@@ -346,20 +360,17 @@ class ContextHyperDynamics:
         if x.dim() == 2:
             x, y = x.expand(t, -1, -1), y.expand(t, -1, -1)
         mean, logvar = self.model.forward_normalized(params, x)
-        sq = ((mean - y) ** 2).sum(dim=(-1, -2))
-        if logvar is None and isinstance(var, Tensor):
+        sq = (mean - y) ** 2
+        if logvar is not None:
+            return 0.5 * (sq * torch.exp(-logvar) + logvar + _LOG_2PI), sq
+        if isinstance(var, Tensor):
             v = var[:, None, :]  # [T, 1, O]
             if nu > 0:
-                per = 0.5 * (nu + 1) * torch.log1p((mean - y) ** 2 / (nu * v)) + 0.5 * torch.log(v)
-            else:
-                per = 0.5 * ((mean - y) ** 2 / v + torch.log(v) + _LOG_2PI)
-            return per.sum(dim=(-1, -2)), sq
-        if logvar is None:
-            if nu > 0:
-                return 0.5 * (nu + 1) * torch.log1p((mean - y) ** 2 / (nu * var)).sum(dim=(-1, -2)), sq
-            return 0.5 * (sq / var + y.shape[-2] * y.shape[-1] * (math.log(var) + _LOG_2PI)), sq
-        nll = 0.5 * ((mean - y) ** 2 * torch.exp(-logvar) + logvar + _LOG_2PI).sum(dim=(-1, -2))
-        return nll, sq
+                return 0.5 * (nu + 1) * torch.log1p(sq / (nu * v)) + 0.5 * torch.log(v), sq
+            return 0.5 * (sq / v + torch.log(v) + _LOG_2PI), sq
+        if nu > 0:
+            return 0.5 * (nu + 1) * torch.log1p(sq / (nu * var)), sq
+        return 0.5 * (sq / var + (math.log(var) + _LOG_2PI)), sq
 
     def refine(
         self, emb: Tensor, x: Tensor, y: Tensor, steps: int | None = None, lr: float | None = None

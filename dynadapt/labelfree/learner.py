@@ -760,7 +760,8 @@ class ContextHyperLearner:
         (``relabel``; hard EM over the stored data, constant time: only the session's sample of others).
         A chunk is ``relabel`` consecutive steps of one episode; it moves to ``j`` when the evidence for
         ``j`` over ``c`` on it, ``Σ (nll_c − nll_j) / T``, reaches ``llr_threshold``: what would have
-        committed a switch online, against ``c``'s in-sample fit. Returns the rows moved."""
+        committed a switch online (the online detector's likelihood, :meth:`ContextHyperDynamics.row_nll`),
+        against ``c``'s in-sample fit. Returns the rows moved."""
         cfg = self.cfg
         others = sorted(set(o for o in others if o != c and self.trained[o] > 0))
         if cfg.relabel <= 0 or not others or len(self.buffers[c]) == 0:
@@ -772,12 +773,8 @@ class ContextHyperLearner:
             x, y = x.to(self.device), y.to(self.device)
             lib = self.dyn.library_params()
             params = {name: v[ids] for name, v in lib.items()}
-            mean, _ = self.model.forward_normalized(params, x.expand(len(ids), -1, -1))
-            if cfg.own_scale:
-                var = self.own_var()[ids][:, None, :]
-            else:
-                var = torch.full((len(ids), 1, 1), self.score_var(), device=x.device)
-            nll = 0.5 * ((mean - y) ** 2 / var + torch.log(var)).sum(-1)  # [1 + J, n]
+            var: float | Tensor = self.own_var()[ids] if cfg.own_scale else self.score_var()
+            nll = self.dyn.row_nll(params, x, y, var, cfg.identify.llr_nu)  # [1 + J, n]
         chunk = data["episode"].long() * (1 << 20) + data["t"].long() // cfg.relabel
         _, inverse = torch.unique(chunk, return_inverse=True)
         n_chunks = int(inverse.max()) + 1

@@ -154,6 +154,15 @@ def test_batched_scoring_equals_a_loop_and_the_formula(head: str) -> None:
         expected = 0.5 * (err * torch.exp(-lv) + lv + math.log(2 * math.pi)).sum()
     torch.testing.assert_close(nll[2].double(), expected, rtol=1e-5, atol=1e-4)
     torch.testing.assert_close(sq[2].double(), err.sum(), rtol=1e-5, atol=1e-6)
+    for nu in (0.0, 3.0):  # per transition: the same likelihood, not summed over the window
+        with torch.no_grad():
+            rows = dyn.row_nll(dyn.library_params(), x, y, var=0.05, nu=nu)
+            total, _ = dyn.nll(dyn.library_params(), x, y, var=0.05, nu=nu)
+        assert rows.shape == (5, 12)
+        torch.testing.assert_close(rows.double().sum(-1), total.double(), rtol=1e-5, atol=1e-4)
+        if head == "deterministic" and nu == 0:
+            per_row = 0.5 * (err / 0.05 + math.log(2 * math.pi * 0.05)).sum(-1)
+            torch.testing.assert_close(rows[2].double(), per_row, rtol=1e-5, atol=1e-5)
 
 
 def test_set_encoder_is_permutation_invariant_and_reads_the_data() -> None:
