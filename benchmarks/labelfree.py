@@ -303,18 +303,19 @@ def report(
     held_out = os.path.relpath(held_out_file(family, held_out_name(protocol)))
     every = {"named": f"{family}:recurring-mid", "held_out": held_out}
     streams = {label: every[label] for label in STREAMS_REPORTED if label in only}
+    pending = [label for label in every if label not in streams]
     file = os.path.relpath(protocol["_file"], HERE.parent)
     declared = {k: v for k, v in protocol.items() if k != "_file"}
     option = "" if protocol["_file"] == PROTOCOL.resolve() else f" --protocol {file}"
     out: dict[str, Any] = {
         "benchmark": f"benchmarks/labelfree.py report --family {family}{option}"
-        + ("" if len(streams) == len(every) else f" --streams {' '.join(streams)}"),
+        + (f" --streams {' '.join(streams)}" if pending else ""),
         "protocol": {"file": file, "commit": protocol_commit(protocol["_file"]), **declared},
         "tuning": {"table": tuned, "chosen": chosen},
         "streams": streams,
         "runs": {},
         "claims": {},
-        **({"pending": [label for label in every if label not in streams]} if len(streams) < 2 else {}),
+        **({"pending": pending} if pending else {}),
     }
     costs: dict[str, dict[str, Any]] = {}
     for label, stream in streams.items():
